@@ -1,0 +1,28 @@
+# Every target bootstraps .venv from pyproject.toml; it reinstalls only when pyproject.toml changed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test site backend clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+serve: $(STAMP)  ## the site on http://127.0.0.1:8000, reloading on edits
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+site: $(STAMP)  ## build the static site into site/
+	$(BIN)/mkdocs build --strict
+
+test: $(STAMP)  ## every test: backend, checks, pages
+	$(BIN)/python -m pytest
+
+backend: $(STAMP)  ## the supervised backend in the foreground (BACKEND_* variables honoured)
+	$(BIN)/backend supervise
+
+clean:
+	rm -rf $(VENV) site .pytest_cache

@@ -1,0 +1,60 @@
+"""``backend serve`` (one server process) and ``backend supervise`` (the server, kept alive).
+
+Exit codes: 0 stopped cleanly, 2 bad settings or arguments, 3 another supervisor holds the data
+directory, 4 crash loop (the server kept dying at start). Settings come from ``BACKEND_*``
+environment variables (``backend settings`` lists them with their defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from backend.settings import SPECS, Settings, SettingsError
+
+__all__ = ["EXIT_BAD_SETTINGS", "EXIT_CRASH_LOOP", "EXIT_LOCKED", "EXIT_OK", "main"]
+
+EXIT_OK = 0
+EXIT_BAD_SETTINGS = 2
+EXIT_LOCKED = 3
+EXIT_CRASH_LOOP = 4
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="backend", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run one server process in the foreground")
+    serve.add_argument("--restarts", type=int, default=0, help=argparse.SUPPRESS)
+    sub.add_parser("supervise", help="run the server under the supervisor (what `make backend` does)")
+    sub.add_parser("settings", help="list every BACKEND_* variable with its default")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "settings":
+        for spec in SPECS:
+            print(f"{spec.env}={spec.default}  # {spec.unit}: {spec.doc}")
+        return EXIT_OK
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"backend: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    if args.command == "serve":
+        from backend.server import serve
+
+        serve(settings, args.restarts)
+        return EXIT_OK
+    from backend.supervisor import CrashLoopError, LockHeld, Supervisor
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return Supervisor(settings).run()
+    except LockHeld as exc:
+        print(f"backend supervise: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except CrashLoopError as exc:
+        print(f"backend supervise: {exc}", file=sys.stderr)
+        return EXIT_CRASH_LOOP

@@ -1,0 +1,108 @@
+"""Drill-only fault injection, mounted only when ``BACKEND_FAULTS_TOKEN`` is set.
+
+Real faults (SIGKILL, a full disk, a cut TCP path) are preferred by the drills; these routes cover
+what cannot be made safely on a shared machine. Every call needs the token in ``X-Faults-Token``.
+
+====================  ==============================================================
+``PUT /_faults/db``     body ``{"unavailable": true}``: database routes answer 503
+``PUT /_faults/cache``  body ``{"disk_failing": true}``: disk tier raises I/O errors
+``PUT /_faults/latency``  body ``{"seconds": 0.5}``: delay added to every /api request
+``PUT /_faults/memory``   body ``{"megabytes": 200}``: hold that much touched memory
+``DELETE /_faults``     clear every fault; ``GET /_faults`` shows the current state
+====================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Request
+
+from backend.errors import ApiError
+
+if TYPE_CHECKING:
+    from backend.app import Backend
+
+__all__ = ["Faults", "router"]
+
+MAX_HELD_MEGABYTES = 4096
+
+
+@dataclasses.dataclass
+class Faults:
+    """What is currently injected. ``held`` keeps the ballast alive."""
+
+    latency_seconds: float = 0.0
+    held: list[bytearray] = dataclasses.field(default_factory=list)
+
+    @property
+    def held_megabytes(self) -> int:
+        return sum(len(chunk) for chunk in self.held) // (1024 * 1024)
+
+    def hold(self, megabytes: int) -> None:
+        chunk = bytearray(1024 * 1024)
+        self.held = [bytearray(chunk) for _ in range(megabytes)]  # copies are touched pages
+
+
+def _backend(request: Request) -> Backend:
+    return request.app.state.backend  # type: ignore[no-any-return]
+
+
+def _require_token(request: Request, x_faults_token: str = Header(default="")) -> None:
+    token = _backend(request).settings.faults_token
+    if not hmac.compare_digest(x_faults_token.encode(), token.encode()):
+        raise ApiError(403, "forbidden", "fault routes need the X-Faults-Token header of this backend")
+
+
+router = APIRouter(prefix="/_faults", dependencies=[Depends(_require_token)])
+
+
+def _state(backend: Backend) -> dict[str, Any]:
+    return {
+        "db_unavailable": backend.db.fault_unavailable,
+        "cache_disk_failing": backend.cache.disk.fault_failing,
+        "latency_seconds": backend.faults.latency_seconds,
+        "memory_megabytes": backend.faults.held_megabytes,
+    }
+
+
+@router.get("")
+async def show(request: Request) -> dict[str, Any]:
+    return _state(_backend(request))
+
+
+@router.put("/db")
+async def database(request: Request, unavailable: bool = Body(embed=True)) -> dict[str, Any]:
+    _backend(request).db.fault_unavailable = unavailable
+    return _state(_backend(request))
+
+
+@router.put("/cache")
+async def cache_disk(request: Request, disk_failing: bool = Body(embed=True)) -> dict[str, Any]:
+    _backend(request).cache.disk.fault_failing = disk_failing
+    return _state(_backend(request))
+
+
+@router.put("/latency")
+async def latency(request: Request, seconds: float = Body(embed=True, ge=0, le=60)) -> dict[str, Any]:
+    _backend(request).faults.latency_seconds = seconds
+    return _state(_backend(request))
+
+
+@router.put("/memory")
+async def memory(request: Request,
+                 megabytes: int = Body(embed=True, ge=0, le=MAX_HELD_MEGABYTES)) -> dict[str, Any]:
+    _backend(request).faults.hold(megabytes)
+    return _state(_backend(request))
+
+
+@router.delete("")
+async def clear(request: Request) -> dict[str, Any]:
+    backend = _backend(request)
+    backend.db.fault_unavailable = False
+    backend.cache.disk.fault_failing = False
+    backend.faults.latency_seconds = 0.0
+    backend.faults.held = []
+    return _state(backend)

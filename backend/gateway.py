@@ -1,0 +1,117 @@
+"""The outermost ASGI layer: request ids, body limit, load shedding, metrics.
+
+A plain ASGI middleware rather than Starlette's ``BaseHTTPMiddleware``: it adds no task per
+request and sees every response, including the ones it produces itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.errors import ApiError, error_response
+
+if TYPE_CHECKING:
+    from backend.app import Backend
+
+__all__ = ["Gateway"]
+
+# Probes must keep answering while shedding, and a drill must be able to lift its own fault.
+UNSHED_PATHS = frozenset({"/health", "/ready", "/metrics"})
+UNSHED_PREFIX = "/_faults"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if _SAFE_ID.match(text):
+                return text
+    return uuid.uuid4().hex
+
+
+class Gateway:
+    """Wraps the app; ``backend`` supplies settings, metrics, the memory guard and faults."""
+
+    def __init__(self, app: ASGIApp, backend: Backend) -> None:
+        self.app = app
+        self.backend = backend
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = rid
+        started = time.perf_counter()
+        status = 500
+        header = (b"x-request-id", rid.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        metrics = self.backend.metrics
+        metrics.http_in_flight.inc()
+        try:
+            rejection = self._reject(scope, rid)
+            if rejection is not None:
+                await rejection(scope, receive, send_with_id)
+                return
+            if self.backend.faults.latency_seconds and scope["path"].startswith("/api/"):
+                await asyncio.sleep(self.backend.faults.latency_seconds)
+            await self.app(scope, self._limited(receive), send_with_id)
+        finally:
+            route = scope.get("route")
+            label = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            metrics.http_in_flight.dec()
+            metrics.http_requests.labels(label, method, str(status)).inc()
+            metrics.http_duration.labels(label, method).observe(time.perf_counter() - started)
+
+    def _reject(self, scope: Scope, rid: str):  # type: ignore[no-untyped-def]
+        """A ready error response when the request must not reach the app, else None."""
+        backend = self.backend
+        path = scope["path"]
+        if backend.guard.shedding and path not in UNSHED_PATHS and not path.startswith(UNSHED_PREFIX):
+            backend.metrics.memory_sheds.inc()
+            retry = str(backend.guard.retry_after_seconds)
+            return error_response(503, "overloaded",
+                                  "memory above the watermark; shedding new work, retry later",
+                                  rid, {"Retry-After": retry})
+        limit = backend.settings.max_body_bytes
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    return error_response(400, "bad_request", "Content-Length is not a number", rid)
+                if length > limit:
+                    return error_response(413, "payload_too_large",
+                                          f"body of {length} bytes exceeds the {limit}-byte limit", rid)
+        return None
+
+    def _limited(self, receive: Receive) -> Receive:
+        """Count streamed (chunked) body bytes too; past the limit the route gets a 413."""
+        limit = self.backend.settings.max_body_bytes
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise ApiError(413, "payload_too_large", f"body exceeds the {limit}-byte limit")
+            return message
+
+        return limited_receive

@@ -1,0 +1,72 @@
+"""The backend's Prometheus metrics, in one registry per app instance.
+
+Names follow Prometheus conventions: base units (seconds, bytes), ``_total`` on counters, a
+``backend_`` prefix. Route labels are route *templates* (``/api/counters/{name}``), never raw
+paths, so a scan of random URLs cannot blow up the series count. The process collector adds
+``process_resident_memory_bytes``, ``process_open_fds`` and ``process_start_time_seconds``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, disable_created_metrics
+
+__all__ = ["Metrics"]
+
+# The ``*_created`` series double the exposition and no alert or check reads them.
+disable_created_metrics()
+
+# Seconds. Dense below 100 ms where a healthy API lives, sparse up to the 1 s p95 alert and beyond.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """Every metric the backend exports; attributes are the prometheus_client objects."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        reg = self.registry
+        ProcessCollector(registry=reg)
+        self.http_requests = Counter(
+            "backend_http_requests", "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"], registry=reg)
+        self.http_duration = Histogram(
+            "backend_http_request_duration_seconds", "Time from request start to the last body byte.",
+            ["route", "method"], buckets=LATENCY_BUCKETS, registry=reg)
+        self.http_in_flight = Gauge(
+            "backend_http_requests_in_flight", "HTTP requests being handled right now.", registry=reg)
+        self.ws_active = Gauge(
+            "backend_ws_connections_active", "WebSocket connections currently registered.", registry=reg)
+        self.ws_capacity = Gauge(
+            "backend_ws_connections_capacity", "Configured WebSocket connection capacity.", registry=reg)
+        self.ws_rejected = Counter(
+            "backend_ws_connections_rejected", "WebSocket connections refused (1013) at capacity.",
+            registry=reg)
+        self.ws_sent = Counter(
+            "backend_ws_messages_sent", "WebSocket messages written to clients.", registry=reg)
+        self.ws_slow_dropped = Counter(
+            "backend_ws_slow_consumers_dropped",
+            "Clients disconnected because their send queue filled.", registry=reg)
+        self.ws_broadcast_seq = Gauge(
+            "backend_ws_broadcast_sequence", "Sequence number of the latest broadcast.", registry=reg)
+        self.cache_requests = Counter(
+            "backend_cache_requests", "Cache lookups by tier and result (hit, miss, error).",
+            ["tier", "result"], registry=reg)
+        self.cache_disk_errors = Counter(
+            "backend_cache_disk_errors", "Disk-tier operations that failed (full, I/O error, gone).",
+            registry=reg)
+        self.cache_disk_degraded = Gauge(
+            "backend_cache_disk_degraded", "1 while the disk tier is failing and the cache is memory-only.",
+            registry=reg)
+        self.db_errors = Counter(
+            "backend_db_errors", "Database operations that failed, by kind (locked, unavailable, other).",
+            ["kind"], registry=reg)
+        self.memory_sheds = Counter(
+            "backend_memory_guard_sheds", "Requests answered 503 because RSS was above the watermark.",
+            registry=reg)
+        self.memory_shedding = Gauge(
+            "backend_memory_guard_shedding", "1 while the memory guard sheds new work.", registry=reg)
+        self.memory_watermark = Gauge(
+            "backend_memory_watermark_bytes", "Configured RSS watermark of the memory guard.", registry=reg)
+        self.supervisor_restarts = Counter(
+            "backend_supervisor_restarts",
+            "Restarts of the server by its supervisor since the supervisor started.", registry=reg)

@@ -1,0 +1,160 @@
+"""The HTTP API: health, readiness, metrics, counters, items, cache and broadcast."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from backend.db import DatabaseError
+from backend.errors import ApiError
+
+if TYPE_CHECKING:
+    from backend.app import Backend
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+Name = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,128}$", description="letters, digits, _ . : - (1-128)")]
+READY_PROBE_TIMEOUT = 2.0
+
+
+def _backend(request: Request) -> Backend:
+    return request.app.state.backend  # type: ignore[no-any-return]
+
+
+async def _json_body(request: Request) -> tuple[bytes, Any]:
+    """The raw body and its parsed JSON, whatever the Content-Type (curl -d sends a form type)."""
+    raw = await request.body()
+    try:
+        return raw, json.loads(raw)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
+
+
+@router.get("/health")
+async def health(request: Request) -> dict[str, Any]:
+    """Liveness: the event loop answered. Nothing else is consulted, on purpose."""
+    backend = _backend(request)
+    return {"status": "ok", "pid": os.getpid(), "uptime_seconds": round(time.time() - backend.started_at, 3)}
+
+
+async def _check_database(backend: Backend) -> dict[str, Any]:
+    try:
+        await asyncio.wait_for(backend.db.probe(), READY_PROBE_TIMEOUT)
+    except DatabaseError as exc:
+        backend.metrics.db_errors.labels(exc.kind).inc()
+        return {"ok": False, "status": "unavailable" if exc.kind == "unavailable" else "locked",
+                "detail": str(exc)}
+    except asyncio.TimeoutError:
+        return {"ok": False, "status": "timeout", "detail": f"no answer within {READY_PROBE_TIMEOUT:g} s"}
+    return {"ok": True, "status": "ok"}
+
+
+async def _check_cache(backend: Backend) -> dict[str, Any]:
+    await backend.cache.probe()
+    if backend.cache.degraded:
+        return {"ok": False, "status": "degraded", "detail": f"disk tier failing, memory only: "
+                f"{backend.cache.degraded_reason}"}
+    return {"ok": True, "status": "ok"}
+
+
+def _check_memory(backend: Backend) -> dict[str, Any]:
+    guard = backend.guard
+    status = "shedding" if guard.shedding else "ok"
+    return {"ok": not guard.shedding, "status": status, "rss_bytes": guard.rss_bytes,
+            "watermark_bytes": guard.watermark_bytes}
+
+
+@router.get("/ready")
+async def ready(request: Request) -> JSONResponse:
+    """Readiness: 200 only when database, cache directory and memory are all fine."""
+    backend = _backend(request)
+    database, cache = await asyncio.gather(_check_database(backend), _check_cache(backend))
+    checks = {"database": database, "cache": cache, "memory": _check_memory(backend)}
+    failing = [name for name, result in checks.items() if not result["ok"]]
+    body = {"status": "not ready" if failing else "ready", "failing": failing, "checks": checks}
+    return JSONResponse(body, status_code=503 if failing else 200)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(_backend(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.post("/api/counters/{name}/increment")
+async def increment(request: Request, name: Name) -> dict[str, Any]:
+    return {"name": name, "value": await _backend(request).db.increment(name)}
+
+
+@router.get("/api/counters/{name}")
+async def counter(request: Request, name: Name) -> dict[str, Any]:
+    value = await _backend(request).db.counter(name)
+    if value is None:
+        raise ApiError(404, "not_found", f"counter {name!r} was never incremented")
+    return {"name": name, "value": value}
+
+
+@router.post("/api/items", status_code=201)
+async def add_item(
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> dict[str, Any]:
+    """Store a JSON object. A repeated ``Idempotency-Key`` returns the first id with 200."""
+    _, body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise ApiError(422, "validation_error", "item body must be a JSON object")
+    item_id, created = await _backend(request).db.add_item(body, idempotency_key)
+    if not created:
+        response.status_code = 200
+    return {"id": item_id, "created": created}
+
+
+@router.get("/api/items/{item_id}")
+async def get_item(request: Request, item_id: int) -> dict[str, Any]:
+    item = await _backend(request).db.item(item_id)
+    if item is None:
+        raise ApiError(404, "not_found", f"item {item_id} does not exist")
+    return item
+
+
+@router.put("/api/cache/{key}")
+async def cache_put(request: Request, key: Name) -> dict[str, Any]:
+    """Store the raw JSON body under ``key``; the answer says which tiers hold it."""
+    raw, _ = await _json_body(request)
+    stored_in = await _backend(request).cache.set(key, raw)
+    return {"key": key, "stored_in": stored_in}
+
+
+@router.get("/api/cache/{key}")
+async def cache_get(request: Request, key: Name) -> dict[str, Any]:
+    found = await _backend(request).cache.get(key)
+    if found is None:
+        raise ApiError(404, "not_found", f"cache key {key!r} not found")
+    value, tier = found
+    return {"key": key, "value": json.loads(value), "tier": tier}
+
+
+@router.delete("/api/cache/{key}")
+async def cache_delete(request: Request, key: Name) -> dict[str, Any]:
+    return {"key": key, "deleted": await _backend(request).cache.delete(key)}
+
+
+@router.post("/api/broadcast")
+async def broadcast(request: Request) -> dict[str, Any]:
+    """Publish ``{"message": X}`` to every WebSocket client; slow consumers are dropped, never waited for."""
+    _, body = await _json_body(request)
+    if not isinstance(body, dict) or "message" not in body:
+        raise ApiError(422, "validation_error", 'body must be {"message": ...}')
+    backend = _backend(request)
+    seq, delivered, dropped = backend.hub.broadcast(body["message"])
+    backend.metrics.ws_broadcast_seq.set(seq)
+    return {"seq": seq, "delivered": delivered, "dropped": dropped}

@@ -1,0 +1,165 @@
+"""Every knob of the backend, read once from the environment.
+
+Each setting is declared once in ``SPECS`` with its environment variable, default, unit and a
+one-line reason. The deployment guide renders its environment table from this list, so the docs
+cannot drift from the code. A bad value is rejected at start-up with a one-line
+:class:`SettingsError` naming the variable, what was found and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SPECS", "Settings", "SettingsError", "SettingSpec"]
+
+MiB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """Raised by :meth:`Settings.from_env` when a variable cannot be used."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SettingSpec:
+    """One environment variable: where it goes, its default, and why it exists."""
+
+    field: str
+    env: str
+    default: Any
+    unit: str
+    doc: str
+    parse: Callable[[str], Any]
+    minimum: float | None = None
+
+
+def _positive_int(raw: str) -> int:
+    return int(raw, 10)
+
+
+def _number(raw: str) -> float:
+    value = float(raw)
+    if value != value:  # NaN
+        raise ValueError("NaN")
+    return value
+
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec("host", "BACKEND_HOST", "127.0.0.1", "address", "Address the server binds.", str),
+    SettingSpec("port", "BACKEND_PORT", 8080, "port", "TCP port of HTTP and WebSocket.", _positive_int, 1),
+    SettingSpec("data_dir", "BACKEND_DATA_DIR", Path(".data"), "path",
+                "Holds the SQLite database, the disk cache and the supervisor lock.", Path),
+    SettingSpec("max_body_bytes", "BACKEND_MAX_BODY_BYTES", 1 * MiB, "bytes",
+                "Largest request body; bigger bodies get 413 before they are read.", _positive_int, 1),
+    SettingSpec("ws_max_connections", "BACKEND_WS_MAX_CONNECTIONS", 1000, "connections",
+                "WebSocket capacity; one more is closed with 1013 (try again later).", _positive_int, 1),
+    SettingSpec("ws_max_message_bytes", "BACKEND_WS_MAX_MESSAGE_BYTES", 64 * 1024, "bytes",
+                "Largest client WebSocket message; bigger ones close the socket with 1009.",
+                _positive_int, 1),
+    SettingSpec("ws_send_queue", "BACKEND_WS_SEND_QUEUE", 256, "messages",
+                "Per-connection send queue; a client that lets it fill is dropped as a slow consumer.",
+                _positive_int, 1),
+    SettingSpec("ws_replay_buffer", "BACKEND_WS_REPLAY_BUFFER", 1000, "messages",
+                "Broadcasts kept for clients that reconnect with ?since=N.", _positive_int, 1),
+    SettingSpec("ws_ping_interval", "BACKEND_WS_PING_INTERVAL", 20.0, "seconds",
+                "Protocol-level ping interval (heartbeat) that finds dead peers.", _number, 0.1),
+    SettingSpec("ws_ping_timeout", "BACKEND_WS_PING_TIMEOUT", 20.0, "seconds",
+                "A peer that does not answer a ping within this is disconnected.", _number, 0.1),
+    SettingSpec("ws_idle_timeout", "BACKEND_WS_IDLE_TIMEOUT", 300.0, "seconds",
+                "A client that sends no message for this long is closed (1000, 'idle timeout').",
+                _number, 0.1),
+    SettingSpec("cache_memory_items", "BACKEND_CACHE_MEMORY_ITEMS", 10_000, "items",
+                "Size of the in-memory LRU tier.", _positive_int, 1),
+    SettingSpec("cache_disk_bytes", "BACKEND_CACHE_DISK_BYTES", 1024 * MiB, "bytes",
+                "Size limit of the disk tier (diskcache culls beyond it).", _positive_int, 1),
+    SettingSpec("cache_probe_interval", "BACKEND_CACHE_PROBE_INTERVAL", 2.0, "seconds",
+                "How often a degraded disk tier is re-tested so it recovers by itself.", _number, 0.05),
+    SettingSpec("db_busy_timeout", "BACKEND_DB_BUSY_TIMEOUT", 5.0, "seconds",
+                "How long a query waits for a lock before the request gets 503.", _number, 0.0),
+    SettingSpec("memory_watermark_bytes", "BACKEND_MEMORY_WATERMARK_BYTES", 512 * MiB, "bytes",
+                "RSS above which new work is shed with 503 + Retry-After and /ready fails.",
+                _positive_int, 1),
+    SettingSpec("memory_check_interval", "BACKEND_MEMORY_CHECK_INTERVAL", 1.0, "seconds",
+                "How often the memory guard samples RSS.", _number, 0.05),
+    SettingSpec("shutdown_grace", "BACKEND_SHUTDOWN_GRACE", 10.0, "seconds",
+                "On SIGTERM, in-flight requests get this long to finish.", _number, 0.0),
+    SettingSpec("supervisor_max_starts", "BACKEND_SUPERVISOR_MAX_STARTS", 5, "starts",
+                "Crash loop: this many starts inside the window makes the supervisor give up.",
+                _positive_int, 1),
+    SettingSpec("supervisor_window", "BACKEND_SUPERVISOR_WINDOW", 60.0, "seconds",
+                "The crash-loop window.", _number, 0.1),
+    SettingSpec("supervisor_backoff_max", "BACKEND_SUPERVISOR_BACKOFF_MAX", 10.0, "seconds",
+                "Cap of the exponential restart backoff.", _number, 0.0),
+    SettingSpec("ready_timeout", "BACKEND_READY_TIMEOUT", 30.0, "seconds",
+                "How long the supervisor waits for a new server's /ready before it counts as failed.",
+                _number, 0.1),
+    SettingSpec("faults_token", "BACKEND_FAULTS_TOKEN", "", "secret",
+                "Enables the /_faults drill routes, which then require this token; empty = no routes.",
+                str),
+    SettingSpec("log_level", "BACKEND_LOG_LEVEL", "info", "level", "Log level of the server.", str),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The parsed configuration; build it with :meth:`from_env`."""
+
+    host: str
+    port: int
+    data_dir: Path
+    max_body_bytes: int
+    ws_max_connections: int
+    ws_max_message_bytes: int
+    ws_send_queue: int
+    ws_replay_buffer: int
+    ws_ping_interval: float
+    ws_ping_timeout: float
+    ws_idle_timeout: float
+    cache_memory_items: int
+    cache_disk_bytes: int
+    cache_probe_interval: float
+    db_busy_timeout: float
+    memory_watermark_bytes: int
+    memory_check_interval: float
+    shutdown_grace: float
+    supervisor_max_starts: int
+    supervisor_window: float
+    supervisor_backoff_max: float
+    ready_timeout: float
+    faults_token: str
+    log_level: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every ``BACKEND_*`` variable, falling back to the documented default."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in SPECS:
+            raw = environ.get(spec.env)
+            if raw is None or raw == "":
+                values[spec.field] = spec.default
+                continue
+            try:
+                value = spec.parse(raw.strip())
+            except ValueError:
+                kind = "an integer" if spec.parse is _positive_int else "a number" if spec.parse is _number else "text"
+                raise SettingsError(f"{spec.env}={raw!r}: expected {kind} ({spec.unit})") from None
+            if spec.minimum is not None and value < spec.minimum:
+                raise SettingsError(f"{spec.env}={raw!r}: must be at least {spec.minimum:g} {spec.unit}")
+            values[spec.field] = value
+        if values["port"] > 65535:
+            raise SettingsError(f"BACKEND_PORT={values['port']}: must be at most 65535")
+        values["data_dir"] = Path(values["data_dir"]).resolve()
+        return cls(**values)
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in a child process."""
+        return {spec.env: str(getattr(self, spec.field)) for spec in SPECS}

@@ -1,0 +1,164 @@
+"""``backend supervise``: keep one server process alive on a data directory.
+
+* one supervisor per data directory (``supervisor.lock``, an ``flock`` the kernel frees if we die);
+* start the server, wait for ``/ready`` with backoff, log how long it took;
+* after a crash, restart with capped exponential backoff and jitter; a server that stayed up for a
+  whole crash-loop window resets the backoff;
+* ``max_starts`` starts inside the window is a crash loop: stop and exit non-zero, because
+  restarting a server that cannot start only hides the reason from the on-call engineer;
+* SIGTERM/SIGINT: forward SIGTERM (the server drains: WebSockets 1001, in-flight work within the
+  grace period), wait, exit 0. Old signal handlers are restored on the way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from backend.backoff import Backoff, CrashLoop
+from backend.settings import Settings
+
+__all__ = ["CrashLoopError", "LockHeld", "Supervisor"]
+
+log = logging.getLogger("backend.supervisor")
+
+BACKOFF_BASE = 0.1
+POLL = 0.05
+KILL_MARGIN = 5.0
+PR_SET_PDEATHSIG = 1
+
+
+class LockHeld(RuntimeError):
+    """Another supervisor already runs on this data directory."""
+
+
+class CrashLoopError(RuntimeError):
+    """The server kept dying at start; the message has the last exit code."""
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the server gets SIGTERM if the supervisor itself is killed, so no orphan holds the port."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[IO[str]]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise LockHeld(f"another supervisor (pid {holder}) already runs on {path.parent}; "
+                           f"stop it first or use another BACKEND_DATA_DIR") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield handle
+
+
+class Supervisor:
+    """Runs the restart loop; :meth:`run` returns the exit code."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stop = threading.Event()
+        self.restarts = 0
+        self.child: subprocess.Popen[bytes] | None = None
+        self.backoff = Backoff(BACKOFF_BASE, settings.supervisor_backoff_max)
+        self.crash_loop = CrashLoop(settings.supervisor_max_starts, settings.supervisor_window)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        log.info("got %s: draining the server", signal.Signals(signum).name)
+        self.stop.set()
+
+    def run(self) -> int:
+        with _lock(self.settings.data_dir / "supervisor.lock"):
+            previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+            try:
+                return self._loop()
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+                self._terminate_child()
+
+    def _loop(self) -> int:
+        while not self.stop.is_set():
+            started = time.monotonic()
+            self.crash_loop.record_start(started)
+            self.child = self._spawn()
+            self._wait_ready(self.child, started)
+            while self.child.poll() is None and not self.stop.wait(POLL):
+                pass
+            if self.stop.is_set():
+                break
+            code = self.child.returncode
+            uptime = time.monotonic() - started
+            log.error("server pid %d exited with code %s after %.1f s", self.child.pid, code, uptime)
+            if uptime >= self.crash_loop.window:
+                self.backoff.reset()
+            if self.crash_loop.tripped():
+                raise CrashLoopError(
+                    f"server started {len(self.crash_loop)} times in {self.crash_loop.window:g} s and "
+                    f"exited each time (last exit code {code}); giving up. Read the server log above.")
+            delay = self.backoff.next_delay()
+            log.info("restarting in %.2f s", delay)
+            if self.stop.wait(delay):
+                break
+            self.restarts += 1
+        return 0
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **self.settings.to_env()}
+        cmd = [sys.executable, "-m", "backend", "serve", "--restarts", str(self.restarts)]
+        child = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        log.info("started server pid %d (restart %d)", child.pid, self.restarts)
+        return child
+
+    def _wait_ready(self, child: subprocess.Popen[bytes], started: float) -> None:
+        """Poll /ready with growing intervals until 200, the child dies, or the ready timeout."""
+        url = f"{self.settings.base_url}/ready"
+        interval = 0.02
+        deadline = started + self.settings.ready_timeout
+        while child.poll() is None and not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=1.0) as response:
+                    if response.status == 200:
+                        log.info("server pid %d ready after %.2f s", child.pid, time.monotonic() - started)
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            self.stop.wait(interval)
+            interval = min(interval * 2, 0.5)
+        if child.poll() is None and not self.stop.is_set():
+            log.warning("server pid %d not ready after %.0f s; still running, check GET /ready",
+                        child.pid, self.settings.ready_timeout)
+
+    def _terminate_child(self) -> None:
+        child = self.child
+        if child is None or child.poll() is not None:
+            return
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(self.settings.shutdown_grace + KILL_MARGIN)
+        except subprocess.TimeoutExpired:
+            log.error("server pid %d did not stop within the grace period; killing it", child.pid)
+            child.kill()
+            child.wait()
+        log.info("server pid %d stopped", child.pid)

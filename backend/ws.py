@@ -1,0 +1,130 @@
+"""The ``/ws`` socket adapter: moves frames between a client and its :class:`backend.hub.Connection`.
+
+One reader (this endpoint) and one writer (a pump task) per socket. Only the pump writes, so
+ordering is the queue's order. Close codes a client can see:
+
+* 1013 the hub is at capacity; 1009 a client message over the size limit (uvicorn's parser);
+* 1008 ``slow consumer`` (send queue full) or a bad ``since``; 1003 a binary frame;
+* 1000 ``idle timeout``; 1001 ``server shutting down`` (drain on SIGTERM).
+
+Client messages are JSON text: ``{"type": "ping", ...}`` → ``{"type": "pong", ...}`` with the same
+fields, ``{"type": "echo", "data": X}`` → ``{"type": "echo", "data": X}``; anything else gets an
+``{"type": "error", "detail": ...}`` reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from backend.hub import Connection, HubFull, SlowConsumer
+
+if TYPE_CHECKING:
+    from backend.app import Backend
+
+__all__ = ["Session", "close_all", "drop_slow", "endpoint"]
+
+log = logging.getLogger(__name__)
+CLOSE_TIMEOUT = 2.0
+
+
+@dataclasses.dataclass
+class Session:
+    websocket: WebSocket
+    pump: asyncio.Task[None]
+
+
+async def _close(session: Session, code: int, reason: str) -> None:
+    """Stop the writer, then send the close frame; a peer that does not read is not waited on forever."""
+    session.pump.cancel()
+    with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect, asyncio.TimeoutError):
+        await asyncio.wait_for(session.websocket.close(code, reason), CLOSE_TIMEOUT)
+
+
+async def close_all(backend: Backend, code: int, reason: str) -> None:
+    """Close every live socket with ``code`` (the drain on shutdown uses 1001)."""
+    sessions = list(backend.ws_sessions.values())
+    await asyncio.gather(*(_close(s, code, reason) for s in sessions))
+
+
+async def _pump(conn: Connection, websocket: WebSocket, backend: Backend) -> None:
+    with contextlib.suppress(SlowConsumer, WebSocketDisconnect, OSError, RuntimeError):
+        while True:
+            frame = await conn.get()
+            await websocket.send_text(frame)
+            backend.metrics.ws_sent.inc()
+
+
+def _reply(text: str) -> str:
+    try:
+        message = json.loads(text)
+    except ValueError as exc:
+        return json.dumps({"type": "error", "detail": f"message is not valid JSON: {exc}"})
+    kind = message.get("type") if isinstance(message, dict) else None
+    if kind == "ping":
+        return json.dumps({**message, "type": "pong"})
+    if kind == "echo":
+        return json.dumps({"type": "echo", "data": message.get("data")})
+    return json.dumps({"type": "error", "detail": 'expected {"type": "ping"} or {"type": "echo", "data": ...}'})
+
+
+async def _read(conn: Connection, session: Session, idle_timeout: float) -> None:
+    websocket = session.websocket
+    while True:
+        try:
+            message = await asyncio.wait_for(websocket.receive(), idle_timeout)
+        except asyncio.TimeoutError:
+            await _close(session, 1000, "idle timeout")
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") is None:
+            await _close(session, 1003, "binary frames are not supported; send JSON text")
+            return
+        conn.offer(_reply(message["text"]))
+
+
+async def endpoint(websocket: WebSocket) -> None:
+    backend: Backend = websocket.app.state.backend
+    metrics = backend.metrics
+    raw_since = websocket.query_params.get("since")
+    await websocket.accept()
+    if backend.draining:
+        await websocket.close(1001, "server shutting down")
+        return
+    if raw_since is not None and not raw_since.isdigit():
+        await websocket.close(1008, "since must be a non-negative integer sequence number")
+        return
+    try:
+        conn = backend.hub.connect(None if raw_since is None else int(raw_since))
+    except HubFull as exc:
+        metrics.ws_rejected.inc()
+        log.warning("WebSocket refused: %s", exc)
+        await websocket.close(1013, "server at capacity, try again later")
+        return
+    session = Session(websocket, asyncio.create_task(_pump(conn, websocket, backend)))
+    backend.ws_sessions[conn.id] = session
+    metrics.ws_active.set(len(backend.hub))
+    try:
+        await _read(conn, session, backend.settings.ws_idle_timeout)
+    finally:
+        backend.hub.disconnect(conn)
+        backend.ws_sessions.pop(conn.id, None)
+        session.pump.cancel()
+        metrics.ws_active.set(len(backend.hub))
+
+
+def drop_slow(backend: Backend, conn: Connection) -> None:
+    """Hub callback: count the slow consumer and close its socket in the background."""
+    backend.metrics.ws_slow_dropped.inc()
+    backend.metrics.ws_active.set(len(backend.hub))
+    session = backend.ws_sessions.get(conn.id)
+    log.warning("WebSocket connection %d dropped: send queue full (slow consumer)", conn.id)
+    if session is not None:
+        backend.spawn(_close(session, 1008, "slow consumer"))

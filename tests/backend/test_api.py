@@ -1,0 +1,148 @@
+"""Integration tests of the HTTP API against a real server process."""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+import httpx
+import pytest
+
+from tests.live import Live
+
+
+def test_health_and_ready_answer(shared_backend: Live) -> None:
+    """Assert liveness and readiness are 200 and readiness lists each part it checked."""
+    with shared_backend.client() as client:
+        health = client.get("/health")
+        ready = client.get("/ready")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ready" and body["failing"] == []
+    assert set(body["checks"]) == {"database", "cache", "memory"}
+
+
+def test_metrics_exposes_every_documented_family(shared_backend: Live) -> None:
+    """Assert /metrics parses and carries the families the alerts and checks rely on."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with shared_backend.client() as client:
+        client.get("/health")
+        text = client.get("/metrics").text
+    names = {family.name for family in text_string_to_metric_families(text)}
+    expected = {
+        "backend_http_requests", "backend_http_request_duration_seconds", "backend_http_requests_in_flight",
+        "backend_ws_connections_active", "backend_ws_connections_capacity", "backend_ws_messages_sent",
+        "backend_ws_slow_consumers_dropped", "backend_cache_requests", "backend_cache_disk_errors",
+        "backend_cache_disk_degraded", "backend_db_errors", "backend_memory_guard_sheds",
+        "backend_memory_guard_shedding", "backend_memory_watermark_bytes", "backend_supervisor_restarts",
+        "process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds",
+    }
+    assert expected <= names, f"missing: {sorted(expected - names)}"
+    assert "backend_http_requests_total{" in text and "_created" not in text
+    assert shared_backend.metric("backend_ws_connections_capacity") == 1000
+
+
+def test_concurrent_increments_are_exact(shared_backend: Live) -> None:
+    """Assert 200 concurrent HTTP increments of one counter give exactly 200, each value once."""
+    def bump(_: int) -> int:
+        with httpx.Client(base_url=shared_backend.url, timeout=30.0) as client:
+            response = client.post("/api/counters/race/increment")
+            response.raise_for_status()
+            return int(response.json()["value"])
+
+    with concurrent.futures.ThreadPoolExecutor(50) as pool:
+        values = list(pool.map(bump, range(200)))
+    assert sorted(values) == list(range(1, 201))
+    with shared_backend.client() as client:
+        assert client.get("/api/counters/race").json() == {"name": "race", "value": 200}
+
+
+def test_items_round_trip_and_idempotency_key(shared_backend: Live) -> None:
+    """Assert an item reads back as stored and a repeated Idempotency-Key creates nothing new."""
+    with shared_backend.client() as client:
+        created = client.post("/api/items", json={"order": 7, "tags": ["a"]})
+        assert created.status_code == 201
+        item_id = created.json()["id"]
+        assert client.get(f"/api/items/{item_id}").json()["body"] == {"order": 7, "tags": ["a"]}
+        first = client.post("/api/items", json={"n": 1}, headers={"Idempotency-Key": "k-1"})
+        again = client.post("/api/items", json={"n": 1}, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == 201 and again.status_code == 200
+    assert first.json()["id"] == again.json()["id"] and again.json()["created"] is False
+
+
+def test_cache_put_get_delete(shared_backend: Live) -> None:
+    """Assert a cached JSON value reads back from memory and is gone after DELETE."""
+    with shared_backend.client() as client:
+        put = client.put("/api/cache/user:1", json={"name": "ada"})
+        assert put.json() == {"key": "user:1", "stored_in": "memory+disk"}
+        assert client.get("/api/cache/user:1").json() == {"key": "user:1", "value": {"name": "ada"},
+                                                          "tier": "memory"}
+        assert client.delete("/api/cache/user:1").json()["deleted"] is True
+        assert client.get("/api/cache/user:1").status_code == 404
+
+
+def _chunks(size: int):
+    for _ in range(size // 4096):
+        yield b"x" * 4096
+
+
+BAD_REQUESTS = [
+    ("POST", "/api/items", {"content": b"{not json"}, 400, "invalid_json"),
+    ("POST", "/api/items", {"json": [1, 2]}, 422, "validation_error"),
+    ("PUT", "/api/cache/k", {"content": b"\xff\xfe"}, 400, "invalid_json"),
+    ("POST", "/api/broadcast", {"json": {"msg": 1}}, 422, "validation_error"),
+    ("POST", "/api/items", {"content": b"x" * 70000}, 413, "payload_too_large"),
+    ("POST", "/api/items", {"content": _chunks(80 * 1024)}, 413, "payload_too_large"),
+    ("GET", "/api/nothing-here", {}, 404, "not_found"),
+    ("DELETE", "/health", {}, 405, "method_not_allowed"),
+    ("POST", "/api/counters/bad%20name!/increment", {}, 422, "validation_error"),
+    ("GET", "/api/items/abc", {}, 422, "validation_error"),
+    ("GET", "/api/items/999999", {}, 404, "not_found"),
+    ("GET", "/api/counters/never", {}, 404, "not_found"),
+    ("PUT", "/_faults/db", {"json": {"unavailable": True}}, 403, "forbidden"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs", "status", "error"), BAD_REQUESTS,
+                         ids=[f"{m} {p} {s}" for m, p, _, s, _ in BAD_REQUESTS])
+def test_bad_input_is_a_json_4xx_with_request_id(shared_backend: Live, method: str, path: str,
+                                                 kwargs: dict, status: int, error: str) -> None:
+    """Assert bad input gets the documented 4xx, the JSON error shape, and a request id matching the header."""
+    with shared_backend.client() as client:
+        response = client.request(method, path, **kwargs)
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "detail", "request_id"}
+    assert body["error"] == error and body["detail"]
+    assert body["request_id"] == response.headers["x-request-id"]
+
+
+def test_client_request_id_is_echoed(shared_backend: Live) -> None:
+    """Assert a caller's X-Request-ID is kept so logs and errors can be matched."""
+    with shared_backend.client() as client:
+        response = client.get("/api/items/0", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123" and response.json()["request_id"] == "abc-123"
+
+
+def test_fault_routes_do_not_exist_without_a_token(start_backend) -> None:
+    """Assert a backend started without BACKEND_FAULTS_TOKEN has no /_faults routes at all."""
+    backend = start_backend(faults_token="")
+    with backend.client() as client:
+        response = client.put("/_faults/db", json={"unavailable": True}, headers={"X-Faults-Token": ""})
+    assert response.status_code == 404
+
+
+def test_database_unavailable_is_503_and_named_in_ready(start_backend) -> None:
+    """Assert database routes answer 503 (not 500, no hang), /ready names the database, and it recovers."""
+    backend = start_backend()
+    backend.fault("db", unavailable=True)
+    with backend.client() as client:
+        response = client.post("/api/counters/x/increment")
+        assert response.status_code == 503 and response.json()["error"] == "database_unavailable"
+        assert client.put("/api/cache/still", json=1).status_code == 200
+        ready = client.get("/ready")
+        assert ready.status_code == 503 and ready.json()["failing"] == ["database"]
+        backend.fault("db", unavailable=False)
+        assert client.post("/api/counters/x/increment").json()["value"] == 1
+    assert backend.metric("backend_db_errors_total", kind="unavailable") >= 1

@@ -1,0 +1,158 @@
+"""Start and stop real backend processes for tests: free loopback port, temp data dir, log file.
+
+Every wait is on a condition with a deadline; a process that dies while we wait fails the test
+with the tail of its log, so a red test says why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+__all__ = ["FAULTS_TOKEN", "Live", "as_json", "free_port", "running", "start", "wait_for"]
+
+T = TypeVar("T")
+FAULTS_TOKEN = "test-faults-token"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.02) -> T:
+    """Return the first truthy value of ``condition()``; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        try:
+            value = condition()
+            if value:
+                return value
+        except (httpx.HTTPError, OSError) as exc:
+            last_error = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last error: {last_error})")
+        time.sleep(interval)
+
+
+@dataclasses.dataclass
+class Live:
+    """A backend process we started (``serve`` or ``supervise``) and how to reach it."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+    log_path: Path
+    env: dict[str, str]
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws"
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10.0, **kwargs)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def server_pid(self) -> int:
+        return int(httpx.get(f"{self.url}/health", timeout=2.0).json()["pid"])
+
+    def ready(self) -> dict[str, Any]:
+        return dict(httpx.get(f"{self.url}/ready", timeout=5.0).json())
+
+    def fault(self, name: str, **body: Any) -> dict[str, Any]:
+        headers = {"X-Faults-Token": FAULTS_TOKEN}
+        if name == "clear":
+            response = httpx.delete(f"{self.url}/_faults", headers=headers, timeout=10.0)
+        else:
+            response = httpx.put(f"{self.url}/_faults/{name}", json=body, headers=headers, timeout=30.0)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of ``name`` whose labels include ``labels`` (0 when absent)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        text = httpx.get(f"{self.url}/metrics", timeout=5.0).text
+        total = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    total += sample.value
+        return total
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"backend exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+            return httpx.get(f"{self.url}/ready", timeout=2.0).status_code == 200
+
+        wait_for(ready, timeout, f"{self.url}/ready to answer 200")
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGTERM the process we started and wait; SIGKILL if it does not stop in time."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def start(tmp: Path, mode: str = "serve", wait: bool = True, **settings: object) -> Live:
+    """Start ``python -m backend MODE`` on a free port with its data in ``tmp``."""
+    port = int(settings.pop("port", free_port()))  # type: ignore[call-overload]
+    data_dir = Path(settings.pop("data_dir", tmp / "data"))  # type: ignore[arg-type]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKEND_")}
+    env.update({
+        "BACKEND_HOST": "127.0.0.1",
+        "BACKEND_PORT": str(port),
+        "BACKEND_DATA_DIR": str(data_dir),
+        "BACKEND_FAULTS_TOKEN": FAULTS_TOKEN,
+        "BACKEND_LOG_LEVEL": "info",
+        "BACKEND_SUPERVISOR_BACKOFF_MAX": "1",
+    })
+    env.update({f"BACKEND_{k.upper()}": str(v) for k, v in settings.items()})
+    log_path = tmp / f"backend-{mode}-{port}.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "backend", mode], cwd=REPO, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    live = Live(proc, f"http://127.0.0.1:{port}", data_dir, log_path, env)
+    if wait:
+        try:
+            live.wait_ready()
+        except BaseException:
+            live.stop()
+            raise
+    return live
+
+
+@contextlib.contextmanager
+def running(tmp: Path, mode: str = "serve", **settings: object) -> Iterator[Live]:
+    live = start(tmp, mode, **settings)
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def as_json(response: httpx.Response) -> dict[str, Any]:
+    return dict(json.loads(response.content))
