@@ -40,11 +40,15 @@ class Session:
     pump: asyncio.Task[None]
 
 
-async def _close(session: Session, code: int, reason: str) -> None:
-    """Stop the writer, then send the close frame; a peer that does not read is not waited on forever."""
+async def _close(session: Session, code: int, reason: str, timeout: float = CLOSE_TIMEOUT) -> None:
+    """Stop the writer, then send the close frame, waiting at most ``timeout`` for buffer space.
+
+    The close frame queues behind what the peer has not read yet, so a client that resumes
+    reading still gets every frame in order and then the close code.
+    """
     session.pump.cancel()
     with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect, asyncio.TimeoutError):
-        await asyncio.wait_for(session.websocket.close(code, reason), CLOSE_TIMEOUT)
+        await asyncio.wait_for(session.websocket.close(code, reason), timeout)
 
 
 async def close_all(backend: Backend, code: int, reason: str) -> None:
@@ -127,4 +131,6 @@ def drop_slow(backend: Backend, conn: Connection) -> None:
     session = backend.ws_sessions.get(conn.id)
     log.warning("WebSocket connection %d dropped: send queue full (slow consumer)", conn.id)
     if session is not None:
-        backend.spawn(_close(session, 1008, "slow consumer"))
+        # A peer that never reads again is cut by uvicorn's keepalive (ping interval + timeout) anyway.
+        keepalive = backend.settings.ws_ping_interval + backend.settings.ws_ping_timeout
+        backend.spawn(_close(session, 1008, "slow consumer", timeout=keepalive))
