@@ -53,7 +53,7 @@ async def _check_database(backend: Backend) -> dict[str, Any]:
         backend.metrics.db_errors.labels(exc.kind).inc()
         return {"ok": False, "status": "unavailable" if exc.kind == "unavailable" else "locked",
                 "detail": str(exc)}
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return {"ok": False, "status": "timeout", "detail": f"no answer within {READY_PROBE_TIMEOUT:g} s"}
     return {"ok": True, "status": "ok"}
 

@@ -83,7 +83,7 @@ async def _read(conn: Connection, session: Session, idle_timeout: float) -> None
     while True:
         try:
             message = await asyncio.wait_for(websocket.receive(), idle_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await _close(session, 1000, "idle timeout")
             return
         if message["type"] == "websocket.disconnect":

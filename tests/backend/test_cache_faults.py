@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.faults import tmpfs
 from tests.live import Live, wait_for
 
 
@@ -63,22 +60,6 @@ def test_cache_directory_replaced_by_a_file_degrades_and_recovers(start_backend)
     with backend.client() as client:
         assert client.put("/api/cache/k2", json=1).json()["stored_in"] == "memory+disk"
     assert (cache_dir / "cache.db").exists()
-
-
-@contextlib.contextmanager
-def tmpfs(path: Path, size: str) -> Iterator[None]:
-    if os.geteuid() != 0:
-        pytest.fail("this real disk-full test mounts a tmpfs and needs root; CI runs as root. "
-                    "Run `make test` as root (or in the CI container) to prove the cache survives a full disk.")
-    path.mkdir(parents=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs for the disk-full test: {mounted.stderr.strip()}")
-    try:
-        yield
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=True)
 
 
 @pytest.mark.root

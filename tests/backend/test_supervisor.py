@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -16,7 +15,7 @@ import httpx
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.live import Live, wait_for
+from tests.live import wait_for
 
 
 def test_sigkill_of_the_server_is_restarted_within_two_seconds(start_backend) -> None:

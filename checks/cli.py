@@ -1,0 +1,116 @@
+"""``checks``: the on-call CLI. Which part of the backend is sick, and which runbook to open.
+
+Exit codes: 0 all ok · 1 a warning or failure found · 2 could not run (bad arguments, unreachable
+or wrong target, malformed thresholds, missing page). Errors are one line on stderr, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from rich.console import Console
+
+from checks import render, thresholds
+from checks.console import environment
+from checks.context import Context
+from checks.errors import CheckError
+from checks.registry import CHECKS, doctor_components
+from checks.result import Result, Status
+from checks.runner import run_page
+from checks.target import Target
+
+__all__ = ["EXIT_FOUND", "EXIT_OK", "EXIT_UNUSABLE", "main"]
+
+EXIT_OK = 0
+EXIT_FOUND = 1
+EXIT_UNUSABLE = 2
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error on one line, with exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_UNUSABLE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", default=os.environ.get("BACKEND_URL", DEFAULT_URL),
+                        help="backend base URL (default: $BACKEND_URL or %(default)s)")
+    common.add_argument("--timeout", type=float, default=5.0, help="seconds per network call (default 5)")
+    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    common.add_argument("--data-dir", type=Path, default=os.environ.get("BACKEND_DATA_DIR") or None,
+                        help="the backend's data directory, for file checks on its host ($BACKEND_DATA_DIR)")
+    common.add_argument("--interval", type=float, default=0.5,
+                        help="seconds between the two /metrics scrapes rates are taken over (default 0.5)")
+    common.add_argument("--samples", type=int, default=20, help="requests in the latency sample (default 20)")
+    common.add_argument("--thresholds", type=Path, default=None, help="thresholds file (default: the packaged one)")
+    parser = _Parser(prog="checks", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("doctor", parents=[common], help="every quick check in one table")
+    for name, check in CHECKS.items():
+        sub.add_parser(name, parents=[common], help=(sys.modules[check.__module__].__doc__ or "").split(":")[0])
+    sub.add_parser("thresholds", parents=[common], help="the table of limits")
+    run = sub.add_parser("run", parents=[common], help="run a page's console blocks against the target")
+    run.add_argument("page", type=Path, help="a Markdown page, e.g. runbooks/backend-down.md")
+    run.add_argument("--allow-mutating", action="store_true", help="also run blocks marked mutating/destructive")
+    run.add_argument("--block-timeout", type=float, default=60.0, help="seconds per command (default 60)")
+    return parser
+
+
+def _run_checks(ctx: Context, names: Sequence[str]) -> list[Result]:
+    """Run components concurrently (they share one scrape window); keep the registry's order."""
+    with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
+        futures = [pool.submit(CHECKS[name], ctx) for name in names]
+        return [result for future in futures for result in future.result()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    out = Console(no_color="NO_COLOR" in os.environ, width=None if sys.stdout.isatty() else 160)
+    err = Console(stderr=True)
+    try:
+        limits = thresholds.load(args.thresholds)
+        if args.command == "thresholds":
+            if args.json:
+                print(json.dumps({k: {**vars(t), "for": t.for_} for k, t in limits.items()}, indent=2, default=str))
+            else:
+                render.thresholds_table(out, limits)
+            return EXIT_OK
+        if args.command == "run":
+            env = environment(args.url, args.data_dir)
+            page = run_page(args.page, env, args.block_timeout, args.allow_mutating)
+            render.run_report(out, page)
+            return EXIT_FOUND if page.failed else EXIT_OK
+        target = Target(args.url, args.timeout)
+        try:
+            ctx = Context(target, limits, args.interval, args.samples, args.data_dir)
+            names = doctor_components(ctx) if args.command == "doctor" else [args.command]
+            show_progress = err.is_terminal and not args.json
+            if show_progress:
+                with err.status(f"probing {target.url} ({', '.join(names)})"):
+                    results = _run_checks(ctx, names)
+            else:
+                results = _run_checks(ctx, names)
+        finally:
+            target.close()
+    except CheckError as exc:
+        print(f"checks: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        print("checks: interrupted", file=sys.stderr)
+        return EXIT_UNUSABLE
+    if args.json:
+        print(render.results_json(target.url, results))
+    else:
+        render.results_table(out, target.url, results)
+    return EXIT_OK if render.overall(results) is Status.OK else EXIT_FOUND

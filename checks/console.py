@@ -1,0 +1,220 @@
+"""Console blocks on pages: find them, run them, compare what they print.
+
+The format (shared by ``checks run`` and the Sybil suite, which imports this module)::
+
+    <!-- checks: mutating -->            optional directive on the line before the fence:
+    ```console                           read-only (default), mutating, destructive,
+    $ curl -fsS "$BACKEND_URL/ready"     or skip: <reason>
+    {"status":"ready",...}
+    ```
+
+A line starting with ``$ `` is a command (a trailing ``\\`` continues it on the next line); the
+lines up to the next command are its expected output, where ``...`` matches any text, across
+lines too. A last expected line ``[exit N]`` expects that exit status (default 0). Each command
+runs in ``bash`` with ``set -euo pipefail``; stdout and stderr are compared together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from checks.errors import PageError
+from checks.target import ws_url_of
+
+__all__ = ["Block", "Outcome", "Safety", "Step", "environment", "matches", "parse", "parse_file", "run_step"]
+
+RUNNABLE_CONSOLE = "console"
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+_DIRECTIVE = re.compile(r"^\s*<!--\s*checks:\s*(?P<word>[a-z-]+)\s*(?::\s*(?P<reason>.*?))?\s*-->\s*$")
+_EXIT = re.compile(r"^\[exit (\d+)\]$")
+
+
+class Safety(enum.Enum):
+    """What running a block does to the target."""
+
+    READ_ONLY = "read-only"
+    MUTATING = "mutating"
+    DESTRUCTIVE = "destructive"
+    SKIP = "skip"
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One ``$`` command and what it must print."""
+
+    command: str
+    expected: str
+    exit_code: int
+    line: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """A fenced block: its language, its safety class, where it is, its text and its steps."""
+
+    path: Path
+    language: str
+    info: str
+    start: int  # 1-based line of the opening fence
+    end: int  # 1-based line of the closing fence
+    text: str
+    safety: Safety = Safety.READ_ONLY
+    skip_reason: str = ""
+
+    @property
+    def steps(self) -> list[Step]:
+        return _steps(self.text, self.start + 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What happened when a step ran."""
+
+    step: Step
+    passed: bool
+    output: str
+    exit_code: int | None
+    reason: str = ""
+
+    def report(self, path: Path) -> str:
+        """A failure as a reader needs it: where, the command, and a diff of expected vs actual."""
+        head = f"{path}:{self.step.line}: $ {self.step.command.splitlines()[0]}"
+        if self.passed:
+            return f"{head}: ok"
+        diff = "\n".join(difflib.unified_diff(
+            _normalise(self.step.expected).splitlines(), _normalise(self.output).splitlines(),
+            "expected (page)", "actual", lineterm="", n=2))
+        return f"{head}\n  {self.reason}\n{diff}".rstrip()
+
+
+def parse_file(path: Path) -> list[Block]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PageError(f"{path}: no such page; give a Markdown file, e.g. runbooks/backend-down.md") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PageError(f"{path}: cannot read: {exc}") from None
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> list[Block]:
+    """Every fenced block of a Markdown text, with the directive that precedes it."""
+    lines = text.splitlines()
+    blocks: list[Block] = []
+    i = 0
+    while i < len(lines):
+        match = _FENCE.match(lines[i])
+        if not match:
+            i += 1
+            continue
+        indent, fence, info = match["indent"], match["fence"], match["info"].strip()
+        close = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}\s*$")
+        j = i + 1
+        while j < len(lines) and not close.match(lines[j]):
+            j += 1
+        body = "\n".join(_dedent(line, indent) for line in lines[i + 1:j])
+        safety, reason = _directive(lines, i, path)
+        language = info.split()[0].lstrip("{.").rstrip("}") if info else ""
+        blocks.append(Block(path, language, info, i + 1, j + 1, body, safety, reason))
+        i = j + 1
+    return blocks
+
+
+def _dedent(line: str, indent: str) -> str:
+    return line[len(indent):] if line.startswith(indent) else line.lstrip()
+
+
+def _directive(lines: list[str], fence_index: int, path: Path) -> tuple[Safety, str]:
+    k = fence_index - 1
+    while k >= 0 and not lines[k].strip():
+        k -= 1
+    match = _DIRECTIVE.match(lines[k]) if k >= 0 else None
+    if not match:
+        return Safety.READ_ONLY, ""
+    try:
+        safety = Safety(match["word"])
+    except ValueError:
+        words = ", ".join(s.value for s in Safety)
+        raise PageError(f"{path}:{k + 1}: unknown directive 'checks: {match['word']}'; use one of {words}") from None
+    reason = (match["reason"] or "").strip()
+    if safety is Safety.SKIP and not reason:
+        raise PageError(f"{path}:{k + 1}: 'checks: skip' needs a reason: <!-- checks: skip: why it cannot run -->")
+    return safety, reason
+
+
+def _steps(text: str, first_line: int) -> list[Step]:
+    steps: list[Step] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        if not lines[i].startswith("$ "):
+            i += 1
+            continue
+        line_no = first_line + i
+        command = lines[i][2:]
+        while command.endswith("\\") and i + 1 < len(lines):
+            i += 1
+            command = command + "\n" + lines[i]
+        i += 1
+        expected: list[str] = []
+        while i < len(lines) and not lines[i].startswith("$ "):
+            expected.append(lines[i])
+            i += 1
+        while expected and not expected[-1].strip():
+            expected.pop()
+        exit_code = 0
+        if expected and (m := _EXIT.match(expected[-1].strip())):
+            exit_code = int(m.group(1))
+            expected.pop()
+        steps.append(Step(command, "\n".join(expected), exit_code, line_no))
+    return steps
+
+
+def _normalise(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines()).strip("\n")
+
+
+def matches(expected: str, actual: str) -> bool:
+    """Whether ``actual`` is ``expected`` with each ``...`` standing for any text (lines included)."""
+    parts = [re.escape(part) for part in _normalise(expected).split("...")]
+    return re.fullmatch(r"(?s)" + ".*?".join(parts), _normalise(actual)) is not None
+
+
+def run_step(step: Step, env: Mapping[str, str], timeout: float, cwd: Path) -> Outcome:
+    """Run one command in bash and compare its output and exit status with the page."""
+    script = "set -euo pipefail\n" + step.command
+    try:
+        done = subprocess.run(["bash", "-c", script], env=dict(env), cwd=cwd, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        output = (exc.output or b"").decode(errors="replace")
+        return Outcome(step, False, output, None, f"timed out after {timeout:g} s")
+    output = done.stdout.decode(errors="replace")
+    if done.returncode != step.exit_code:
+        return Outcome(step, False, output, done.returncode,
+                       f"exit status {done.returncode}, page expects {step.exit_code}")
+    if not matches(step.expected, output):
+        return Outcome(step, False, output, done.returncode, "output differs from the page")
+    return Outcome(step, True, output, done.returncode)
+
+
+def environment(url: str, data_dir: Path | None, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables a block may use, over the caller's environment (PATH first finds this venv's tools)."""
+    env = dict(os.environ if base is None else base)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    url = url.rstrip("/")
+    env["BACKEND_URL"] = url
+    env["BACKEND_WS_URL"] = ws_url_of(url)
+    if data_dir is not None:
+        env["BACKEND_DATA_DIR"] = str(data_dir)
+    env.setdefault("NO_COLOR", "1")
+    return env

@@ -1,0 +1,1 @@
+"""One module per component; each has ``check(ctx) -> list[Result]``."""

@@ -1,0 +1,29 @@
+"""The components ``checks`` knows, by name. The CLI's choices come from here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from checks.context import Context
+from checks.probes import cache, db, errors, host, http, latency, process, ws
+from checks.result import Result
+
+__all__ = ["CHECKS", "Check", "doctor_components"]
+
+Check = Callable[[Context], list[Result]]
+
+CHECKS: dict[str, Check] = {
+    "http": http.check,
+    "errors": errors.check,
+    "latency": latency.check,
+    "ws": ws.check,
+    "cache": cache.check,
+    "db": db.check,
+    "process": process.check,
+    "host": host.check,
+}
+
+
+def doctor_components(ctx: Context) -> list[str]:
+    """Every quick check; ``host`` only when the target is on this machine."""
+    return [name for name in CHECKS if name != "host" or ctx.target.is_local]

@@ -1,0 +1,105 @@
+"""How the checks reach a backend: HTTP with one timeout, errors turned into one-line :class:`TargetError`s.
+
+Nothing here imports ``backend``: the CLI must work against any deployment from a laptop.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from typing import Any
+
+import httpx
+
+from checks.errors import NotABackend, TargetTimeout, TargetUnreachable
+from checks.promql import Snapshot, parse
+
+__all__ = ["Target", "ws_url_of"]
+
+
+def ws_url_of(url: str) -> str:
+    """The hub's WebSocket URL for a backend base URL (http -> ws, https -> wss)."""
+    url = url.rstrip("/")
+    return ("wss:" if url.startswith("https:") else "ws:") + url.split(":", 1)[1] + "/ws"
+
+
+class Target:
+    """One backend, addressed by its base URL."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TargetUnreachable(f"bad URL {url!r}: expected http://HOST:PORT, e.g. http://127.0.0.1:8080")
+        self.url = url.rstrip("/")
+        self.host = parts.hostname
+        self.timeout = timeout
+        self._client = httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)
+
+    @property
+    def ws_url(self) -> str:
+        return ws_url_of(self.url)
+
+    @property
+    def is_local(self) -> bool:
+        return self.host in ("127.0.0.1", "::1", "localhost")
+
+    def close(self) -> None:
+        self._client.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._client.request(method, path, **kwargs)
+        except httpx.ConnectTimeout:
+            raise TargetTimeout(f"connecting to {self.url} took over {self.timeout:g} s; "
+                                f"check the host and firewall, or raise --timeout") from None
+        except httpx.TimeoutException:
+            raise TargetTimeout(f"{self.url}{path} did not answer within {self.timeout:g} s; the server may "
+                                f"be overloaded or its event loop blocked (see runbooks/api-latency-high)") from None
+        except httpx.ConnectError as exc:
+            raise TargetUnreachable(f"cannot connect to {self.url} ({_reason(exc)}); is the backend running? "
+                                    f"try: curl -v {self.url}/health") from None
+        except httpx.HTTPError as exc:
+            raise NotABackend(f"{self.url}{path} gave an answer that is not HTTP the backend speaks "
+                              f"({type(exc).__name__}); is this the right port?") from None
+
+    def json(self, path: str) -> tuple[int, dict[str, Any]]:
+        """Status and JSON object of GET ``path``; anything but a JSON object is :class:`NotABackend`."""
+        response = self.request("GET", path)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            kind = response.headers.get("content-type", "no content type")
+            raise NotABackend(f"{self.url}{path} answered {response.status_code} with {kind}, not the backend's "
+                              f"JSON; is {self.url} the backend?")
+        return response.status_code, body
+
+    def identify(self) -> dict[str, Any]:
+        """GET /health and make sure it is the backend answering."""
+        status, body = self.json("/health")
+        if status != 200 or body.get("status") != "ok" or "pid" not in body:
+            raise NotABackend(f"{self.url}/health answered {status} {body!r:.80}, not the backend's liveness JSON")
+        return body
+
+    def scrape(self) -> Snapshot:
+        response = self.request("GET", "/metrics")
+        taken_at = time.monotonic()
+        if response.status_code != 200:
+            raise NotABackend(f"{self.url}/metrics answered {response.status_code}; expected Prometheus text")
+        try:
+            snapshot = parse(response.text, taken_at)
+        except (ValueError, KeyError, IndexError) as exc:
+            raise NotABackend(f"{self.url}/metrics is not valid Prometheus exposition text: {exc}") from None
+        if not snapshot.has("backend_http_requests_total"):
+            raise NotABackend(f"{self.url}/metrics has no backend_* metrics; is {self.url} the backend?")
+        return snapshot
+
+
+def _reason(exc: httpx.ConnectError) -> str:
+    text = str(exc)
+    if "refused" in text.lower():
+        return "connection refused"
+    if "name" in text.lower() and "resol" in text.lower() or "not known" in text.lower():
+        return "unknown host"
+    return text or type(exc).__name__

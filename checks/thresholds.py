@@ -1,0 +1,112 @@
+"""Typed loading of ``checks/thresholds.yaml``, the single source of every limit.
+
+A malformed file is rejected at load time with the file, the key and what was expected, so a
+typo can never silently disable an alert.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from checks.errors import ThresholdsError
+
+__all__ = ["DEFAULT_PATH", "Threshold", "Thresholds", "load"]
+
+DEFAULT_PATH = Path(__file__).with_name("thresholds.yaml")
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+}
+SEVERITIES = ("critical", "warning")
+UNITS = ("ratio", "seconds", "bytes", "count", "per_second")
+FIELDS = {"value", "unit", "comparison", "severity", "for", "runbook", "why"}
+_DURATION = re.compile(r"^\d+[smh]$")
+_SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Threshold:
+    """One limit: ``breached(reading)`` says whether a reading crosses it."""
+
+    key: str
+    value: float
+    unit: str
+    comparison: str
+    severity: str
+    for_: str
+    runbook: str
+    why: str
+
+    def breached(self, reading: float) -> bool:
+        return COMPARISONS[self.comparison](reading, self.value)
+
+    def describe(self) -> str:
+        """``> 0.8 ratio``: the limit as a reader sees it next to a reading."""
+        return f"{self.comparison} {format_value(self.value, self.unit)}"
+
+
+Thresholds = Mapping[str, Threshold]
+
+
+def format_value(value: float, unit: str) -> str:
+    """A reading for people: ratios as percent, bytes in MiB, seconds in ms below one second."""
+    if unit == "ratio":
+        return f"{value * 100:.1f} %"
+    if unit == "bytes":
+        return f"{value / 2**20:.1f} MiB"
+    if unit == "seconds":
+        return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+    if unit == "per_second":
+        return f"{value:g}/s"
+    return f"{value:g}"
+
+
+def _entry(path: Path, key: str, raw: Any) -> Threshold:
+    where = f"{path}: {key}"
+    if not isinstance(raw, dict):
+        raise ThresholdsError(f"{where}: expected a mapping with {sorted(FIELDS)}, found {type(raw).__name__}")
+    missing, unknown = FIELDS - raw.keys(), raw.keys() - FIELDS
+    if missing:
+        raise ThresholdsError(f"{where}: missing {', '.join(sorted(missing))}")
+    if unknown:
+        raise ThresholdsError(f"{where}: unknown field {', '.join(sorted(map(str, unknown)))}")
+    value = raw["value"]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ThresholdsError(f"{where}.value: expected a number, found {value!r}")
+    checks = [
+        ("unit", raw["unit"] in UNITS, f"one of {', '.join(UNITS)}"),
+        ("comparison", raw["comparison"] in COMPARISONS, f"one of {' '.join(COMPARISONS)}"),
+        ("severity", raw["severity"] in SEVERITIES, f"one of {', '.join(SEVERITIES)}"),
+        ("for", isinstance(raw["for"], str) and bool(_DURATION.match(raw["for"])), "a duration like 5m, 30s or 1h"),
+        ("runbook", isinstance(raw["runbook"], str) and bool(_SLUG.match(raw["runbook"])), "a page slug like memory-high"),
+        ("why", isinstance(raw["why"], str) and raw["why"].strip() != "", "one line of text"),
+    ]
+    for field, ok, expected in checks:
+        if not ok:
+            raise ThresholdsError(f"{where}.{field}: expected {expected}, found {raw[field]!r}")
+    return Threshold(key, float(value), raw["unit"], raw["comparison"], raw["severity"], raw["for"],
+                     raw["runbook"], raw["why"].strip())
+
+
+def load(path: Path | None = None) -> dict[str, Threshold]:
+    """Read and validate the thresholds file (the packaged one by default)."""
+    path = path or DEFAULT_PATH
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ThresholdsError(f"{path}: thresholds file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ThresholdsError(f"{path}: cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ThresholdsError(f"{path}:{line} not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict) or not data:
+        raise ThresholdsError(f"{path}: expected a mapping of threshold keys, found {type(data).__name__}")
+    return {str(key): _entry(path, str(key), raw) for key, raw in data.items()}

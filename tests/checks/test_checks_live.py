@@ -1,0 +1,201 @@
+"""Each check against a live backend: ok when healthy, not ok when made unhealthy in its own way."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from checks.cli import main
+from tests.live import Live
+
+MiB = 1024 * 1024
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, dict]]:
+    code = main([*args, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    return code, {row["check"]: row for row in report["results"]}
+
+
+@contextlib.contextmanager
+def traffic(backend: Live, path: str, method: str = "POST") -> Iterator[None]:
+    """Keep requests flowing to ``path`` from a thread while the body runs."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        with httpx.Client(base_url=backend.url, timeout=10.0) as client:
+            while not stop.is_set():
+                with contextlib.suppress(httpx.HTTPError):
+                    client.request(method, path)
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(15)
+
+
+def test_doctor_on_a_healthy_backend_is_all_ok(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
+    """Assert doctor runs every component against a healthy backend, all rows ok, exit 0."""
+    backend = start_backend()
+    with httpx.Client(base_url=backend.url) as client:
+        client.put("/api/cache/k", json=1)
+        for _ in range(30):
+            client.get("/api/cache/k")
+    code, rows = run(capsys, "doctor", "--url", backend.url, "--data-dir", str(backend.data_dir))
+    not_ok = {name: (row["status"], row["detail"]) for name, row in rows.items() if row["status"] != "ok"}
+    assert code == 0 and not not_ok, not_ok
+    assert {name.split(".")[0] for name in rows} == {"http", "errors", "latency", "ws", "cache", "db", "process", "host"}
+    assert all(row["runbook"] == "" for row in rows.values())
+    assert rows["cache.hit_ratio"]["value"] == 1.0
+
+
+def test_doctor_table_names_the_runbook_of_a_failing_row(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
+    """Assert the human table shows a non-ok row with its runbook and exits 1."""
+    backend = start_backend()
+    backend.fault("db", unavailable=True)
+    assert main(["doctor", "--url", backend.url]) == 1
+    out = capsys.readouterr().out
+    assert "http.ready" in out and "runbooks/database-unavailable.md" in out and "overall: fail" in out
+
+
+def test_database_faults_fail_db_checks(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
+    """Assert an unavailable database fails db.ready, and a lock held by another process fails db.lock_wait."""
+    backend = start_backend()
+    backend.fault("db", unavailable=True)
+    code, rows = run(capsys, "db", "--url", backend.url)
+    assert code == 1 and rows["db.ready"]["status"] == "fail"
+    assert rows["db.ready"]["runbook"] == "database-unavailable"
+    backend.fault("db", unavailable=False)
+    with contextlib.closing(sqlite3.connect(backend.data_dir / "backend.sqlite3", isolation_level=None)) as holder:
+        holder.execute("BEGIN EXCLUSIVE")
+        code, rows = run(capsys, "db", "--url", backend.url, "--data-dir", str(backend.data_dir), "--timeout", "1")
+        holder.execute("ROLLBACK")
+    assert code == 1
+    assert rows["db.lock_wait"]["status"] == "fail" and rows["db.ready"]["status"] == "fail"
+    assert rows["db.integrity"]["status"] == "ok"
+
+
+def test_error_burst_fails_errors_check(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
+    """Assert a burst of 5xx (database made unavailable under traffic) fails errors.ratio."""
+    backend = start_backend()
+    backend.fault("db", unavailable=True)
+    with traffic(backend, "/api/counters/burst/increment"):
+        code, rows = run(capsys, "errors", "--url", backend.url, "--interval", "1")
+    assert code == 1 and rows["errors.ratio"]["status"] == "fail"
+    assert rows["errors.ratio"]["value"] > 0.5 and rows["errors.ratio"]["runbook"] == "api-error-rate-high"
+
+
+def test_slow_api_warns_latency_check(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
+    """Assert injected 1.2 s latency under traffic makes latency.p95 cross the 1 s limit."""
+    backend = start_backend()
+    backend.fault("latency", seconds=1.2)
+    with traffic(backend, "/api/counters/slow", "GET"), traffic(backend, "/api/counters/slow2", "GET"):
+        code, rows = run(capsys, "latency", "--url", backend.url, "--interval", "3")
+    assert code == 1 and rows["latency.p95"]["status"] == "warn"
+    assert rows["latency.p95"]["value"] > 1.0 and rows["latency.p95"]["runbook"] == "api-latency-high"
+
+
+def test_connections_at_capacity_fail_ws_checks(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
+    """Assert a full hub warns on ws.capacity and fails the probe's own connection with 1013."""
+    backend = start_backend(ws_max_connections=2)
+    with contextlib.ExitStack() as stack:
+        for _ in range(2):
+            stack.enter_context(connect(backend.ws_url, compression=None, proxy=None)).recv(timeout=5)
+        code, rows = run(capsys, "ws", "--url", backend.url)
+    assert code == 1
+    assert rows["ws.capacity"]["status"] == "warn" and rows["ws.capacity"]["value"] == 1.0
+    assert rows["ws.connect"]["status"] == "fail" and "1013" in rows["ws.connect"]["detail"]
+    assert rows["ws.connect"]["runbook"] == "websocket-connections-near-capacity"
+
+
+def test_cache_misses_and_disk_failure_fail_cache_checks(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
+    """Assert lookups of absent keys drop the hit ratio under 85 %, and a failing disk fails cache.disk_tier."""
+    backend = start_backend()
+    backend.fault("cache", disk_failing=True)
+    with httpx.Client(base_url=backend.url) as client:
+        client.put("/api/cache/present", json=1)
+        for n in range(20):
+            client.get(f"/api/cache/absent-{n}")
+        client.get("/api/cache/present")
+    code, rows = run(capsys, "cache", "--url", backend.url)
+    assert code == 1
+    assert rows["cache.hit_ratio"]["status"] == "warn" and rows["cache.hit_ratio"]["value"] == pytest.approx(1 / 21)
+    assert rows["cache.disk_tier"]["status"] == "fail" and rows["cache.disk_tier"]["runbook"] == "cache-disk-failure"
+
+
+def test_memory_near_watermark_warns_process_check(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
+    """Assert RSS above 80 % of the watermark warns process.rss, naming the memory runbook."""
+    backend = start_backend(memory_watermark_bytes=300 * MiB)
+    rss = backend.ready()["checks"]["memory"]["rss_bytes"]
+    backend.fault("memory", megabytes=int((0.9 * 300 * MiB - rss) / MiB))
+    code, rows = run(capsys, "process", "--url", backend.url)
+    assert code == 1 and rows["process.rss"]["status"] == "warn"
+    assert 0.8 < rows["process.rss"]["value"] < 1.0 and rows["process.rss"]["runbook"] == "memory-high"
+    assert rows["process.shedding"]["status"] == "ok"
+
+
+def test_supervisor_restarts_fail_process_check(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
+    """Assert three restarts by the supervisor reach the process.restarts limit."""
+    import os
+    import signal
+
+    from tests.live import wait_for
+
+    backend = start_backend(mode="supervise")
+    for _ in range(3):
+        pid = backend.server_pid()
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda old=pid: httpx.get(f"{backend.url}/ready").status_code == 200
+                 and backend.server_pid() != old, 10, "the restarted server")
+    code, rows = run(capsys, "process", "--url", backend.url)
+    assert code == 1 and rows["process.restarts"]["status"] == "fail"
+    assert rows["process.restarts"]["runbook"] == "backend-crash-looping"
+
+
+@pytest.mark.root
+def test_host_disk_full_fails_host_check(tmp_path: Path, shared_backend: Live,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Assert a data directory on a full filesystem fails host.disk_free."""
+    from tests.faults import tmpfs
+
+    full = tmp_path / "full"
+    with tmpfs(full, "1m"):
+        with open(full / "filler", "wb") as handle, contextlib.suppress(OSError):
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        code, rows = run(capsys, "host", "--url", shared_backend.url, "--data-dir", str(full))
+    assert code == 1 and rows["host.disk_free"]["status"] == "fail"
+    assert rows["host.disk_free"]["runbook"] == "cache-disk-failure"
+
+
+def test_run_passes_a_correct_page_and_reports_a_wrong_one(shared_backend: Live, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Assert `checks run` passes a true page, and on a wrong expected output exits 1 with a diff."""
+    good = tmp_path / "good.md"
+    good.write_text('```console\n$ curl -fsS "$BACKEND_URL/health"\n{"status":"ok",...}\n'
+                    '$ checks http --url "$BACKEND_URL" --samples 3 | grep -c " ok "\n3\n```\n\n'
+                    '<!-- checks: mutating -->\n```console\n$ curl -fsS -X POST "$BACKEND_URL/api/counters/run/increment"\n'
+                    '{"name":"run","value":...}\n```\n')
+    assert main(["run", str(good), "--url", shared_backend.url]) == 0
+    out = capsys.readouterr().out
+    assert "2 of 2 steps passed, 1 blocks skipped" in out and "--allow-mutating" in out
+    assert main(["run", str(good), "--url", shared_backend.url, "--allow-mutating"]) == 0
+    assert "3 of 3 steps passed" in capsys.readouterr().out
+    bad = tmp_path / "bad.md"
+    bad.write_text('```console\n$ curl -fsS "$BACKEND_URL/health"\n{"status":"sick",...}\n$ echo next\nnext\n```\n')
+    assert main(["run", str(bad), "--url", shared_backend.url]) == 1
+    out = capsys.readouterr().out
+    assert '-{"status":"sick",...}' in out and '+{"status":"ok"' in out
+    assert "1 of 2 steps passed" in out and "differed at line 2" in out

@@ -1,0 +1,89 @@
+"""Unit tests of the console-block format shared by ``checks run`` and the Sybil suite."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from checks.console import Safety, matches, parse, run_step
+from checks.errors import PageError
+
+PAGE = """\
+# Title
+
+1. Look:
+
+    ```console
+    $ echo hello
+    hello
+    $ printf 'a\\nb\\nc\\n'
+    a
+    ...
+    ```
+
+<!-- checks: mutating -->
+```console
+$ echo one \\
+    two
+one two
+```
+
+<!-- checks: skip: needs production credentials -->
+```console
+$ false
+```
+
+```py
+x = 1
+```
+"""
+
+
+def test_blocks_steps_and_directives_are_parsed() -> None:
+    """Assert indented blocks, continuation lines, languages and directives come out as written."""
+    blocks = parse(PAGE, Path("p.md"))
+    assert [b.language for b in blocks] == ["console", "console", "console", "py"]
+    first = blocks[0]
+    assert first.start == 5 and first.safety is Safety.READ_ONLY
+    assert [(s.command, s.expected, s.line) for s in first.steps] == [
+        ("echo hello", "hello", 6), ("printf 'a\\nb\\nc\\n'", "a\n...", 8)]
+    assert blocks[1].safety is Safety.MUTATING and blocks[1].steps[0].command == "echo one \\\n    two"
+    assert blocks[2].safety is Safety.SKIP and blocks[2].skip_reason == "needs production credentials"
+
+
+@pytest.mark.parametrize(("directive", "message"), [
+    ("<!-- checks: skip -->", "needs a reason"),
+    ("<!-- checks: sometimes -->", "unknown directive 'checks: sometimes'"),
+])
+def test_bad_directives_are_rejected_with_the_line(directive: str, message: str) -> None:
+    """Assert a skip without a reason, or an unknown directive, is an error naming page and line."""
+    with pytest.raises(PageError, match=rf"p.md:1: .*{message}"):
+        parse(f"{directive}\n```console\n$ true\n```\n", Path("p.md"))
+
+
+@pytest.mark.parametrize(("expected", "actual", "ok"), [
+    ("hello", "hello\n", True),
+    ("hello", "hello world", False),
+    ('{"status":"ready",...}', '{"status":"ready","failing":[]}', True),
+    ("a\n...\nd", "a\nb\nc\nd", True),
+    ("...ok", "all checks ok", True),
+    ("a.b", "axb", False),
+    ("", "", True),
+    ("x", "", False),
+])
+def test_ellipsis_matches_any_text_and_nothing_else_is_loose(expected: str, actual: str, ok: bool) -> None:
+    """Assert '...' is the only wildcard and regex characters are literal."""
+    assert matches(expected, actual) is ok
+
+
+def test_run_step_reports_exit_status_and_diff(tmp_path: Path) -> None:
+    """Assert a wrong output and a wrong exit status both fail with a readable reason and diff."""
+    steps = parse("```console\n$ echo actual\nexpected\n$ exit 3\n[exit 3]\n$ false\n```\n",
+                  Path("p.md"))[0].steps
+    env = dict(os.environ)
+    wrong, exit3, failing = (run_step(s, env, 5, tmp_path) for s in steps)
+    assert not wrong.passed and "-expected" in wrong.report(Path("p.md")) and "+actual" in wrong.report(Path("p.md"))
+    assert exit3.passed
+    assert not failing.passed and failing.reason == "exit status 1, page expects 0"
