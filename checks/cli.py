@@ -76,15 +76,17 @@ def _run_checks(ctx: Context, names: Sequence[str]) -> list[Result]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    out = Console(no_color="NO_COLOR" in os.environ, width=None if sys.stdout.isatty() else 160)
+    out = Console(no_color="NO_COLOR" in os.environ)
     err = Console(stderr=True)
     try:
         limits = thresholds.load(args.thresholds)
         if args.command == "thresholds":
             if args.json:
                 print(json.dumps({k: {**vars(t), "for": t.for_} for k, t in limits.items()}, indent=2, default=str))
-            else:
+            elif out.is_terminal:
                 render.thresholds_table(out, limits)
+            else:
+                print(render.thresholds_plain(limits))
             return EXIT_OK
         if args.command == "run":
             env = environment(args.url, args.data_dir)
@@ -111,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNUSABLE
     if args.json:
         print(render.results_json(target.url, results))
-    else:
+    elif out.is_terminal:
         render.results_table(out, target.url, results)
+    else:
+        print(render.results_plain(target.url, results))
     return EXIT_OK if render.overall(results) is Status.OK else EXIT_FOUND

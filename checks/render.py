@@ -12,7 +12,8 @@ from checks.result import Result, Status
 from checks.runner import PageRun
 from checks.thresholds import Threshold, format_value
 
-__all__ = ["overall", "results_json", "results_table", "run_report", "thresholds_table"]
+__all__ = ["overall", "results_json", "results_plain", "results_table", "run_report", "thresholds_plain",
+           "thresholds_table"]
 
 STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.ERROR: "magenta"}
 
@@ -30,6 +31,22 @@ def results_table(console: Console, target: str, results: Sequence[Result]) -> N
         table.add_row(r.check, f"[{STYLE[r.status]}]{r.status.value}[/]", r.reading, r.threshold, r.detail, runbook)
     console.print(table)
     console.print(f"overall: [{STYLE[overall(results)]}]{overall(results).value}[/]")
+
+
+def results_plain(target: str, results: Sequence[Result]) -> str:
+    """One line per result, for pipes, logs and pages: ``status check reading limit detail [-> runbook]``."""
+    lines = [f"checks against {target}"]
+    for r in results:
+        runbook = f"  -> runbooks/{r.runbook}.md" if r.runbook else ""
+        lines.append(f"{r.status.value:<5} {r.check:<18} {r.reading:>9} {r.threshold:<11} {r.detail}{runbook}".rstrip())
+    lines.append(f"overall: {overall(results).value}")
+    return "\n".join(lines)
+
+
+def thresholds_plain(limits: Mapping[str, Threshold]) -> str:
+    lines = [f"{t.key:<28} {t.comparison} {format_value(t.value, t.unit):<10} for {t.for_:<4} {t.severity:<8} "
+             f"runbooks/{t.runbook}.md" for t in limits.values()]
+    return "\n".join(lines)
 
 
 def results_json(target: str, results: Sequence[Result]) -> str:

@@ -1,0 +1,34 @@
+"""The figures pages may ask for, declared once. A page asking for anything else fails the build.
+
+Each key: (unit, what it is, the command that measures it). A declared key with no measurement
+yet renders as "not measured yet" with that command.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BASELINE_KEYS", "KeySpec", "RECOVERY_KEYS"]
+
+KeySpec = tuple[str, str, str]
+
+BASELINE_KEYS: dict[str, KeySpec] = {
+    "api.mixed.p50_seconds": ("seconds", "API p50, mixed scenario at 1,000 req/s", "make bench"),
+    "api.mixed.p95_seconds": ("seconds", "API p95, mixed scenario at 1,000 req/s", "make bench"),
+    "api.mixed.p99_seconds": ("seconds", "API p99, mixed scenario at 1,000 req/s", "make bench"),
+    "api.mixed.error_ratio": ("ratio", "API error ratio, mixed scenario at 1,000 req/s", "make bench"),
+    "api.capacity_rps": ("per_second", "highest rate with p99 under 25 ms", "make bench"),
+    "ws.rss_per_connection_bytes": ("bytes", "server RSS per idle WebSocket connection", "make bench"),
+    "ws.broadcast_1000.p99_seconds": ("seconds", "broadcast delay to the last of 1,000 clients, p99", "make bench"),
+    "ws.echo.p99_seconds": ("seconds", "WebSocket echo round trip at 1,000 msg/s, p99", "make bench"),
+    "cache.zipf.hit_ratio": ("ratio", "cache hit ratio, Zipf keys, memory tier at 10 % of key space", "make bench"),
+    "process.restart.p99_seconds": ("seconds", "supervisor restart after SIGKILL, p99 of 50", "make bench"),
+    "memory.soak.slope_bytes_per_kop": ("bytes", "RSS growth per 1,000 operations after warm-up", "make bench"),
+}
+
+RECOVERY_KEYS: dict[str, KeySpec] = {
+    f"{drill}.{figure}": (unit, f"{drill.replace('_', ' ')}: {text}", "make drill")
+    for drill in ("backend_crash", "database_disconnection", "cache_disk_failure", "websocket_drops",
+                  "memory_exhaustion", "network_partition")
+    for figure, unit, text in (("ttd_seconds", "seconds", "time to detect"),
+                               ("ttr_seconds", "seconds", "time to recover"),
+                               ("writes_lost", "count", "acknowledged writes lost"))
+}

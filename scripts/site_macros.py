@@ -1,0 +1,187 @@
+"""The site's macros (mkdocs-macros-plugin module): thresholds, baselines, drill and test results.
+
+Pages never type a limit or a figure: they call these. Each macro fails the build with the page
+and the key when asked for something that does not exist; a declared figure with no measurement
+renders a "not measured yet" note with the command that measures it.
+
+Before a page is rendered, :func:`on_pre_page_macros` protects every fenced code block from Jinja
+(Prometheus' ``{{ $labels }}`` must reach the reader untouched, and the text Sybil tests must be
+the text published) and puts the "verified" notice and the page's limits under a runbook's title.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from checks.thresholds import Threshold, format_value
+from checks.thresholds import load as load_thresholds
+from scripts import results
+from scripts.hardening import FIXES
+from scripts.result_keys import BASELINE_KEYS, RECOVERY_KEYS, KeySpec
+
+__all__ = ["MacroError", "Macros", "define_env", "on_pre_page_macros", "protect_code_blocks"]
+
+STALE_AFTER_DAYS = 30
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+_H1 = re.compile(r"^# .*$", re.MULTILINE)
+
+
+class MacroError(ValueError):
+    """A page asked for something that does not exist; the message names the page and the key."""
+
+
+class Env(Protocol):  # the part of mkdocs-macros' env object used here
+    variables: Any
+    markdown: str
+    page: Any
+
+    def macro(self, fn: Callable[..., Any], name: str = "") -> Any: ...
+
+
+class Macros:
+    """The macro implementations, over loaded data; ``page`` is asked for at call time for errors."""
+
+    def __init__(self, limits: Mapping[str, Threshold], baselines: results.ResultFile | None,
+                 recovery: results.ResultFile | None, test_runs: results.ResultFile | None,
+                 page: Callable[[], str], now: dt.datetime | None = None) -> None:
+        self.limits = limits
+        self.baselines = baselines
+        self.recovery_file = recovery
+        self.test_runs = test_runs
+        self.page = page
+        self.now = now or dt.datetime.now(dt.UTC)
+
+    def _limit(self, key: str) -> Threshold:
+        if key not in self.limits:
+            raise MacroError(f"{self.page()}: unknown threshold key {key!r}; "
+                             f"known keys are in checks/thresholds.yaml ({', '.join(sorted(self.limits))})")
+        return self.limits[key]
+
+    def threshold(self, key: str) -> str:
+        """The limit's value for prose: ``90.0 %``."""
+        limit = self._limit(key)
+        return format_value(limit.value, limit.unit)
+
+    def threshold_rule(self, key: str) -> str:
+        """The limit as a rule: ``> 90.0 % for 2m``."""
+        limit = self._limit(key)
+        return f"{limit.describe()} for {limit.for_}"
+
+    def _figure(self, key: str, keys: Mapping[str, KeySpec], file: results.ResultFile | None, kind: str) -> str:
+        if key not in keys:
+            raise MacroError(f"{self.page()}: unknown {kind} key {key!r}; declared keys are in "
+                             f"scripts/result_keys.py")
+        unit, what, command = keys[key]
+        if file is None or key not in file.metrics:
+            return f"*not measured yet: run `{command}`*"
+        figure = file.metrics[key]
+        text = f"{format_value(figure.value, unit)} ({file.stamp})"
+        age = file.age_days(self.now)
+        if age > STALE_AFTER_DAYS:
+            text += f" :warning: *stale: measured {age:.0f} days ago; rerun `{command}`*"
+        return text
+
+    def baseline(self, key: str) -> str:
+        return self._figure(key, BASELINE_KEYS, self.baselines, "baseline")
+
+    def recovery(self, key: str) -> str:
+        return self._figure(key, RECOVERY_KEYS, self.recovery_file, "recovery")
+
+    def verified_notice(self, src_path: str) -> str:
+        """Whether this page's diagnostics passed in the latest test run in this checkout."""
+        if self.test_runs is None:
+            return ('!!! warning "Diagnostics not run in this checkout"\n'
+                    "    Run `make test` to prove every command on this page against a live backend.")
+        pages = self.test_runs.data.get("pages", {})
+        if src_path not in pages:
+            return (f'!!! warning "Diagnostics not run in the latest test run ({self.test_runs.stamp})"\n'
+                    "    This page was not part of it. Run `make test`.")
+        row = pages[src_path]
+        passed, total, skipped = int(row["passed"]), int(row["total"]), int(row.get("skipped", 0))
+        skipped_text = f", {skipped} skipped with a reason" if skipped else ""
+        if passed == total - skipped:
+            return (f'!!! success "Diagnostics verified: {passed} of {total - skipped} blocks passed'
+                    f'{skipped_text} · {self.test_runs.stamp}"\n'
+                    "    Every command below ran against a live backend in the latest `make test`.")
+        return (f'!!! failure "Diagnostics FAILED: {passed} of {total - skipped} blocks passed · '
+                f'{self.test_runs.stamp}"\n'
+                "    Some commands on this page did not print what the page says. Trust the output you see, "
+                "and tell the page owner.")
+
+    def limits_for(self, slug: str) -> str:
+        """A table of every threshold whose runbook is ``slug``."""
+        rows = [t for t in self.limits.values() if t.runbook == slug]
+        if not rows:
+            return ""
+        lines = ["| limit | fires when | for | severity |", "|---|---|---|---|"]
+        lines += [f"| `{t.key}` | {t.describe()} | {t.for_} | {t.severity} |" for t in rows]
+        return "\n".join(lines)
+
+    def hardening_table(self) -> str:
+        """One row per fix of the plan, its tests' latest results from the test run."""
+        markers = (self.test_runs.data.get("markers", {}) if self.test_runs else {})
+        lines = ["| fix | what | implemented by | proven by | latest result |", "|---|---|---|---|---|"]
+        for fix in FIXES:
+            row = markers.get(fix.marker)
+            if row is None:
+                result = "*not run in this checkout: `make test`*"
+            else:
+                mark = ":white_check_mark:" if row["passed"] == row["total"] else ":x:"
+                result = f"{mark} {row['passed']} of {row['total']} passed ({self.test_runs.stamp})"  # type: ignore[union-attr]
+            lines.append(f"| {fix.code} | {fix.title} | {fix.implemented_by} | "
+                         f"`pytest -m {fix.marker}` | {result} |")
+        return "\n".join(lines)
+
+
+def protect_code_blocks(markdown: str) -> str:
+    """Wrap each fenced block in ``{% raw %}`` so Jinja leaves its text exactly as written."""
+    lines = markdown.split("\n")
+    out: list[str] = []
+    closing: re.Pattern[str] | None = None
+    for line in lines:
+        if closing is None:
+            match = _FENCE.match(line)
+            if match:
+                fence = match["fence"]
+                closing = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}\s*$")
+                line = f"{match['indent']}{{% raw %}}{fence}{match['info']}"
+        elif closing.match(line):
+            closing = None
+            line = line.rstrip() + "{% endraw %}"
+        out.append(line)
+    return "\n".join(out)
+
+
+def _src_path(env: Env) -> str:
+    page = getattr(env, "page", None)
+    return str(page.file.src_path) if page is not None else "<no page>"
+
+
+def _load(page: Callable[[], str]) -> Macros:
+    return Macros(load_thresholds(), results.load(results.BASELINES), results.load(results.RECOVERY),
+                  results.load(results.TEST_RUNS), page)
+
+
+def define_env(env: Env) -> None:
+    """mkdocs-macros entry point: register the macros."""
+    macros = _load(lambda: _src_path(env))
+    env.variables["_macros"] = macros
+    for fn in (macros.threshold, macros.threshold_rule, macros.baseline, macros.recovery,
+               macros.verified_notice, macros.limits_for, macros.hardening_table):
+        env.macro(fn, fn.__name__)
+
+
+def on_pre_page_macros(env: Env) -> None:
+    """Protect code blocks; under a runbook's title, inject its verified notice and its limits."""
+    src = _src_path(env)
+    markdown = protect_code_blocks(env.markdown)
+    if src.startswith("runbooks/") and not src.endswith("index.md"):
+        slug = src.removeprefix("runbooks/").removesuffix(".md")
+        header = f'\n\n{{{{ verified_notice("{src}") }}}}\n\n{{{{ limits_for("{slug}") }}}}\n'
+        match = _H1.search(markdown)
+        at = match.end() if match else 0
+        markdown = markdown[:at] + header + markdown[at:]
+    env.markdown = markdown
