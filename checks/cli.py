@@ -76,7 +76,7 @@ def _run_checks(ctx: Context, names: Sequence[str]) -> list[Result]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    out = Console(no_color="NO_COLOR" in os.environ)
+    out = Console(no_color="NO_COLOR" in os.environ, soft_wrap=True)
     err = Console(stderr=True)
     try:
         limits = thresholds.load(args.thresholds)
