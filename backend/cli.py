@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from backend.settings import SPECS, Settings, SettingsError
@@ -31,12 +32,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _write(text: str) -> int:
+    """Print, tolerating a reader that stopped early (``backend settings | head``)."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "settings":
-        for spec in SPECS:
-            print(f"{spec.env}={spec.default}  # {spec.unit}: {spec.doc}")
-        return EXIT_OK
+        lines = [f"{spec.env}={spec.default}  # {spec.unit}: {spec.doc}" for spec in SPECS]
+        return _write("\n".join(lines) + "\n")
     try:
         settings = Settings.from_env()
     except SettingsError as exc:

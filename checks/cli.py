@@ -75,6 +75,14 @@ def _run_checks(ctx: Context, names: Sequence[str]) -> list[Result]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `checks doctor | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     out = Console(no_color="NO_COLOR" in os.environ, soft_wrap=True)
     err = Console(stderr=True)

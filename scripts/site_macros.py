@@ -14,7 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Protocol
+
+import yaml
 
 from checks.thresholds import Threshold, format_value
 from checks.thresholds import load as load_thresholds
@@ -22,7 +25,7 @@ from scripts import results
 from scripts.hardening import FIXES
 from scripts.result_keys import BASELINE_KEYS, RECOVERY_KEYS, KeySpec
 
-__all__ = ["MacroError", "Macros", "define_env", "on_pre_page_macros", "protect_code_blocks"]
+__all__ = ["MacroError", "Macros", "define_env", "front_matter", "on_pre_page_macros", "protect_code_blocks"]
 
 STALE_AFTER_DAYS = 30
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
@@ -120,6 +123,19 @@ class Macros:
         lines += [f"| `{t.key}` | {t.describe()} | {t.for_} | {t.severity} |" for t in rows]
         return "\n".join(lines)
 
+    def runbook_index(self) -> str:
+        """A table of the runbooks from their front matter: page, alerts, severity, component."""
+        lines = ["| runbook | alerts | severity | component |", "|---|---|---|---|"]
+        for path in sorted((results.REPO / "runbooks").glob("*.md")):
+            if path.name == "index.md":
+                continue
+            meta = front_matter(path)
+            alerts = ", ".join(f"`{a}`" for a in meta.get("alerts") or []) or "symptom"
+            title = next((line[2:] for line in path.read_text().splitlines() if line.startswith("# ")), path.stem)
+            lines.append(f"| [{title}]({path.name}) | {alerts} | {meta.get('severity', '')} | "
+                         f"{meta.get('component', '')} |")
+        return "\n".join(lines)
+
     def hardening_table(self) -> str:
         """One row per fix of the plan, its tests' latest results from the test run."""
         markers = (self.test_runs.data.get("markers", {}) if self.test_runs else {})
@@ -134,6 +150,16 @@ class Macros:
             lines.append(f"| {fix.code} | {fix.title} | {fix.implemented_by} | "
                          f"`pytest -m {fix.marker}` | {result} |")
         return "\n".join(lines)
+
+
+def front_matter(path: Path) -> dict[str, Any]:
+    """The YAML between the leading ``---`` lines of a page (empty when there is none)."""
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        return {}
+    end = text.find("\n---", 4)
+    data = yaml.safe_load(text[4:end]) if end != -1 else None
+    return data if isinstance(data, dict) else {}
 
 
 def protect_code_blocks(markdown: str) -> str:
@@ -170,7 +196,7 @@ def define_env(env: Env) -> None:
     macros = _load(lambda: _src_path(env))
     env.variables["_macros"] = macros
     for fn in (macros.threshold, macros.threshold_rule, macros.baseline, macros.recovery,
-               macros.verified_notice, macros.limits_for, macros.hardening_table):
+               macros.verified_notice, macros.limits_for, macros.runbook_index, macros.hardening_table):
         env.macro(fn, fn.__name__)
 
 
