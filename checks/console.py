@@ -122,7 +122,7 @@ def parse(text: str, path: Path) -> list[Block]:
             j += 1
         body = "\n".join(_dedent(line, indent) for line in lines[i + 1:j])
         safety, reason = _directive(lines, i, path)
-        language = info.split()[0].lstrip("{.").rstrip("}") if info else ""
+        language = info.split()[0].lstrip("{.").rstrip("}").lower() if info else ""
         blocks.append(Block(path, language, info, i + 1, j + 1, body, safety, reason))
         i = j + 1
     return blocks

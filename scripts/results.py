@@ -20,7 +20,8 @@ __all__ = ["BASELINES", "RECOVERY", "REPO", "TEST_RUNS", "Measurement", "ResultF
            "load", "provenance"]
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS_DIR = REPO / "results"
+# Overridable so the site-build tests can feed the macros missing or malformed files.
+RESULTS_DIR = Path(os.environ.get("RUNBOOK_RESULTS_DIR", REPO / "results"))
 BASELINES = RESULTS_DIR / "baselines.json"
 RECOVERY = RESULTS_DIR / "recovery.json"
 TEST_RUNS = RESULTS_DIR / "test-runs.json"
@@ -55,7 +56,8 @@ class ResultFile:
 
     @property
     def stamp(self) -> str:
-        return f"{self.generated_at:%Y-%m-%d %H:%M} UTC, commit {self.commit[:7]}"
+        changes = " with uncommitted changes" if self.commit.endswith("-dirty") else ""
+        return f"{self.generated_at:%Y-%m-%d %H:%M} UTC, commit {self.commit[:7]}{changes}"
 
 
 def load(path: Path) -> ResultFile | None:

@@ -19,6 +19,9 @@ from typing import Any, Protocol
 
 import yaml
 
+from mkdocs.exceptions import PluginError
+
+from checks.errors import CheckError
 from checks.thresholds import Threshold, format_value
 from checks.thresholds import load as load_thresholds
 from scripts import results
@@ -192,8 +195,11 @@ def _load(page: Callable[[], str]) -> Macros:
 
 
 def define_env(env: Env) -> None:
-    """mkdocs-macros entry point: register the macros."""
-    macros = _load(lambda: _src_path(env))
+    """mkdocs-macros entry point: register the macros. Unusable data stops the build in one line."""
+    try:
+        macros = _load(lambda: _src_path(env))
+    except (results.ResultsError, CheckError) as exc:
+        raise PluginError(f"site data: {exc}") from None
     env.variables["_macros"] = macros
     for fn in (macros.threshold, macros.threshold_rule, macros.baseline, macros.recovery,
                macros.verified_notice, macros.limits_for, macros.runbook_index, macros.hardening_table):

@@ -1,0 +1,75 @@
+"""The runbook template, enforced: front matter, sections in order, runnable diagnostics.
+
+``python -m scripts.page_lint [PAGE ...]`` prints one line per problem and exits 1 when there is
+any; the test suite runs it over every runbook.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from pathlib import Path
+
+from checks.console import Safety, parse
+from checks.errors import PageError
+from scripts.site_macros import front_matter
+
+__all__ = ["FRONT_MATTER", "SECTIONS", "lint_runbook", "main"]
+
+FRONT_MATTER = ("alerts", "severity", "component", "owner", "last_reviewed")
+SECTIONS = ("Summary", "Impact", "Diagnose", "Mitigate", "Verify", "Escalate", "Related")
+SEVERITIES = ("critical", "warning")
+RUNNABLE = ("console", "bash", "sh", "shell", "python", "py")
+_H2 = re.compile(r"^## (.+?)\s*$", re.MULTILINE)
+
+
+def _section(text: str, name: str) -> str:
+    match = re.search(rf"^## {name}\s*$(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
+    return match.group(1) if match else ""
+
+
+def lint_runbook(path: Path) -> list[str]:
+    """Every way ``path`` breaks the template, as ``path: problem`` lines."""
+    text = path.read_text(encoding="utf-8")
+    meta = front_matter(path)
+    problems = [f"front matter lacks {key}" for key in FRONT_MATTER if key not in meta]
+    if "alerts" in meta and not isinstance(meta["alerts"], list):
+        problems.append("alerts must be a list of alert names")
+    elif meta.get("alerts") == [] and meta.get("symptom") is not True:
+        problems.append("no alert names: list its alerts, or mark it `symptom: true`")
+    if "severity" in meta and meta["severity"] not in SEVERITIES:
+        problems.append(f"severity {meta['severity']!r} is not one of {', '.join(SEVERITIES)}")
+    if "last_reviewed" in meta and not isinstance(meta["last_reviewed"], dt.date):
+        problems.append(f"last_reviewed {meta['last_reviewed']!r} is not a date (YYYY-MM-DD)")
+    found = [h for h in _H2.findall(text) if h in SECTIONS]
+    missing = [s for s in SECTIONS if s not in found]
+    if missing:
+        problems.append(f"missing section(s) {', '.join(missing)}")
+    elif found != list(SECTIONS):
+        problems.append(f"sections out of order: {', '.join(found)}; expected {', '.join(SECTIONS)}")
+    try:
+        blocks = [b for b in parse(text, path) if b.language in RUNNABLE]
+        diagnose = parse(_section(text, "Diagnose"), path)
+    except PageError as exc:
+        return [str(exc)]
+    runnable_diagnose = [b for b in diagnose if b.language in RUNNABLE]
+    if not runnable_diagnose:
+        problems.append("Diagnose has no runnable block")
+    elif all(b.safety is Safety.SKIP for b in runnable_diagnose):
+        problems.append("every Diagnose block is skipped; at least one must run in the tests")
+    if not blocks:
+        problems.append("no runnable block at all")
+    return [f"{path}: {problem}" for problem in problems]
+
+
+def main(argv: list[str] | None = None) -> int:
+    pages = [Path(p) for p in (argv if argv is not None else sys.argv[1:])] or \
+        sorted(p for p in Path("runbooks").glob("*.md") if p.name != "index.md")
+    problems = [line for page in pages for line in lint_runbook(page)]
+    print("\n".join(problems) if problems else f"{len(pages)} runbooks follow the template")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
