@@ -12,13 +12,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+export NO_MKDOCS_2_WARNING := 1
+
 serve: $(STAMP)  ## the site on http://127.0.0.1:8000, reloading on edits
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 site: $(STAMP)  ## build the static site into site/
 	$(BIN)/mkdocs build --strict
 
-test: $(STAMP)  ## every test: backend, checks, pages
+test: $(STAMP)  ## every test: backend, checks, pages, the site in a browser
+	./scripts/install-system-tools.sh
 	$(BIN)/python -m pytest
 
 backend: $(STAMP)  ## the supervised backend in the foreground (BACKEND_* variables honoured)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-
 from mkdocs.exceptions import PluginError
 
 from checks.errors import CheckError
@@ -212,7 +211,9 @@ def on_pre_page_macros(env: Env) -> None:
     markdown = protect_code_blocks(env.markdown)
     if src.startswith("runbooks/") and not src.endswith("index.md"):
         slug = src.removeprefix("runbooks/").removesuffix(".md")
-        header = f'\n\n{{{{ verified_notice("{src}") }}}}\n\n{{{{ limits_for("{slug}") }}}}\n'
+        alerts = (getattr(env.page, "meta", None) or {}).get("alerts") or []
+        fired_by = ("Alerts: " + ", ".join(f"`{a}`" for a in alerts)) if alerts else "Symptom page: no alert."
+        header = f'\n\n{fired_by}\n\n{{{{ verified_notice("{src}") }}}}\n\n{{{{ limits_for("{slug}") }}}}\n'
         match = _H1.search(markdown)
         at = match.end() if match else 0
         markdown = markdown[:at] + header + markdown[at:]

@@ -43,6 +43,7 @@ def test_metrics_exposes_every_documented_family(shared_backend: Live) -> None:
     assert shared_backend.metric("backend_ws_connections_capacity") == 1000
 
 
+@pytest.mark.h3
 def test_concurrent_increments_are_exact(shared_backend: Live) -> None:
     """Assert 200 concurrent HTTP increments of one counter give exactly 200, each value once."""
     def bump(_: int) -> int:
@@ -58,6 +59,7 @@ def test_concurrent_increments_are_exact(shared_backend: Live) -> None:
         assert client.get("/api/counters/race").json() == {"name": "race", "value": 200}
 
 
+@pytest.mark.h3
 def test_items_round_trip_and_idempotency_key(shared_backend: Live) -> None:
     """Assert an item reads back as stored and a repeated Idempotency-Key creates nothing new."""
     with shared_backend.client() as client:
@@ -71,6 +73,7 @@ def test_items_round_trip_and_idempotency_key(shared_backend: Live) -> None:
     assert first.json()["id"] == again.json()["id"] and again.json()["created"] is False
 
 
+@pytest.mark.m2
 def test_cache_put_get_delete(shared_backend: Live) -> None:
     """Assert a cached JSON value reads back from memory and is gone after DELETE."""
     with shared_backend.client() as client:
@@ -106,6 +109,7 @@ BAD_REQUESTS = [
 
 @pytest.mark.parametrize(("method", "path", "kwargs", "status", "error"), BAD_REQUESTS,
                          ids=[f"{m} {p} {s}" for m, p, _, s, _ in BAD_REQUESTS])
+@pytest.mark.h2
 def test_bad_input_is_a_json_4xx_with_request_id(shared_backend: Live, method: str, path: str,
                                                  kwargs: dict, status: int, error: str) -> None:
     """Assert bad input gets the documented 4xx, the JSON error shape, and a request id matching the header."""
@@ -118,6 +122,7 @@ def test_bad_input_is_a_json_4xx_with_request_id(shared_backend: Live, method: s
     assert body["request_id"] == response.headers["x-request-id"]
 
 
+@pytest.mark.h2
 def test_client_request_id_is_echoed(shared_backend: Live) -> None:
     """Assert a caller's X-Request-ID is kept so logs and errors can be matched."""
     with shared_backend.client() as client:
@@ -133,6 +138,7 @@ def test_fault_routes_do_not_exist_without_a_token(start_backend) -> None:
     assert response.status_code == 404
 
 
+@pytest.mark.h2
 def test_database_unavailable_is_503_and_named_in_ready(start_backend) -> None:
     """Assert database routes answer 503 (not 500, no hang), /ready names the database, and it recovers."""
     backend = start_backend()

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from backend.backoff import Backoff, CrashLoop
+
+pytestmark = [pytest.mark.c3]
 
 
 def test_backoff_doubles_within_jitter_and_caps() -> None:

@@ -11,6 +11,8 @@ import pytest
 from tests.faults import tmpfs
 from tests.live import Live, wait_for
 
+pytestmark = [pytest.mark.c2]
+
 
 def cache_failing(backend: Live) -> bool:
     body = backend.ready()

@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from backend.cache import DiskTier, TieredCache
 from backend.metrics import Metrics
+
+pytestmark = [pytest.mark.c2, pytest.mark.m2]
 
 
 def make(tmp_path: Path, memory_items: int = 2) -> TieredCache:

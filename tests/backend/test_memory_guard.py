@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from backend.memory_guard import MemoryGuard
+
+pytestmark = [pytest.mark.c1]
 
 
 def test_guard_sheds_above_watermark_and_resumes_below_hysteresis() -> None:

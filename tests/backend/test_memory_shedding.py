@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.live import wait_for
 
 MiB = 1024 * 1024
+
+pytestmark = [pytest.mark.c1]
 
 
 def test_memory_above_watermark_sheds_with_503_and_recovers(start_backend) -> None:

@@ -12,10 +12,13 @@ import threading
 import time
 
 import httpx
+import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.live import wait_for
+
+pytestmark = [pytest.mark.c3]
 
 
 def test_sigkill_of_the_server_is_restarted_within_two_seconds(start_backend) -> None:
@@ -35,6 +38,7 @@ def test_sigkill_of_the_server_is_restarted_within_two_seconds(start_backend) ->
     assert backend.metric("backend_supervisor_restarts_total") == 1
 
 
+@pytest.mark.h2
 def test_crash_loop_stops_with_a_clear_message(start_backend) -> None:
     """Assert a server that cannot start (its port taken) makes the supervisor give up with exit 4."""
     with socket.socket() as squatter:
@@ -78,6 +82,7 @@ def test_sigterm_drains_websockets_with_1001_finishes_in_flight_and_exits_0(star
     assert backend.proc.wait(30) == 0
 
 
+@pytest.mark.h3
 def test_acknowledged_writes_survive_sigkill_mid_stream(start_backend) -> None:
     """Assert every acknowledged item and increment is there after SIGKILL mid-stream, and integrity_check is ok."""
     backend = start_backend(mode="supervise")
