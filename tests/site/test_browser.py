@@ -1,0 +1,94 @@
+"""The built site in a real browser (Debian's headless Chromium driven by Playwright): a runbook renders
+with its notice, the copy button gives the bare command, search finds a page by its alert name,
+the console stays clean, and no request leaves loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import http.server
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.pages import REPO
+
+CHROMIUM = Path("/usr/lib/chromium/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+        "--disable-background-networking", "--disable-component-update", "--disable-quic",
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1"]
+
+
+@contextlib.contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} not found: the browser test needs Debian's chromium. "
+                    "`make test` installs it as root (scripts/install-system-tools.sh); install it and rerun.")
+    out = tmp_path_factory.mktemp("browser") / "site"
+    mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent))
+    subprocess.run([mkdocs, "build", "--strict", "-q", "-d", str(out)], cwd=REPO, check=True, timeout=120,
+                   env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    with serve(out) as url:
+        yield url
+
+
+@pytest.mark.browser
+def test_runbook_page_in_a_real_browser(site: str, tmp_path: Path) -> None:
+    """Assert render, verified notice, safety label, bare-command copy, search by alert, clean console, loopback only."""
+    from playwright.sync_api import sync_playwright
+
+    requests: list[str] = []
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+        page = context.new_page()
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{site}/runbooks/backend-down/", wait_until="networkidle")
+
+        assert page.locator("h1").first.inner_text().rstrip("¶") == "Backend down"
+        notice = page.locator(".admonition").first.inner_text()
+        assert "Diagnostics" in notice and ("verified" in notice or "not run" in notice.lower())
+        assert page.locator(".safety-destructive").first.is_visible()
+        page.screenshot(path=str(tmp_path / "runbook.png"), full_page=False)
+
+        first_block = page.locator(".language-console").first
+        first_block.hover()
+        first_block.locator("button.md-code__button, button.md-clipboard").first.click()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == 'curl -fsS --max-time 5 "$BACKEND_URL/health"'
+
+        page.keyboard.press("/")  # the site's search shortcut, as a reader would use it
+        page.locator("input.md-search__input").press_sequentially("CacheDiskFailing", delay=20)
+        first_hit = page.locator(".md-search-result__item").first
+        first_hit.wait_for(timeout=10_000)
+        assert "Cache disk failure" in first_hit.inner_text()
+        browser.close()
+    assert errors == [], errors
+    outside = [u for u in requests if not u.startswith((site, "data:", "blob:"))]
+    assert outside == [], f"requests left loopback: {outside}"

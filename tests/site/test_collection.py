@@ -1,0 +1,58 @@
+"""No runnable block falls out of the test suite because of how its fence is written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sybil import Document
+
+from tests.pages import REPO, RUNNABLE, page_sybil, parse_page
+
+PAGES = sorted([*REPO.glob("docs/*.md"), *REPO.glob("runbooks/*.md")])
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(?P<info>.*)$")
+_RUNNABLE_WORD = re.compile(r"(?i)(?<![\w-])(" + "|".join(sorted(RUNNABLE)) + r")(?![\w-])")
+
+
+def fences_naming_a_runnable_language(path: Path) -> set[int]:
+    """Line numbers of opening fences whose info string mentions a runnable language in any form."""
+    lines, found, inside = path.read_text().splitlines(), set(), None
+    for number, line in enumerate(lines, start=1):
+        match = _FENCE.match(line)
+        if not match:
+            continue
+        if inside is None:
+            inside = match.group(1)
+            if _RUNNABLE_WORD.search(match["info"]):
+                found.add(number)
+        elif match.group(1).startswith(inside) and not match["info"].strip():
+            inside = None
+    return found
+
+
+def collected_lines(path: Path) -> set[int]:
+    document = Document.parse(str(path), parse_page)
+    return {example.line for example in document}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(REPO)) for p in PAGES])
+def test_every_runnable_block_of_every_page_is_collected(page: Path) -> None:
+    """Assert each fence naming console/bash/sh/shell/python/py becomes a Sybil example."""
+    assert fences_naming_a_runnable_language(page) == collected_lines(page)
+
+
+def test_the_suite_collects_every_page() -> None:
+    """Assert Sybil's file patterns take every docs/ and runbooks/ page, and nothing else."""
+    sybil = page_sybil()
+    assert [p for p in PAGES if not sybil.should_parse(p)] == []
+    assert not sybil.should_parse(REPO / "README.md")
+    assert len(PAGES) >= 19
+
+
+def test_tricky_fence_tags_are_still_collected() -> None:
+    """Assert titles, {.python}, spaces, capitals, tildes, indentation and long fences do not hide a block."""
+    page = REPO / "tests" / "data" / "tricky-tags.md"
+    expected = fences_naming_a_runnable_language(page)
+    assert len(expected) == 7
+    assert collected_lines(page) == expected

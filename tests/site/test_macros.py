@@ -1,0 +1,94 @@
+"""Unit tests of the site macros: limits, figures, notices, protection of code blocks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from checks.thresholds import load as load_thresholds
+from scripts import results
+from scripts.site_macros import MacroError, Macros, protect_code_blocks
+
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+
+
+def result_file(tmp_path: Path, name: str, data: dict) -> results.ResultFile:
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    loaded = results.load(path)
+    assert loaded is not None
+    return loaded
+
+
+def stamped(days_old: float, **extra: object) -> dict:
+    when = NOW - dt.timedelta(days=days_old)
+    return {"generated_at": when.isoformat(), "commit": "abcdef1234567", "machine": {"cores": 2}, **extra}
+
+
+def macros(baselines=None, test_runs=None) -> Macros:
+    return Macros(load_thresholds(), baselines, None, test_runs, lambda: "runbooks/x.md", NOW)
+
+
+def test_threshold_comes_from_the_thresholds_file() -> None:
+    """Assert limits render from checks/thresholds.yaml, and an unknown key names the page and key."""
+    m = macros()
+    assert m.threshold("ws.connections_ratio") == "90.0 %"
+    assert m.threshold_rule("http.error_ratio") == "> 1.0 % for 2m"
+    with pytest.raises(MacroError, match=r"runbooks/x.md: unknown threshold key 'ws.nope'"):
+        m.threshold("ws.nope")
+
+
+def test_baseline_states_not_measured_measured_stale_and_unknown(tmp_path: Path) -> None:
+    """Assert a figure renders with provenance, a missing one says how to measure it, old ones are flagged."""
+    assert macros().baseline("api.mixed.p95_seconds") == "*not measured yet: run `make bench`*"
+    metric = {"metrics": {"api.mixed.p95_seconds": {"value": 0.0123, "unit": "seconds"}}}
+    fresh = macros(baselines=result_file(tmp_path, "b.json", stamped(1, **metric)))
+    assert fresh.baseline("api.mixed.p95_seconds") == "12.3 ms (2026-11-25 12:00 UTC, commit abcdef1)"
+    old = macros(baselines=result_file(tmp_path, "o.json", stamped(90, **metric)))
+    assert "stale: measured 90 days ago" in old.baseline("api.mixed.p95_seconds")
+    with pytest.raises(MacroError, match=r"runbooks/x.md: unknown baseline key 'api.p95'"):
+        fresh.baseline("api.p95")
+
+
+def test_verified_notice_reflects_the_latest_run(tmp_path: Path) -> None:
+    """Assert the notice says not run, passed, or failed, with counts and the run's stamp."""
+    assert "not run in this checkout" in macros().verified_notice("runbooks/x.md")
+    runs = result_file(tmp_path, "t.json", stamped(0, pages={
+        "runbooks/ok.md": {"passed": 5, "failed": 0, "skipped": 1, "total": 6},
+        "runbooks/bad.md": {"passed": 3, "failed": 2, "skipped": 0, "total": 5}}))
+    m = macros(test_runs=runs)
+    ok = m.verified_notice("runbooks/ok.md")
+    assert ok.startswith('!!! success "Diagnostics verified: 5 of 5 blocks passed, 1 skipped')
+    assert "2026-11-26 12:00 UTC, commit abcdef1" in ok
+    assert m.verified_notice("runbooks/bad.md").startswith('!!! failure "Diagnostics FAILED: 3 of 5')
+    assert "not run in the latest test run" in m.verified_notice("runbooks/other.md").lower()
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("{not json", "not readable JSON"),
+    ('{"commit": "x", "machine": {}}', "missing provenance field 'generated_at'"),
+    ('{"generated_at": "yesterday", "commit": "x", "machine": {}}', "is not an ISO date"),
+    ('{"generated_at": "2026-01-01T00:00:00", "commit": "x", "machine": {}, "metrics": {"a": {"value": "x"}}}',
+     "metrics.a needs a numeric value and a unit"),
+])
+def test_malformed_results_file_names_its_path(tmp_path: Path, text: str, error: str) -> None:
+    """Assert a malformed results file is rejected with its path and what is wrong."""
+    path = tmp_path / "baselines.json"
+    path.write_text(text)
+    with pytest.raises(results.ResultsError, match=error) as info:
+        results.load(path)
+    assert str(info.value).startswith(str(path))
+
+
+def test_code_blocks_are_protected_from_jinja_and_keep_their_text() -> None:
+    """Assert fenced blocks (indented ones too) are wrapped in raw, so Jinja renders them verbatim."""
+    import jinja2
+
+    page = ("Limit {{ x }}\n\n1. Step\n\n    ```yaml\n    summary: '{{ $labels.instance }}'\n    ```\n\n"
+            "~~~console\n$ docker ps --format '{{.Names}}'\n~~~\n")
+    rendered = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True).from_string(
+        protect_code_blocks(page)).render(x="90 %")
+    assert rendered == page.replace("{{ x }}", "90 %")

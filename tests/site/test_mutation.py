@@ -1,0 +1,47 @@
+"""A page whose expected output is wrong must turn the suite red."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sybil import Document
+
+from tests.live import Live
+from tests.pages import REPO, parse_page
+
+PAGE = REPO / "runbooks" / "database-unavailable.md"
+ORIGINAL = "    wal\n"
+MUTANT = "    delete\n"
+
+
+def evaluate(path: Path, backend: Live) -> list[tuple[int, str]]:
+    """Run every example of ``path`` against ``backend``; return (line, message) of each failure."""
+    failures = []
+    document = Document.parse(str(path), parse_page)
+    document.namespace["live_backend"] = backend
+    for example in document:
+        try:
+            example.evaluate()
+        except AssertionError as exc:
+            failures.append((example.line, str(exc)))
+        except pytest.skip.Exception:
+            pass
+    return failures
+
+
+def test_changing_one_expected_line_makes_the_page_fail(tmp_path: Path, live_backend: Live) -> None:
+    """Assert the untouched copy passes and the copy with one expected line changed fails at that block."""
+    text = PAGE.read_text()
+    assert text.count(ORIGINAL) == 1, "the line this test mutates moved; pick another"
+    control = tmp_path / "control.md"
+    shutil.copy(PAGE, control)
+    assert evaluate(control, live_backend) == []
+    mutant = tmp_path / "mutant.md"
+    mutant.write_text(text.replace(ORIGINAL, MUTANT))
+    failures = evaluate(mutant, live_backend)
+    assert len(failures) == 1
+    line, message = failures[0]
+    assert "-delete" in message and "+wal" in message and "output differs from the page" in message
+    assert text.splitlines()[line - 1].strip().startswith("```console")
