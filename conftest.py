@@ -18,6 +18,7 @@ pytest_collect_file = page_sybil().pytest()
 _MARKERS = {fix.marker for fix in FIXES}
 _pages: dict[str, dict[str, int]] = {}
 _markers: dict[str, dict[str, int]] = {}
+_figures: dict[str, object] = {}  # measured by tests through record_property("figure:KEY", value)
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +36,9 @@ def _count(table: dict[str, dict[str, int]], key: str, outcome: str) -> None:
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Count each test once: its call, or its setup when setup failed or skipped it."""
+    if report.when == "call" and report.passed:
+        _figures.update({name.removeprefix("figure:"): value for name, value in report.user_properties
+                         if name.startswith("figure:")})
     if report.when != "call" and not (report.when == "setup" and not report.passed):
         return
     outcome = "passed" if report.passed else "skipped" if report.skipped else "failed"
@@ -47,7 +51,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Merge this run into results/test-runs.json: pages and fixes that ran get this run's stamp."""
-    if not _pages and not _markers:
+    if not _pages and not _markers and not _figures:
         return
     stamp = results.provenance()
     try:
@@ -60,6 +64,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         merged.update({name: {**row, "generated_at": stamp["generated_at"], "commit": stamp["commit"]}
                        for name, row in table.items()})
         data[key] = merged
+    figures = dict(data.get("figures", {}))
+    figures.update({name: {"value": value, "generated_at": stamp["generated_at"], "commit": stamp["commit"]}
+                    for name, value in _figures.items()})
+    data["figures"] = figures
     data.update(stamp)
     results.TEST_RUNS.parent.mkdir(exist_ok=True)
     results.TEST_RUNS.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

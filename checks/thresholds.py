@@ -26,8 +26,10 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
 SEVERITIES = ("critical", "warning")
 UNITS = ("ratio", "seconds", "bytes", "count", "per_second")
 FIELDS = {"value", "unit", "comparison", "severity", "for", "runbook", "why"}
+OPTIONAL = {"alert"}
 _DURATION = re.compile(r"^\d+[smh]$")
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_ALERT = re.compile(r"^[A-Z][A-Za-z0-9]+$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Threshold:
     for_: str
     runbook: str
     why: str
+    alert: str = ""
 
     def breached(self, reading: float) -> bool:
         return COMPARISONS[self.comparison](reading, self.value)
@@ -71,7 +74,7 @@ def _entry(path: Path, key: str, raw: Any) -> Threshold:
     where = f"{path}: {key}"
     if not isinstance(raw, dict):
         raise ThresholdsError(f"{where}: expected a mapping with {sorted(FIELDS)}, found {type(raw).__name__}")
-    missing, unknown = FIELDS - raw.keys(), raw.keys() - FIELDS
+    missing, unknown = FIELDS - raw.keys(), raw.keys() - FIELDS - OPTIONAL
     if missing:
         raise ThresholdsError(f"{where}: missing {', '.join(sorted(missing))}")
     if unknown:
@@ -87,11 +90,14 @@ def _entry(path: Path, key: str, raw: Any) -> Threshold:
         ("runbook", isinstance(raw["runbook"], str) and bool(_SLUG.match(raw["runbook"])), "a page slug like memory-high"),
         ("why", isinstance(raw["why"], str) and raw["why"].strip() != "", "one line of text"),
     ]
+    if "alert" in raw:
+        checks.append(("alert", isinstance(raw["alert"], str) and bool(_ALERT.match(raw["alert"])),
+                       "an alert name in CamelCase, like CacheDiskFailing"))
     for field, ok, expected in checks:
         if not ok:
             raise ThresholdsError(f"{where}.{field}: expected {expected}, found {raw[field]!r}")
     return Threshold(key, float(value), raw["unit"], raw["comparison"], raw["severity"], raw["for"],
-                     raw["runbook"], raw["why"].strip())
+                     raw["runbook"], raw["why"].strip(), raw.get("alert", ""))
 
 
 def load(path: Path | None = None) -> dict[str, Threshold]:

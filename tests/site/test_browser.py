@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import http.server
+import os
 import shutil
 import subprocess
 import sys

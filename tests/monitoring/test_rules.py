@@ -1,0 +1,120 @@
+"""The generated alert rules: up to date, valid for promtool, tested by promtool, consistent with the
+runbooks and the backend's real metrics."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from checks.thresholds import load as load_thresholds
+from scripts.alert_rules import RULES, TESTS, site_url
+from scripts.site_macros import front_matter
+from tests.live import Live
+from tests.tools import require
+
+REPO = Path(__file__).resolve().parents[2]
+SEVERITIES = {"critical", "warning"}
+RUNBOOKS = {p.stem: p for p in (REPO / "runbooks").glob("*.md") if p.name != "index.md"}
+
+
+def rules() -> list[dict]:
+    return yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
+
+
+def test_regenerating_changes_nothing() -> None:
+    """Assert the committed rule and test files are exactly what the generator makes from the thresholds."""
+    done = subprocess.run([sys.executable, "-m", "scripts.alert_rules", "--check"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_promtool_checks_the_rules() -> None:
+    """Assert promtool accepts the rule file and counts one rule per alerting threshold."""
+    done = subprocess.run([require("promtool", "prometheus"), "check", "rules", str(RULES)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    alerting = [t for t in load_thresholds().values() if t.alert]
+    assert f"SUCCESS: {len(alerting)} rules found" in done.stdout
+
+
+def test_promtool_unit_tests_pass_and_a_wrong_expectation_fails(tmp_path: Path) -> None:
+    """Assert the pending/firing tests pass, and that changing one expected label makes promtool fail."""
+    promtool = require("promtool", "prometheus")
+    done = subprocess.run([promtool, "test", "rules", str(TESTS)], capture_output=True, text=True, cwd=RULES.parent)
+    assert done.returncode == 0, done.stdout + done.stderr
+    shutil.copy(RULES, tmp_path / RULES.name)
+    text = TESTS.read_text()
+    mutated = text.replace("severity: critical", "severity: warning", 1)
+    assert mutated != text
+    (tmp_path / TESTS.name).write_text(mutated)
+    done = subprocess.run([promtool, "test", "rules", TESTS.name], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 1 and "FAILED" in done.stdout + done.stderr
+
+
+def test_every_alert_has_for_severity_annotations_and_a_runbook_url() -> None:
+    """Assert each rule's for, severity, summary with its value, description, and runbook_url under the site."""
+    base = site_url()
+    for rule in rules():
+        assert re.fullmatch(r"\d+[smh]", rule["for"]), rule["alert"]
+        assert rule["labels"]["severity"] in SEVERITIES, rule["alert"]
+        notes = rule["annotations"]
+        assert "$value" in notes["summary"] and notes["description"]
+        assert notes["runbook_url"].startswith(f"{base}runbooks/") and notes["runbook_url"].endswith("/")
+
+
+def test_every_alert_has_a_runbook_that_names_it_and_every_runbook_names_an_alert() -> None:
+    """Assert alert ↔ runbook: the runbook_url's page lists the alert, and each page lists a real alert or is a symptom."""
+    alerts = {rule["alert"]: rule["annotations"]["runbook_url"].rstrip("/").rsplit("/", 1)[1] for rule in rules()}
+    for alert, slug in alerts.items():
+        assert slug in RUNBOOKS, f"{alert}: no runbooks/{slug}.md"
+        assert alert in (front_matter(RUNBOOKS[slug]).get("alerts") or []), f"runbooks/{slug}.md does not list {alert}"
+    for slug, page in RUNBOOKS.items():
+        meta = front_matter(page)
+        named = meta.get("alerts") or []
+        assert named or meta.get("symptom") is True, f"runbooks/{slug}.md names no alert and is not a symptom page"
+        assert set(named) <= alerts.keys(), f"runbooks/{slug}.md names unknown alerts {set(named) - alerts.keys()}"
+
+
+def test_every_runbook_url_resolves_to_a_built_page(tmp_path: Path) -> None:
+    """Assert each runbook_url, taken relative to the site URL, is a page of the strictly built site."""
+    mkdocs = str(Path(sys.executable).parent / "mkdocs")
+    subprocess.run([mkdocs, "build", "--strict", "-q", "-d", str(tmp_path / "site")], cwd=REPO, check=True,
+                   capture_output=True)
+    base = site_url()
+    for rule in rules():
+        relative = rule["annotations"]["runbook_url"].removeprefix(base)
+        assert (tmp_path / "site" / relative / "index.html").is_file(), rule["alert"]
+
+
+_METRIC = re.compile(r"\b(?:backend|process)_[a-z_]+(?![.\w])")  # not `backend_crash.ttr_seconds` (a drill key)
+_SUFFIXES = ("_bucket", "_count", "_sum")
+
+
+def _metric_names(text: str) -> set[str]:
+    names = set()
+    for name in _METRIC.findall(text):
+        for suffix in _SUFFIXES:
+            name = name.removesuffix(suffix)
+        names.add(name)
+    return names
+
+
+@pytest.mark.parametrize("source", [RULES, *sorted((REPO / "runbooks").glob("*.md")), *sorted((REPO / "docs").glob("*.md"))],
+                         ids=lambda p: str(Path(p).relative_to(REPO)))
+def test_every_metric_named_in_rules_and_pages_exists(shared_backend: Live, source: Path) -> None:
+    """Assert each backend_*/process_* metric a rule or page uses is in the live backend's /metrics."""
+    import httpx
+
+    text = httpx.get(f"{shared_backend.url}/metrics").text
+    families = set(re.findall(r"^# TYPE (\S+)", text, re.MULTILINE))  # labelled metrics with no samples yet too
+    exposed = _metric_names(text) | families | {f"{name}_total" for name in families}
+    used = _metric_names(source.read_text())
+    missing = sorted(n for n in used - exposed  # a `grep '^backend_ws_'` prefix must match some metric
+                     if not (n.endswith("_") and any(e.startswith(n) for e in exposed)))
+    assert not missing, f"{source.name} uses metrics the backend does not expose: {missing}"
