@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import yaml
 from mkdocs.exceptions import PluginError
 
+from backend.settings import SPECS
 from checks.errors import CheckError
 from checks.thresholds import Threshold, format_value
 from checks.thresholds import load as load_thresholds
@@ -125,6 +126,31 @@ class Macros:
         lines += [f"| `{t.key}` | {t.describe()} | {t.for_} | {t.severity} |" for t in rows]
         return "\n".join(lines)
 
+    def settings_table(self) -> str:
+        """Every BACKEND_* variable from backend/settings.py: the docs cannot drift from the code."""
+        lines = ["| variable | default | unit | what it is for |", "|---|---|---|---|"]
+        for spec in SPECS:
+            default = spec.default if spec.default != "" else "(empty)"
+            if spec.field == "data_dir":
+                default = "./.data"
+            lines.append(f"| `{spec.env}` | `{default}` | {spec.unit} | {spec.doc} |")
+        return "\n".join(lines)
+
+    def _test_figure(self, key: str) -> Any:
+        figures = self.test_runs.data.get("figures", {}) if self.test_runs else {}
+        return figures.get(key, {}).get("value")
+
+    def alert_table(self) -> str:
+        """One row per generated alert: condition, for, severity, runbook, measured time to detect."""
+        lines = ["| alert | fires when | for | severity | runbook | measured time to detect |",
+                 "|---|---|---|---|---|---|"]
+        for t in (t for t in self.limits.values() if t.alert):
+            ttd = self._test_figure(f"alert.{t.alert}.ttd_seconds")
+            measured = f"{ttd:.1f} s (`make test`, this checkout)" if ttd is not None else "not measured by the tests"
+            lines.append(f"| `{t.alert}` | `{t.key}` {t.describe()} | {t.for_} | {t.severity} | "
+                         f"[{t.runbook}](runbooks/{t.runbook}.md) | {measured} |")
+        return "\n".join(lines)
+
     def runbook_index(self) -> str:
         """A table of the runbooks from their front matter: page, alerts, severity, component."""
         lines = ["| runbook | alerts | severity | component |", "|---|---|---|---|"]
@@ -201,7 +227,8 @@ def define_env(env: Env) -> None:
         raise PluginError(f"site data: {exc}") from None
     env.variables["_macros"] = macros
     for fn in (macros.threshold, macros.threshold_rule, macros.baseline, macros.recovery,
-               macros.verified_notice, macros.limits_for, macros.runbook_index, macros.hardening_table):
+               macros.verified_notice, macros.limits_for, macros.runbook_index, macros.hardening_table,
+               macros.settings_table, macros.alert_table):
         env.macro(fn, fn.__name__)
 
 

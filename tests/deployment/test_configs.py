@@ -1,0 +1,88 @@
+"""The deployment guide's files, exercised: nginx (its exact config, ports aside) in front of a live
+backend, and the systemd unit through `systemd-analyze verify`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from websockets.sync.client import connect
+
+from tests.live import Live, free_port, wait_for
+from tests.tools import require
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "deployment"
+NGINX_CONF = GUIDE / "nginx.conf"
+UNIT = GUIDE / "backend.service"
+
+
+@contextlib.contextmanager
+def nginx(tmp: Path, backend: Live) -> Iterator[str]:
+    """Run nginx in the foreground with the guide's config; only the two ports are changed."""
+    port = free_port()
+    backend_port = backend.url.rsplit(":", 1)[1]
+    site = NGINX_CONF.read_text().replace("server 127.0.0.1:8080;", f"server 127.0.0.1:{backend_port};")
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    assert site.count(str(port)) == 1 and site.count(backend_port) >= 1, "the guide's ports moved; update this test"
+    (tmp / "site.conf").write_text(site)
+    temp = "\n".join(f"    {kind}_temp_path {tmp / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    (tmp / "nginx.conf").write_text(
+        f"daemon off;\nworker_processes 1;\npid {tmp / 'nginx.pid'};\nerror_log {tmp / 'error.log'} warn;\n"
+        f"events {{}}\nhttp {{\n    access_log {tmp / 'access.log'};\n{temp}\n    include {tmp / 'site.conf'};\n}}\n")
+    with open(tmp / "stderr.log", "wb") as stderr:
+        proc = subprocess.Popen([require("nginx", "nginx"), "-c", str(tmp / "nginx.conf"), "-p", str(tmp),
+                                 "-e", str(tmp / "error.log")], stdout=subprocess.DEVNULL, stderr=stderr)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        def proxied_ready() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"nginx exited: {(tmp / 'stderr.log').read_text()}{(tmp / 'error.log').read_text()}")
+            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
+
+        wait_for(proxied_ready, 15, "nginx to proxy /ready")
+        yield url
+    finally:
+        proc.send_signal(signal.SIGQUIT)  # graceful stop
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_nginx_proxies_http_and_websocket(start_backend, tmp_path: Path) -> None:
+    """Assert API calls, request ids, the body limit and a WebSocket round trip all work through nginx."""
+    backend = start_backend()
+    with nginx(tmp_path, backend) as url, httpx.Client(base_url=url, timeout=10) as client:
+        created = client.post("/api/items", json={"via": "nginx"})
+        assert created.status_code == 201
+        assert re.fullmatch(r"[0-9a-f]{32}", created.headers["x-request-id"]), "nginx's $request_id reaches the app"
+        assert client.get(f"/api/items/{created.json()['id']}").json()["body"] == {"via": "nginx"}
+        assert client.post("/api/items", content=b"x" * (2 * 1024 * 1024)).status_code == 413
+        assert client.get("/metrics").status_code == 200  # from 127.0.0.1: allowed
+        ws_url = url.replace("http://", "ws://") + "/ws"
+        with connect(ws_url, compression=None, proxy=None, open_timeout=5) as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+            ws.send(json.dumps({"type": "ping", "n": 1}))
+            assert json.loads(ws.recv(timeout=5)) == {"type": "pong", "n": 1}
+            seq = client.post("/api/broadcast", json={"message": "through nginx"}).json()["seq"]
+            assert json.loads(ws.recv(timeout=5)) == {"type": "message", "seq": seq, "data": "through nginx"}
+
+
+def test_systemd_unit_verifies(tmp_path: Path) -> None:
+    """Assert `systemd-analyze verify` accepts the unit (its ExecStart pointed at this checkout's venv)."""
+    analyze = require("systemd-analyze", "systemd")
+    unit = UNIT.read_text()
+    assert "ExecStart=/srv/backend/.venv/bin/backend supervise" in unit
+    local = Path(sys.executable).parent / "backend"
+    tmp_unit = tmp_path / "backend.service"
+    tmp_unit.write_text(unit.replace("/srv/backend/.venv/bin/backend", str(local)))
+    done = subprocess.run([analyze, "verify", str(tmp_unit)], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
