@@ -41,6 +41,7 @@ class Backend:
         self.faults = faults.Faults()
         self.ws_sessions: dict[int, ws.Session] = {}
         self.draining = False
+        self.broadcast_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.metrics.ws_capacity.set(settings.ws_max_connections)
         self.metrics.memory_watermark.set(settings.memory_watermark_bytes)
@@ -55,6 +56,8 @@ class Backend:
 
     async def start(self) -> None:
         self.db.open()
+        self.hub.replay.restore(self.db.recent_broadcasts(self.settings.ws_replay_buffer))
+        self.metrics.ws_broadcast_seq.set(self.hub.replay.last_seq)
         await self.cache.probe()
         self.spawn(watch(self.guard, self.settings.memory_check_interval,
                          lambda shedding: self.metrics.memory_shedding.set(int(shedding))))

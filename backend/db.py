@@ -12,6 +12,9 @@ Choices, and why:
 * **BEGIN IMMEDIATE** for read-modify-write: the write lock is taken before the read, so two
   increments can never read the same old value, and a transaction never has to *upgrade* a read
   lock, which SQLite refuses at once with SQLITE_BUSY, ignoring the busy timeout.
+* Broadcasts are saved (the last ``BACKEND_WS_REPLAY_BUFFER`` of them) before they are delivered,
+  so a client reconnecting with ``since=N`` after a crash still gets what it missed. That write has
+  its own thread and a 0.25 s lock timeout: with the database down, broadcasts still go out live.
 * One connection per worker thread (sqlite3 objects must stay on their thread); a separate
   one-thread probe with a short timeout answers ``/ready`` even while workers wait on a lock.
 """
@@ -40,7 +43,9 @@ CREATE TABLE IF NOT EXISTS items (
     created_at REAL NOT NULL,
     idempotency_key TEXT UNIQUE
 );
+CREATE TABLE IF NOT EXISTS broadcasts (seq INTEGER PRIMARY KEY, frame TEXT NOT NULL);
 """
+REPLAY_WRITE_TIMEOUT = 0.25  # a broadcast never waits long on a locked database: it goes out live anyway
 
 
 class DatabaseError(Exception):
@@ -71,6 +76,7 @@ class Database:
         self._local = threading.local()
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="db")
         self._probe_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="db-probe")
+        self._replay_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="db-replay")
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
 
@@ -81,9 +87,28 @@ class Database:
         conn.executescript(SCHEMA)
         conn.close()
 
+    def recent_broadcasts(self, keep: int) -> list[tuple[int, str]]:
+        """The last ``keep`` persisted broadcast frames, oldest first (read once at start-up)."""
+        conn = self._connect(self.busy_timeout)
+        try:
+            rows = conn.execute("SELECT seq, frame FROM broadcasts ORDER BY seq DESC LIMIT ?", (keep,)).fetchall()
+        finally:
+            conn.close()
+        return [(int(seq), str(frame)) for seq, frame in reversed(rows)]
+
+    async def store_broadcast(self, seq: int, frame: str, keep: int) -> None:
+        """Persist a broadcast before it is delivered, keeping only the replay window's worth."""
+        def txn(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT OR REPLACE INTO broadcasts(seq, frame) VALUES (?, ?)", (seq, frame))
+            conn.execute("DELETE FROM broadcasts WHERE seq <= ?", (seq - keep,))
+            conn.execute("COMMIT")
+
+        await self._run(txn, replay=True)
+
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        self._probe_pool.shutdown(wait=True)
+        for pool in (self._pool, self._probe_pool, self._replay_pool):
+            pool.shutdown(wait=True)
         with self._lock:
             for conn in self._connections:
                 conn.close()
@@ -105,9 +130,10 @@ class Database:
                 self._connections.append(conn)
         return conn
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, probe: bool = False) -> T:
-        pool = self._probe_pool if probe else self._pool
-        timeout = min(0.5, self.busy_timeout) if probe else self.busy_timeout
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, probe: bool = False, replay: bool = False) -> T:
+        pool = self._probe_pool if probe else self._replay_pool if replay else self._pool
+        timeout = min(0.5, self.busy_timeout) if probe else \
+            min(REPLAY_WRITE_TIMEOUT, self.busy_timeout) if replay else self.busy_timeout
 
         def call() -> T:
             if self.fault_unavailable:

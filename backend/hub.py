@@ -4,6 +4,9 @@ The socket adapter (:mod:`backend.ws`) owns the I/O; everything that decides *wh
 who is admitted, which frames a reconnecting client gets, when a consumer is too slow — lives
 here as plain code with unit tests.
 
+The replay buffer is filled from the database at start-up (the broadcast route saves each frame
+before publishing it), so replay survives a restart of the server.
+
 Broadcast has no backpressure on the publisher by design: a client that does not drain its
 queue is dropped (and counted) instead of slowing everyone else down or growing memory.
 """
@@ -34,12 +37,29 @@ class ReplayBuffer:
         self._frames: collections.deque[tuple[int, str]] = collections.deque(maxlen=size)
         self.last_seq = 0
 
+    def next_frame(self, payload: object) -> tuple[int, str]:
+        """The sequence number and encoded frame ``payload`` will get; nothing is stored yet."""
+        seq = self.last_seq + 1
+        return seq, json.dumps({"type": "message", "seq": seq, "data": payload})
+
+    def add(self, seq: int, frame: str) -> None:
+        """Keep a frame; ``seq`` must be the next one (the caller serialises publishers)."""
+        if seq != self.last_seq + 1:
+            raise ValueError(f"broadcast {seq} out of order after {self.last_seq}")
+        self.last_seq = seq
+        self._frames.append((seq, frame))
+
     def append(self, payload: object) -> tuple[int, str]:
         """Stamp ``payload`` with the next sequence number and keep its encoded frame."""
-        self.last_seq += 1
-        frame = json.dumps({"type": "message", "seq": self.last_seq, "data": payload})
-        self._frames.append((self.last_seq, frame))
-        return self.last_seq, frame
+        seq, frame = self.next_frame(payload)
+        self.add(seq, frame)
+        return seq, frame
+
+    def restore(self, frames: list[tuple[int, str]]) -> None:
+        """Reload frames persisted by an earlier process, oldest first, so replay survives a restart."""
+        for seq, frame in frames:
+            self._frames.append((seq, frame))
+            self.last_seq = max(self.last_seq, seq)
 
     def since(self, seq: int) -> list[str]:
         """Frames a client that has seen up to ``seq`` must get, led by a gap notice if some are gone."""
@@ -135,7 +155,12 @@ class Hub:
 
     def broadcast(self, payload: object) -> tuple[int, int, int]:
         """Publish to every client: returns (sequence number, delivered, dropped as slow)."""
-        seq, frame = self.replay.append(payload)
+        seq, frame = self.replay.next_frame(payload)
+        return self.publish(seq, frame)
+
+    def publish(self, seq: int, frame: str) -> tuple[int, int, int]:
+        """Keep a prepared frame for replay and offer it to every client, with no ``await`` in between."""
+        self.replay.add(seq, frame)
         delivered = dropped = 0
         for conn in list(self._connections.values()):
             if conn.offer(frame):

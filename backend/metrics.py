@@ -46,6 +46,9 @@ class Metrics:
         self.ws_slow_dropped = Counter(
             "backend_ws_slow_consumers_dropped",
             "Clients disconnected because their send queue filled.", registry=reg)
+        self.ws_broadcasts_not_persisted = Counter(
+            "backend_ws_broadcasts_not_persisted",
+            "Broadcasts delivered live but not saved for replay (database unavailable).", registry=reg)
         self.ws_broadcast_seq = Gauge(
             "backend_ws_broadcast_sequence", "Sequence number of the latest broadcast.", registry=reg)
         self.cache_requests = Counter(

@@ -155,6 +155,15 @@ async def broadcast(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict) or "message" not in body:
         raise ApiError(422, "validation_error", 'body must be {"message": ...}')
     backend = _backend(request)
-    seq, delivered, dropped = backend.hub.broadcast(body["message"])
+    async with backend.broadcast_lock:  # one publisher at a time: sequence numbers stay in order
+        seq, frame = backend.hub.replay.next_frame(body["message"])
+        durable = True
+        try:
+            await backend.db.store_broadcast(seq, frame, backend.settings.ws_replay_buffer)
+        except DatabaseError as exc:
+            durable = False  # still delivered live; only a restart before it is read could lose it
+            backend.metrics.db_errors.labels(exc.kind).inc()
+            backend.metrics.ws_broadcasts_not_persisted.inc()
+        _, delivered, dropped = backend.hub.publish(seq, frame)
     backend.metrics.ws_broadcast_seq.set(seq)
-    return {"seq": seq, "delivered": delivered, "dropped": dropped}
+    return {"seq": seq, "delivered": delivered, "dropped": dropped, "durable": durable}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -122,3 +123,21 @@ def test_acknowledged_writes_survive_sigkill_mid_stream(start_backend) -> None:
         assert client.get("/api/counters/acked").json()["value"] >= acked_counter
     with contextlib.closing(sqlite3.connect(backend.data_dir / "backend.sqlite3")) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@pytest.mark.h1
+def test_broadcasts_survive_a_crash_for_replay(start_backend) -> None:
+    """Assert broadcasts acknowledged before a SIGKILL are replayed, same sequence numbers, after the restart."""
+    backend = start_backend(mode="supervise")
+    with connect(backend.ws_url, compression=None, proxy=None) as client:
+        seen = json.loads(client.recv(timeout=5))["seq"]
+    sent = [httpx.post(f"{backend.url}/api/broadcast", json={"message": n}).json() for n in range(3)]
+    assert all(s["durable"] for s in sent)
+    old_pid = backend.server_pid()
+    os.kill(old_pid, signal.SIGKILL)
+    wait_for(lambda: backend.server_pid() != old_pid, 10, "the restarted server")
+    with connect(f"{backend.ws_url}?since={seen}", compression=None, proxy=None) as client:
+        assert json.loads(client.recv(timeout=5)) == {"type": "hello", "seq": sent[-1]["seq"]}
+        replayed = [json.loads(client.recv(timeout=5)) for _ in sent]
+    assert [(f["seq"], f["data"]) for f in replayed] == [(s["seq"], n) for n, s in enumerate(sent)]
+    assert httpx.post(f"{backend.url}/api/broadcast", json={"message": "next"}).json()["seq"] == sent[-1]["seq"] + 1
