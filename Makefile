@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test site backend clean
+.PHONY: serve test site backend drill clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)  ## every test: backend, checks, pages, the site in a browser
 
 backend: $(STAMP)  ## the supervised backend in the foreground (BACKEND_* variables honoured)
 	$(BIN)/backend supervise
+
+drill: $(STAMP)  ## the six fault drills against live backends; writes results/recovery.json
+	./scripts/install-system-tools.sh
+	$(BIN)/python -m scripts.drill
 
 clean:
 	rm -rf $(VENV) site .pytest_cache

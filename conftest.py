@@ -10,7 +10,7 @@ import pytest
 
 from scripts import results
 from scripts.hardening import FIXES
-from tests import live
+from scripts import live
 from tests.pages import page_sybil
 
 pytest_collect_file = page_sybil().pytest()

@@ -8,6 +8,7 @@ what cannot be made safely on a shared machine. Every call needs the token in ``
 ``PUT /_faults/cache``  body ``{"disk_failing": true}``: disk tier raises I/O errors
 ``PUT /_faults/latency``  body ``{"seconds": 0.5}``: delay added to every /api request
 ``PUT /_faults/memory``   body ``{"megabytes": 200}``: hold that much touched memory
+``POST /_faults/ws-drop``  close every WebSocket at once (1012), as a server-side cut
 ``DELETE /_faults``     clear every fault; ``GET /_faults`` shows the current state
 ====================  ==============================================================
 """
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Request
 
+from backend import ws
 from backend.errors import ApiError
 
 if TYPE_CHECKING:
@@ -96,6 +98,14 @@ async def memory(request: Request,
                  megabytes: int = Body(embed=True, ge=0, le=MAX_HELD_MEGABYTES)) -> dict[str, Any]:
     _backend(request).faults.hold(megabytes)
     return _state(_backend(request))
+
+
+@router.post("/ws-drop")
+async def ws_drop(request: Request) -> dict[str, Any]:
+    backend = _backend(request)
+    dropped = len(backend.ws_sessions)
+    await ws.close_all(backend, 1012, "dropped by drill")
+    return {**_state(backend), "ws_dropped": dropped}
 
 
 @router.delete("")

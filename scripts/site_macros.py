@@ -126,6 +126,36 @@ class Macros:
         lines += [f"| `{t.key}` | {t.describe()} | {t.for_} | {t.severity} |" for t in rows]
         return "\n".join(lines)
 
+    def _drills(self) -> dict[str, dict[str, Any]]:
+        drills = self.recovery_file.data.get("drills", []) if self.recovery_file else []
+        return {d["name"]: d for d in drills}
+
+    def recovery_matrix(self) -> str:
+        """The error-recovery matrix from the latest full `make drill` run."""
+        if self.recovery_file is None:
+            return "*not measured yet: run `make drill`*"
+        lines = ["| scenario | fault used | detection | TTD | TTR | data lost | result |", "|---|---|---|---|---|---|---|"]
+        for d in self._drills().values():
+            lost = (f"{d['writes_lost']} of {d['writes_acked']} acknowledged writes, "
+                    f"{d['ws_messages_lost']} broadcasts, {d['writes_duplicated']} duplicates")
+            verdict = "**pass**" if d["passed"] else "**FAIL**: " + ", ".join(t for t, ok in d["targets"].items() if not ok)
+            lines.append(f"| <a id=\"{d['name']}\"></a>{d['scenario']} | {d['fault']} | {d['detection']} | "
+                         f"{_seconds(d['ttd_seconds'])} | {_seconds(d['ttr_seconds'])} | {lost} | {verdict} |")
+        return "\n".join(lines) + f"\n\nMeasured {self.recovery_file.stamp}, on {_machine(self.recovery_file)}."
+
+    def drill_result(self, name: str) -> str:
+        """One drill's latest outcome, for the runbook of its scenario."""
+        if name not in {"backend_crash", "database_disconnection", "cache_disk_failure", "websocket_drops",
+                        "memory_exhaustion", "network_partition"}:
+            raise MacroError(f"{self.page()}: unknown drill {name!r}")
+        drill = self._drills().get(name)
+        if drill is None:
+            return f"Fault drill `{name}`: *not measured yet: run `make drill`*."
+        verdict = "passed" if drill["passed"] else "FAILED"
+        return (f"Fault drill [{drill['scenario']}](../recovery.md#{name}) {verdict} "
+                f"({self.recovery_file.stamp}): detected in {_seconds(drill['ttd_seconds'])}, "  # type: ignore[union-attr]
+                f"recovered in {_seconds(drill['ttr_seconds'])}, {drill['writes_lost']} acknowledged writes lost.")
+
     def settings_table(self) -> str:
         """Every BACKEND_* variable from backend/settings.py: the docs cannot drift from the code."""
         lines = ["| variable | default | unit | what it is for |", "|---|---|---|---|"]
@@ -180,6 +210,15 @@ class Macros:
         return "\n".join(lines)
 
 
+def _seconds(value: float | None) -> str:
+    return "not reached" if value is None else f"{value:.2f} s"
+
+
+def _machine(file: results.ResultFile) -> str:
+    m = file.machine
+    return f"{m.get('cores', '?')} cores, Python {m.get('python', '?')}, {m.get('os', '?')}"
+
+
 def front_matter(path: Path) -> dict[str, Any]:
     """The YAML between the leading ``---`` lines of a page (empty when there is none)."""
     text = path.read_text(encoding="utf-8")
@@ -228,7 +267,7 @@ def define_env(env: Env) -> None:
     env.variables["_macros"] = macros
     for fn in (macros.threshold, macros.threshold_rule, macros.baseline, macros.recovery,
                macros.verified_notice, macros.limits_for, macros.runbook_index, macros.hardening_table,
-               macros.settings_table, macros.alert_table):
+               macros.settings_table, macros.alert_table, macros.recovery_matrix, macros.drill_result):
         env.macro(fn, fn.__name__)
 
 
@@ -240,7 +279,10 @@ def on_pre_page_macros(env: Env) -> None:
         slug = src.removeprefix("runbooks/").removesuffix(".md")
         alerts = (getattr(env.page, "meta", None) or {}).get("alerts") or []
         fired_by = ("Alerts: " + ", ".join(f"`{a}`" for a in alerts)) if alerts else "Symptom page: no alert."
-        header = f'\n\n{fired_by}\n\n{{{{ verified_notice("{src}") }}}}\n\n{{{{ limits_for("{slug}") }}}}\n'
+        drill = (getattr(env.page, "meta", None) or {}).get("drill")
+        drilled = f'\n\n{{{{ drill_result("{drill}") }}}}' if drill else ""
+        header = (f'\n\n{fired_by}\n\n{{{{ verified_notice("{src}") }}}}{drilled}\n\n'
+                  f'{{{{ limits_for("{slug}") }}}}\n')
         match = _H1.search(markdown)
         at = match.end() if match else 0
         markdown = markdown[:at] + header + markdown[at:]

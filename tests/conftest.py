@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import live
+from scripts import live
 
 
 @pytest.fixture(scope="session")

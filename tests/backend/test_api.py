@@ -7,7 +7,7 @@ import concurrent.futures
 import httpx
 import pytest
 
-from tests.live import Live
+from scripts.live import Live
 
 
 def test_health_and_ready_answer(shared_backend: Live) -> None:

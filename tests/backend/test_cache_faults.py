@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults import tmpfs
-from tests.live import Live, wait_for
+from scripts.live import Live, wait_for
 
 pytestmark = [pytest.mark.c2]
 

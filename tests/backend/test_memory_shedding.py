@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.live import wait_for
+from scripts.live import wait_for
 
 MiB = 1024 * 1024
 

@@ -17,7 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.live import wait_for
+from scripts.live import wait_for
 
 pytestmark = [pytest.mark.c3]
 

@@ -12,7 +12,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.live import Live, wait_for
+from scripts.live import Live, wait_for
 
 
 def ws(backend: Live, query: str = "", **kwargs: Any) -> ClientConnection:

@@ -14,7 +14,7 @@ import pytest
 from websockets.sync.client import connect
 
 from checks.cli import main
-from tests.live import Live
+from scripts.live import Live
 
 MiB = 1024 * 1024
 
@@ -150,7 +150,7 @@ def test_supervisor_restarts_fail_process_check(start_backend, capsys: pytest.Ca
     import os
     import signal
 
-    from tests.live import wait_for
+    from scripts.live import wait_for
 
     backend = start_backend(mode="supervise")
     for _ in range(3):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import http_server, raw_server
-from tests.live import free_port
+from scripts.live import free_port
 
 HEALTH = (200, "application/json", '{"status": "ok", "pid": 1}')
 

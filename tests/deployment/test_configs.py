@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
-from tests.live import Live, free_port, wait_for
+from scripts.live import Live, free_port, wait_for
 from tests.tools import require
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "deployment"

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from scripts.alert_rules import RULES
-from tests.live import Live, free_port, wait_for
+from scripts.live import Live, free_port, wait_for
 from tests.tools import require
 
 GUIDE_CONFIG = RULES.parent / "prometheus.yml"

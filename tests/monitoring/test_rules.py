@@ -15,7 +15,7 @@ import yaml
 from checks.thresholds import load as load_thresholds
 from scripts.alert_rules import RULES, TESTS, site_url
 from scripts.site_macros import front_matter
-from tests.live import Live
+from scripts.live import Live
 from tests.tools import require
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sybil import Document
 
-from tests.live import Live
+from scripts.live import Live
 from tests.pages import REPO, parse_page
 
 PAGE = REPO / "runbooks" / "database-unavailable.md"

@@ -1,4 +1,4 @@
-"""Start and stop real backend processes for tests: free loopback port, temp data dir, log file.
+"""Start and stop real backend processes (tests and drills): free loopback port, temp data dir, log file.
 
 Every wait is on a condition with a deadline; a process that dies while we wait fails the test
 with the tail of its log, so a red test says why.
@@ -25,7 +25,7 @@ __all__ = ["FAULTS_TOKEN", "Live", "as_json", "free_port", "running", "start", "
 
 T = TypeVar("T")
 FAULTS_TOKEN = "test-faults-token"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent  # the repository root (scripts/..)
 
 
 def free_port() -> int:
@@ -80,6 +80,8 @@ class Live:
         headers = {"X-Faults-Token": FAULTS_TOKEN}
         if name == "clear":
             response = httpx.delete(f"{self.url}/_faults", headers=headers, timeout=10.0)
+        elif name == "ws-drop":
+            response = httpx.post(f"{self.url}/_faults/ws-drop", headers=headers, timeout=10.0)
         else:
             response = httpx.put(f"{self.url}/_faults/{name}", json=body, headers=headers, timeout=30.0)
         response.raise_for_status()

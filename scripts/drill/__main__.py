@@ -1,0 +1,73 @@
+"""``make drill``: run the fault drills against live backends and write ``results/recovery.json``.
+
+    python -m scripts.drill                 all six, full length; writes the results
+    python -m scripts.drill --quick NAME..  shorter phases, chosen drills; writes nothing
+
+Exit code 0 when every drill met its targets, 1 otherwise (the results are written either way:
+a miss is a finding).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from scripts import results
+from scripts.drill.drills import DRILLS, DrillResult
+
+UNITS = {"ttd_seconds": "seconds", "ttr_seconds": "seconds", "writes_lost": "count"}
+
+
+def _row(r: DrillResult) -> str:
+    def sec(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f} s"
+
+    return (f"{'PASS' if r.passed else 'FAIL'}  {r.name:<24} TTD {sec(r.ttd_seconds):>8}  TTR {sec(r.ttr_seconds):>8}  "
+            f"lost writes {r.writes_lost}/{r.writes_acked}  dup {r.writes_duplicated}  "
+            f"lost broadcasts {r.ws_messages_lost}")
+
+
+def _write(found: list[DrillResult]) -> None:
+    metrics = {}
+    for r in found:
+        for field, unit in UNITS.items():
+            value = getattr(r, field)
+            if value is not None:
+                metrics[f"{r.name}.{field}"] = {"value": round(float(value), 3), "unit": unit, "samples": 1}
+    previous = results.load(results.RECOVERY)
+    history = (previous.data.get("history", []) if previous else [])
+    if previous:
+        history = [*history, {"generated_at": previous.data["generated_at"], "commit": previous.commit,
+                              "metrics": previous.data.get("metrics", {})}][-20:]
+    data = {**results.provenance(), "tools": {"python": sys.version.split()[0]}, "metrics": metrics,
+            "drills": [r.to_json() for r in found], "history": history}
+    results.RECOVERY.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"wrote {results.RECOVERY.relative_to(results.REPO)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", choices=[[], *DRILLS], default=[], metavar="NAME",
+                        help=f"drills to run (default all): {', '.join(DRILLS)}")
+    parser.add_argument("--quick", action="store_true", help="shorter phases; results are not written")
+    args = parser.parse_args(argv)
+    names = args.names or list(DRILLS)
+    found = []
+    for name in names:
+        with tempfile.TemporaryDirectory(prefix=f"drill-{name}-") as tmp:
+            result = DRILLS[name](Path(tmp), args.quick)
+        found.append(result)
+        print(_row(result), flush=True)
+        for target, met in result.targets.items():
+            print(f"      {'ok  ' if met else 'MISS'} {target}")
+        print(f"      client errors: {result.client_errors or 'none'}; {result.figures or ''}")
+    if not args.quick and names == list(DRILLS):
+        _write(found)
+    return 0 if all(r.passed for r in found) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

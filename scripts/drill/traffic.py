@@ -1,0 +1,216 @@
+"""Traffic that keeps flowing during a drill and remembers what the backend acknowledged.
+
+* :class:`Writer`: stores items, each with an ``Idempotency-Key``; a failed attempt is retried
+  with the same key, so a retry after a timeout can never store a row twice.
+* :class:`Publisher`: broadcasts a counter and records every acknowledged sequence number.
+* :class:`Fleet`: WebSocket clients that reconnect with jittered exponential backoff and
+  ``?since=N``, recording every sequence number they receive and when they reconnected.
+* :class:`Prober`: polls ``/ready`` and records the timeline the drill reads TTD and TTR from.
+
+Every loop runs in its own thread until :meth:`stop`; all use loopback URLs the drill passes in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import random
+import threading
+import time
+import uuid
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+__all__ = ["Fleet", "Prober", "Publisher", "Writer"]
+
+
+class _Loop(threading.Thread):
+    """A daemon thread running ``step`` until stopped; subclasses define ``step``."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.halt = threading.Event()
+        self.errors: collections.Counter[str] = collections.Counter()
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(30)
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] += 1
+
+
+def _kind(exc: BaseException | None = None, status: int | None = None, body: Any = None) -> str:
+    if status is not None:
+        code = body.get("error", "") if isinstance(body, dict) else ""
+        return f"HTTP {status} {code}".strip()
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused"
+    return type(exc).__name__
+
+
+class Writer(_Loop):
+    """Writes item after item; ``acked`` maps each acknowledged sequence number to its item id."""
+
+    def __init__(self, url: str, timeout: float = 2.0, pause: float = 0.02) -> None:
+        super().__init__()
+        self.url, self.timeout, self.pause = url, timeout, pause
+        self.run_id = uuid.uuid4().hex[:8]
+        self.acked: dict[int, int] = {}
+        self.replayed = 0  # retries the backend recognised by their key: stored once, acknowledged again
+        self.first_error_at: float | None = None
+        self.last_ok_at: float | None = None
+        self.slowest_error: float = 0.0
+
+    def run(self) -> None:
+        seq = 0
+        with httpx.Client(base_url=self.url, timeout=self.timeout) as client:
+            while not self.halt.is_set():
+                seq += 1
+                while not self.halt.is_set():  # the same key until it is acknowledged
+                    started = time.monotonic()
+                    try:
+                        response = client.post("/api/items", json={"drill": self.run_id, "seq": seq},
+                                               headers={"Idempotency-Key": f"{self.run_id}-{seq}"})
+                    except httpx.HTTPError as exc:
+                        self._failed(_kind(exc), started)
+                        continue
+                    if response.status_code in (200, 201):
+                        self.acked[seq] = int(response.json()["id"])
+                        self.replayed += response.status_code == 200
+                        self.last_ok_at = time.monotonic()
+                        break
+                    self._failed(_kind(status=response.status_code, body=_json(response)), started)
+                self.halt.wait(self.pause)
+
+    def _failed(self, kind: str, started: float) -> None:
+        now = time.monotonic()
+        self.error(kind)
+        self.slowest_error = max(self.slowest_error, now - started)
+        if self.first_error_at is None:
+            self.first_error_at = now
+        self.halt.wait(0.05)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+class Publisher(_Loop):
+    """Broadcasts ``{"drill": n}`` every ``interval``; ``acked`` lists the acknowledged sequence numbers."""
+
+    def __init__(self, url: str, interval: float = 0.05, timeout: float = 2.0) -> None:
+        super().__init__()
+        self.url, self.interval, self.timeout = url, interval, timeout
+        self.acked: list[int] = []
+
+    def run(self) -> None:
+        n = 0
+        with httpx.Client(base_url=self.url, timeout=self.timeout) as client:
+            while not self.halt.is_set():
+                n += 1
+                try:
+                    response = client.post("/api/broadcast", json={"message": {"drill": n}})
+                    if response.status_code == 200:
+                        self.acked.append(int(response.json()["seq"]))
+                    else:
+                        self.error(_kind(status=response.status_code, body=_json(response)))
+                except httpx.HTTPError as exc:
+                    self.error(_kind(exc))
+                self.halt.wait(self.interval)
+
+
+class Prober(_Loop):
+    """Polls ``/ready``; ``timeline`` holds (monotonic time, status code or error, failing parts)."""
+
+    def __init__(self, url: str, interval: float = 0.05) -> None:
+        super().__init__()
+        self.url, self.interval = url, interval
+        self.timeline: list[tuple[float, int | str, list[str]]] = []
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=1.0) as client:
+            while not self.halt.is_set():
+                try:
+                    response = client.get("/ready")
+                    body = _json(response) or {}
+                    self.timeline.append((time.monotonic(), response.status_code, list(body.get("failing", []))))
+                except httpx.HTTPError as exc:
+                    self.timeline.append((time.monotonic(), _kind(exc), []))
+                self.halt.wait(self.interval)
+
+    def first(self, after: float, predicate: Any) -> float | None:
+        """Seconds from ``after`` to the first sample matching ``predicate(status, failing)``."""
+        for at, status, failing in self.timeline:
+            if at >= after and predicate(status, failing):
+                return at - after
+        return None
+
+
+class Fleet(_Loop):
+    """``size`` WebSocket clients on one asyncio loop, reconnecting with jittered backoff and ``since``."""
+
+    def __init__(self, ws_url: str, size: int, ping: float = 1.0, backoff: float = 0.25, cap: float = 2.0) -> None:
+        super().__init__()
+        self.ws_url, self.size, self.ping, self.backoff, self.cap = ws_url, size, ping, backoff, cap
+        self.received: list[set[int]] = [set() for _ in range(size)]
+        self.first_seq: list[int | None] = [None] * size
+        self.connected = [False] * size
+        self.reconnects: list[float] = []
+        self.gaps = 0
+        self._rng = random.Random()
+
+    def run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        tasks = [asyncio.create_task(self._client(i)) for i in range(self.size)]
+        while not self.halt.is_set():
+            await asyncio.sleep(0.05)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _client(self, i: int) -> None:
+        attempt, last = 0, None
+        while True:
+            url = self.ws_url if last is None else f"{self.ws_url}?since={last}"
+            try:
+                async with connect(url, compression=None, proxy=None, open_timeout=2, ping_interval=self.ping,
+                                   ping_timeout=self.ping, close_timeout=1) as ws:
+                    if last is not None:
+                        self.reconnects.append(time.monotonic())
+                    attempt = 0
+                    self.connected[i] = True
+                    async for raw in ws:
+                        frame = json.loads(raw)
+                        if frame["type"] == "hello" and last is None:
+                            last = self.first_seq[i] = frame["seq"]
+                        elif frame["type"] == "message":
+                            self.received[i].add(frame["seq"])
+                            last = frame["seq"]
+                        elif frame["type"] == "gap":
+                            self.gaps += 1
+            except (ConnectionClosed, InvalidHandshake, OSError, asyncio.TimeoutError) as exc:
+                self.error(type(exc).__name__)
+            self.connected[i] = False
+            delay = min(self.cap, self.backoff * 2 ** attempt) * self._rng.uniform(0.5, 1.0)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    def all_have(self, seq: int) -> bool:
+        return all(seq in got for got in self.received)
+
+    def lost(self, acked: list[int]) -> int:
+        """Acknowledged broadcasts a client should have had (after it joined) but never received."""
+        return sum(len({s for s in acked if first is not None and s > first} - got)
+                   for first, got in zip(self.first_seq, self.received, strict=True))
