@@ -8,9 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from scripts import results
+from scripts import live, results
 from scripts.hardening import FIXES
-from scripts import live
 from tests.pages import page_sybil
 
 pytest_collect_file = page_sybil().pytest()

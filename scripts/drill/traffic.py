@@ -200,7 +200,7 @@ class Fleet(_Loop):
                             last = frame["seq"]
                         elif frame["type"] == "gap":
                             self.gaps += 1
-            except (ConnectionClosed, InvalidHandshake, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, ConnectionClosed, InvalidHandshake, OSError) as exc:
                 self.error(type(exc).__name__)
             self.connected[i] = False
             delay = min(self.cap, self.backoff * 2 ** attempt) * self._rng.uniform(0.5, 1.0)

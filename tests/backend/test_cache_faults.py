@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import tmpfs
 from scripts.live import Live, wait_for
+from tests.faults import tmpfs
 
 pytestmark = [pytest.mark.c2]
 

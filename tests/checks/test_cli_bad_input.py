@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import http_server, raw_server
 from scripts.live import free_port
+from tests.fakes import http_server, raw_server
 
 HEALTH = (200, "application/json", '{"status": "ok", "pid": 1}')
 

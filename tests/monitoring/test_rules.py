@@ -14,8 +14,8 @@ import yaml
 
 from checks.thresholds import load as load_thresholds
 from scripts.alert_rules import RULES, TESTS, site_url
-from scripts.site_macros import front_matter
 from scripts.live import Live
+from scripts.site_macros import front_matter
 from tests.tools import require
 
 REPO = Path(__file__).resolve().parents[2]
