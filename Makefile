@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test site backend drill clean
+.PHONY: serve test site backend drill bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ backend: $(STAMP)  ## the supervised backend in the foreground (BACKEND_* variab
 drill: $(STAMP)  ## the six fault drills against live backends; writes results/recovery.json
 	./scripts/install-system-tools.sh
 	$(BIN)/python -m scripts.drill
+
+bench: $(STAMP)  ## the full benchmark suite (minutes); writes results/baselines.json
+	$(BIN)/python -m scripts.bench
+
+bench-quick: $(STAMP)  ## small sizes (under 2 minutes); compares with the committed baselines
+	$(BIN)/python -m scripts.bench --quick
 
 clean:
 	rm -rf $(VENV) site .pytest_cache

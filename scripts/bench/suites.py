@@ -1,0 +1,196 @@
+"""The benchmark suites, each against a live supervised backend it is handed.
+
+Every suite returns figures as ``{key: (value, unit, samples)}``. Sizes come from the caller, so
+``make bench-quick`` and the test smoke run use the same code at smaller sizes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import psutil
+from websockets.asyncio.client import connect
+
+from scripts import live
+from scripts.bench.stats import Latencies
+
+__all__ = ["api_open_loop", "cache_zipf", "restarts", "websocket"]
+
+Figures = dict[str, tuple[float, str, int]]
+
+
+def _request_mix(i: int, rng: random.Random, ids: list[int]) -> tuple[str, str, Any]:
+    """The mixed scenario: 40 % cached reads, 10 % cache writes, 20 % increments, 15 % item writes, 15 % reads."""
+    roll = rng.random()
+    if roll < 0.40:
+        return "GET", f"/api/cache/k{rng.randrange(1000)}", None
+    if roll < 0.50:
+        return "PUT", f"/api/cache/k{rng.randrange(1000)}", {"v": i}
+    if roll < 0.70:
+        return "POST", f"/api/counters/c{rng.randrange(10)}/increment", None
+    if roll < 0.85:
+        return "POST", "/api/items", {"i": i}
+    return "GET", f"/api/items/{rng.choice(ids)}", None
+
+
+async def _open_loop(url: str, rate: float, seconds: float, connections: int) -> tuple[Latencies, int, int, float]:
+    """Send at fixed scheduled times whatever the answers do; latency counts from the scheduled time."""
+    rng = random.Random(7)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        for k in range(1000):
+            await client.put(f"/api/cache/k{k}", json={"v": k})
+        ids = [(await client.post("/api/items", json={"seed": n})).json()["id"] for n in range(100)]
+        latencies, errors = Latencies(), 0
+        total = int(rate * seconds)
+
+        async def one(i: int, scheduled: float) -> None:
+            nonlocal errors
+            method, path, body = _request_mix(i, rng, ids)
+            try:
+                response = await client.request(method, path, json=body)
+                if response.status_code >= 500:
+                    errors += 1
+            except httpx.HTTPError:
+                errors += 1
+            latencies.record(time.perf_counter() - scheduled)
+
+        tasks = []
+        started = time.perf_counter()
+        for i in range(total):
+            scheduled = started + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, scheduled)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+    return latencies, errors, total, total / elapsed
+
+
+def api_open_loop(backend: live.Live, rate: float, seconds: float) -> Figures:
+    latencies, errors, total, achieved = asyncio.run(_open_loop(backend.url, rate, seconds, connections=64))
+    s = latencies.summary()
+    n = latencies.count
+    return {"api.mixed.p50_seconds": (s["p50"], "seconds", n), "api.mixed.p95_seconds": (s["p95"], "seconds", n),
+            "api.mixed.p99_seconds": (s["p99"], "seconds", n), "api.mixed.max_seconds": (s["max"], "seconds", n),
+            "api.mixed.error_ratio": (errors / total, "ratio", total),
+            "api.mixed.achieved_rps": (achieved, "per_second", total)}
+
+
+async def _ws_suite(backend: live.Live, hold: list[int], fanout: int, broadcasts: int, cycles: int) -> Figures:
+    figures: Figures = {}
+    server = psutil.Process(backend.server_pid())
+    ws_url = backend.ws_url
+    for n in hold:
+        before = server.memory_info().rss
+        sockets = await asyncio.gather(*(connect(ws_url, compression=None, proxy=None, open_timeout=30,
+                                                 ping_interval=None) for _ in range(n)))
+        for sock in sockets:
+            await sock.recv()
+        per_connection = (server.memory_info().rss - before) / n
+        figures[f"ws.hold_{n}.rss_per_connection_bytes"] = (per_connection, "bytes", n)
+        await asyncio.gather(*(sock.close() for sock in sockets))
+    figures["ws.rss_per_connection_bytes"] = figures[f"ws.hold_{max(hold)}.rss_per_connection_bytes"]
+
+    clients = await asyncio.gather(*(connect(ws_url, compression=None, proxy=None, open_timeout=30,
+                                             ping_interval=None) for _ in range(fanout)))
+    for sock in clients:
+        await sock.recv()
+    delays = Latencies()
+    async with httpx.AsyncClient(base_url=backend.url, timeout=30) as http:
+        for b in range(broadcasts):
+            sent = time.perf_counter()
+            seq = (await http.post("/api/broadcast", json={"message": {"bench": b}})).json()["seq"]
+
+            async def until_seq(sock: Any, wanted: int = seq) -> float:
+                while json.loads(await sock.recv())["seq"] != wanted:
+                    pass
+                return time.perf_counter()
+
+            arrivals = await asyncio.gather(*(until_seq(sock) for sock in clients))
+            delays.record(max(arrivals) - sent)
+    s = delays.summary()
+    figures.update({f"ws.broadcast_{fanout}.p50_seconds": (s["p50"], "seconds", broadcasts),
+                    f"ws.broadcast_{fanout}.p99_seconds": (s["p99"], "seconds", broadcasts),
+                    f"ws.broadcast_{fanout}.max_seconds": (s["max"], "seconds", broadcasts)})
+    await asyncio.gather(*(sock.close() for sock in clients))
+
+    semaphore = asyncio.Semaphore(50)
+
+    async def cycle() -> None:
+        async with semaphore, connect(ws_url, compression=None, proxy=None, ping_interval=None) as sock:
+            await sock.recv()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(cycle() for _ in range(cycles)))
+    figures["ws.cycles_per_second"] = (cycles / (time.perf_counter() - started), "per_second", cycles)
+    return figures
+
+
+def websocket(backend: live.Live, hold: list[int], fanout: int, broadcasts: int, cycles: int) -> Figures:
+    figures = asyncio.run(_ws_suite(backend, hold, fanout, broadcasts, cycles))
+    live.wait_for(lambda: backend.metric("backend_ws_connections_active") == 0, 30, "the registry back to zero")
+    figures["ws.registry_after_cycles"] = (backend.metric("backend_ws_connections_active"), "count", cycles)
+    return figures
+
+
+def cache_zipf(backend: live.Live, keys: int, lookups: int) -> Figures:
+    """Zipf(1.1) reads over ``keys`` keys, the memory tier holding 10 % of them (set by the caller)."""
+    rng = random.Random(11)
+    weights = [1 / (rank ** 1.1) for rank in range(1, keys + 1)]
+    by_tier: dict[str, Latencies] = {"memory": Latencies(), "disk": Latencies(), "miss": Latencies()}
+    with httpx.Client(base_url=backend.url, timeout=30) as client:
+        for k in range(keys):
+            client.put(f"/api/cache/z{k}", json=k)
+        before_hits = backend.metric("backend_cache_requests_total", result="hit")
+        before_lookups = backend.metric("backend_cache_requests_total", tier="memory")
+        for k in rng.choices(range(keys), weights, k=lookups):
+            started = time.perf_counter()
+            response = client.get(f"/api/cache/z{k}")
+            tier = response.json().get("tier", "miss") if response.status_code == 200 else "miss"
+            by_tier[tier].record(time.perf_counter() - started)
+        for k in range(min(lookups // 10, 200)):
+            started = time.perf_counter()
+            client.get(f"/api/cache/absent{k}")
+            by_tier["miss"].record(time.perf_counter() - started)
+    hits = backend.metric("backend_cache_requests_total", result="hit") - before_hits
+    total = backend.metric("backend_cache_requests_total", tier="memory") - before_lookups - min(lookups // 10, 200)
+    figures: Figures = {"cache.zipf.hit_ratio": (hits / total, "ratio", lookups)}
+    for tier, lat in by_tier.items():
+        if lat.count:
+            figures[f"cache.{tier}.p50_seconds"] = (lat.percentile(50), "seconds", lat.count)
+    return figures
+
+
+def restarts(backend: live.Live, cycles: int) -> Figures:
+    """SIGKILL the server ``cycles`` times through the supervisor; time until /ready answers again."""
+    times = Latencies()
+    supervisor = psutil.Process(backend.proc.pid)
+    for _ in range(cycles):
+        pid = backend.server_pid()
+        killed = time.perf_counter()
+        os.kill(pid, signal.SIGKILL)
+        live.wait_for(lambda old=pid: httpx.get(f"{backend.url}/ready", timeout=1).status_code == 200
+                      and backend.server_pid() != old, 15, "the restarted server", interval=0.005)
+        times.record(time.perf_counter() - killed)
+    children = supervisor.children(recursive=True)
+    listeners = [c for c in psutil.net_connections("tcp") if c.status == "LISTEN"
+                 and c.laddr.port == int(backend.url.rsplit(":", 1)[1])]
+    s = times.summary()
+    return {"process.restart.p50_seconds": (s["p50"], "seconds", cycles),
+            "process.restart.p99_seconds": (s["p99"], "seconds", cycles),
+            "process.restart.children_after": (len(children), "count", cycles),
+            "process.restart.listeners_after": (len(listeners), "count", cycles)}
+
+
+SUITES: dict[str, Callable[..., Figures]] = {"api": api_open_loop, "websocket": websocket, "cache": cache_zipf,
+                                             "restarts": restarts}

@@ -1,0 +1,26 @@
+"""The benchmark suite runs end to end at tiny sizes (a smoke run, not a timed test)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from scripts.results import REPO
+
+
+@pytest.mark.slow
+def test_bench_suite_runs_at_tiny_sizes() -> None:
+    """Assert every suite produces its figures and the invariants hold: registry empty, one child, one port."""
+    done = subprocess.run([sys.executable, "-m", "scripts.bench", "--smoke"], cwd=REPO, capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines() if line.strip()}
+    for key in ("api.mixed.p99_seconds", "ws.broadcast_5.p99_seconds", "cache.zipf.hit_ratio",
+                "process.restart.p99_seconds"):
+        assert float(figures[key]) > 0, key
+    assert float(figures["ws.registry_after_cycles"]) == 0
+    assert float(figures["process.restart.children_after"]) == 1
+    assert float(figures["process.restart.listeners_after"]) == 1
+    assert float(figures["api.mixed.error_ratio"]) == 0
