@@ -12,6 +12,7 @@ the text published) and puts the "verified" notice and the page's limits under a
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -129,6 +130,55 @@ class Macros:
     def _drills(self) -> dict[str, dict[str, Any]]:
         drills = self.recovery_file.data.get("drills", []) if self.recovery_file else []
         return {d["name"]: d for d in drills}
+
+    def baseline_area(self, prefix: str) -> str:
+        """Every recorded figure under ``prefix`` with its target and whether the run met it."""
+        if self.baselines is None:
+            return "*not measured yet: run `make bench`*"
+        rows = {k: v for k, v in self.baselines.data.get("metrics", {}).items() if k.startswith(prefix)}
+        if not rows:
+            raise MacroError(f"{self.page()}: no baseline figures under {prefix!r} in {self.baselines.path}")
+        lines = ["| figure | measured | samples | target | met |", "|---|---|---|---|---|"]
+        for key, m in sorted(rows.items()):
+            met = {True: ":white_check_mark:", False: ":x: **missed**", None: ""}[m.get("met")]
+            lines.append(f"| `{key}` | {format_value(m['value'], m['unit'])} | {m.get('samples', '')} | "
+                         f"{m.get('target_text') or ''} | {met} |")
+        return "\n".join(lines)
+
+    def bench_provenance(self) -> str:
+        if self.baselines is None:
+            return "*not measured yet: run `make bench`*"
+        tools = ", ".join(f"{k} {v}" for k, v in self.baselines.data.get("tools", {}).items())
+        return f"Measured {self.baselines.stamp}, on {_machine(self.baselines)}; {tools}."
+
+    def bench_findings(self) -> str:
+        """The targets the latest run missed, as a list; or that it met them all."""
+        if self.baselines is None:
+            return "*not measured yet: run `make bench`*"
+        missed = [(k, m) for k, m in self.baselines.data.get("metrics", {}).items() if m.get("met") is False]
+        if not missed:
+            return "Every figure with a target met it."
+        return "\n".join(f"- `{k}`: {format_value(m['value'], m['unit'])}, target {m['target_text']}"
+                         for k, m in missed)
+
+    def latency_chart(self, prefix: str) -> str:
+        """An inline SVG bar chart of p50/p95/p99/max under ``prefix`` (log scale, milliseconds)."""
+        if self.baselines is None:
+            return ""
+        metrics = self.baselines.data.get("metrics", {})
+        bars = [(q, metrics[f"{prefix}.{q}_seconds"]["value"]) for q in ("p50", "p95", "p99", "max")
+                if f"{prefix}.{q}_seconds" in metrics]
+        if not bars:
+            raise MacroError(f"{self.page()}: no latency percentiles under {prefix!r}")
+        top = max(math.log10(max(v * 1000, 0.01)) for _, v in bars) + 1
+        svg = [f'<svg role="img" aria-label="{prefix} latency" width="420" height="{34 * len(bars) + 10}" '
+               'xmlns="http://www.w3.org/2000/svg" style="font: 12px sans-serif">']
+        for i, (q, v) in enumerate(bars):
+            width = 300 * (math.log10(max(v * 1000, 0.01)) + 2) / (top + 2)
+            y = 10 + 34 * i
+            svg.append(f'<text x="0" y="{y + 15}">{q}</text><rect x="40" y="{y}" width="{width:.0f}" height="22" '
+                       f'fill="#3f51b5"/><text x="{46 + width:.0f}" y="{y + 15}">{v * 1000:.1f} ms</text>')
+        return "".join(svg) + "</svg>"
 
     def recovery_matrix(self) -> str:
         """The error-recovery matrix from the latest full `make drill` run."""
@@ -267,7 +317,8 @@ def define_env(env: Env) -> None:
     env.variables["_macros"] = macros
     for fn in (macros.threshold, macros.threshold_rule, macros.baseline, macros.recovery,
                macros.verified_notice, macros.limits_for, macros.runbook_index, macros.hardening_table,
-               macros.settings_table, macros.alert_table, macros.recovery_matrix, macros.drill_result):
+               macros.settings_table, macros.alert_table, macros.recovery_matrix, macros.drill_result,
+               macros.baseline_area, macros.bench_provenance, macros.bench_findings, macros.latency_chart):
         env.macro(fn, fn.__name__)
 
 

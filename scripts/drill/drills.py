@@ -316,8 +316,10 @@ def websocket_drops(tmp: Path, quick: bool) -> DrillResult:
             "0 broadcasts lost in the replay window": result.ws_messages_lost == 0,
         })
     finally:
-        proxy.close()
-        backend.stop()
+        try:
+            proxy.close()
+        finally:
+            backend.stop()  # even when the proxy fails to close: never leave a backend behind
     return result
 
 
@@ -383,8 +385,10 @@ def network_partition(tmp: Path, quick: bool) -> DrillResult:
             "0 broadcasts lost in the replay window": result.ws_messages_lost == 0,
         })
     finally:
-        proxy.close()
-        backend.stop()
+        try:
+            proxy.close()
+        finally:
+            backend.stop()  # even when the proxy fails to close: never leave a backend behind
     return result
 
 
