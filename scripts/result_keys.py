@@ -24,29 +24,12 @@ BASELINE_KEYS: dict[str, KeySpec] = {
     "ws.echo.p99_seconds": ("seconds", "WebSocket echo round trip at 1,000 msg/s, p99", "make bench"),
     "ws.cycles_per_second": ("per_second", "WebSocket connect/disconnect cycles per second", "make bench"),
     "cache.zipf.hit_ratio": ("ratio", "cache hit ratio, Zipf keys, memory tier at 10 % of key space", "make bench"),
+    "cache.zipf.memory_hit_ratio": ("ratio", "share of Zipf reads the memory tier answered", "make bench"),
     "cache.memory.p50_seconds": ("seconds", "cache read answered by memory, p50", "make bench"),
     "cache.disk.p50_seconds": ("seconds", "cache read answered by disk, p50", "make bench"),
     "process.restart.p50_seconds": ("seconds", "supervisor restart after SIGKILL, p50", "make bench"),
     "process.restart.p99_seconds": ("seconds", "supervisor restart after SIGKILL, p99 of 50", "make bench"),
-    "memory.soak.slope_bytes_per_kop": ("bytes", "RSS growth per 1,000 operations after warm-up", "make soak"),
-}
-
-RECOVERY_KEYS"]
-
-KeySpec = tuple[str, str, str]
-
-BASELINE_KEYS: dict[str, KeySpec] = {
-    "api.mixed.p50_seconds": ("seconds", "API p50, mixed scenario at 1,000 req/s", "make bench"),
-    "api.mixed.p95_seconds": ("seconds", "API p95, mixed scenario at 1,000 req/s", "make bench"),
-    "api.mixed.p99_seconds": ("seconds", "API p99, mixed scenario at 1,000 req/s", "make bench"),
-    "api.mixed.error_ratio": ("ratio", "API error ratio, mixed scenario at 1,000 req/s", "make bench"),
-    "api.capacity_rps": ("per_second", "highest rate with p99 under 25 ms", "make bench"),
-    "ws.rss_per_connection_bytes": ("bytes", "server RSS per idle WebSocket connection", "make bench"),
-    "ws.broadcast_1000.p99_seconds": ("seconds", "broadcast delay to the last of 1,000 clients, p99", "make bench"),
-    "ws.echo.p99_seconds": ("seconds", "WebSocket echo round trip at 1,000 msg/s, p99", "make bench"),
-    "cache.zipf.hit_ratio": ("ratio", "cache hit ratio, Zipf keys, memory tier at 10 % of key space", "make bench"),
-    "process.restart.p99_seconds": ("seconds", "supervisor restart after SIGKILL, p99 of 50", "make bench"),
-    "memory.soak.slope_bytes_per_kop": ("bytes", "RSS growth per 1,000 operations after warm-up", "make bench"),
+    "memory.soak.slope_bytes_per_kop": ("bytes", "RSS growth per 1,000 operations after warm-up", "make bench (the soak suite is not built yet)"),
 }
 
 RECOVERY_KEYS: dict[str, KeySpec] = {

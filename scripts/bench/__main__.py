@@ -12,6 +12,7 @@ the machine's cores with it, which the stress report states beside the figures.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import resource
 import sys
@@ -84,6 +85,10 @@ def run(size: str) -> Figures:
     return figures
 
 
+def _version(package: str) -> str:
+    return importlib.metadata.version(package)
+
+
 def _record(figures: Figures) -> None:
     previous = results.load(results.BASELINES)
     history = previous.data.get("history", []) if previous else []
@@ -94,7 +99,9 @@ def _record(figures: Figures) -> None:
                      "target": TARGETS[key][1] if key in TARGETS else None,
                      "target_text": TARGETS[key][2] if key in TARGETS else None, "met": _met(key, value)}
                for key, (value, unit, samples) in figures.items()}
-    data = {**results.provenance(), "tools": {"python": sys.version.split()[0], "generator": "asyncio+httpx open loop"},
+    tools = {"python": sys.version.split()[0], "generator": "aiohttp on uvloop, open loop, 64 connections",
+             **{name: _version(name) for name in ("aiohttp", "uvicorn", "fastapi", "websockets")}}
+    data = {**results.provenance(), "tools": tools,
             "sizes": SIZES["full"], "metrics": metrics, "history": history}
     results.BASELINES.write_text(json.dumps(data, indent=2) + "\n")
     print(f"wrote {results.BASELINES.relative_to(results.REPO)}")

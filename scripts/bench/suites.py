@@ -82,7 +82,7 @@ async def _open_loop(url: str, rate: float, seconds: float, connections: int) ->
                     async with client.request(method, path, json=body) as response:
                         await response.read()
                         errors += response.status >= 500
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     errors += 1
                 latencies.record(time.perf_counter() - due)
 
