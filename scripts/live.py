@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -98,6 +99,26 @@ class Live:
                 if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                     total += sample.value
         return total
+
+    @contextlib.contextmanager
+    def background_requests(self, method: str, path: str, pause: float = 0.0) -> Iterator[None]:
+        """Keep sending ``method path`` from a thread while the body runs (errors are the point, not a failure)."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            with httpx.Client(base_url=self.url, timeout=10.0) as client:
+                while not stop.is_set():
+                    with contextlib.suppress(httpx.HTTPError):
+                        client.request(method, path)
+                    stop.wait(pause)
+
+        thread = threading.Thread(target=loop)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(15)
 
     def wait_ready(self, timeout: float = 20.0) -> None:
         def ready() -> bool:

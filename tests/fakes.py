@@ -1,4 +1,4 @@
-"""Small loopback servers that are *not* the backend: garbage, silence, HTML, broken /metrics."""
+"""Small loopback servers that are *not* the backend: garbage, silence, HTML, broken /metrics, static files."""
 
 from __future__ import annotations
 
@@ -62,7 +62,13 @@ def http_server(routes: dict[str, tuple[int, str, str]]) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(server: http.server.ThreadingHTTPServer) -> Iterator[str]:
+    """Run ``server`` (bound to loopback) in a thread; shut it down and join after."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

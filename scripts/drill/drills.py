@@ -135,10 +135,24 @@ def _account(result: DrillResult, parts: Traffic) -> None:
     result.targets["0 duplicate writes"] = result.writes_duplicated == 0
 
 
+@contextlib.contextmanager
+def _proxied(tmp: Path) -> Iterator[tuple[live.Live, Proxy]]:
+    """A drill backend behind the drill's TCP proxy; both stopped after, the backend even if the proxy fails."""
+    with live.running(tmp, "supervise", **BASE_SETTINGS) as backend:
+        proxy = Proxy(int(backend.url.rsplit(":", 1)[1]))
+        proxy.start()
+        try:
+            yield backend, proxy
+        finally:
+            proxy.close()
+
+
+BASE_SETTINGS: dict[str, object] = {"cache_probe_interval": 0.2, "memory_check_interval": 0.1, "ws_ping_interval": 1,
+                                    "ws_ping_timeout": 2, "log_level": "warning"}
+
+
 def _start(tmp: Path, **settings: object) -> live.Live:
-    base = {"cache_probe_interval": 0.2, "memory_check_interval": 0.1, "ws_ping_interval": 1, "ws_ping_timeout": 2,
-            "log_level": "warning"}
-    return live.start(tmp, "supervise", **{**base, **settings})
+    return live.start(tmp, "supervise", **{**BASE_SETTINGS, **settings})
 
 
 def backend_crash(tmp: Path, quick: bool) -> DrillResult:
@@ -292,10 +306,7 @@ def websocket_drops(tmp: Path, quick: bool) -> DrillResult:
                          "TCP-level RST of every connection through the drill's proxy (real), then a "
                          "server-side close of all sockets (fault route)", "clients see the close; registry empties")
     clients = 20 if quick else 50
-    backend = _start(tmp)
-    proxy = Proxy(int(backend.url.rsplit(":", 1)[1]))
-    proxy.start()
-    try:
+    with _proxied(tmp) as (backend, proxy):
         with traffic(backend, proxy.url, fleet_size=clients) as parts:
             def tcp_cut() -> None:
                 proxy.set_mode("reset")
@@ -315,11 +326,6 @@ def websocket_drops(tmp: Path, quick: bool) -> DrillResult:
             "jittered reconnects (spread >= 50 ms, no thundering herd)": min(tcp[2], server[2]) >= 0.05,
             "0 broadcasts lost in the replay window": result.ws_messages_lost == 0,
         })
-    finally:
-        try:
-            proxy.close()
-        finally:
-            backend.stop()  # even when the proxy fails to close: never leave a backend behind
     return result
 
 
@@ -359,10 +365,7 @@ def network_partition(tmp: Path, quick: bool) -> DrillResult:
                          "the drill's TCP proxy blackholes answers (requests still arrive), then resets, "
                          "then heals (real TCP behaviour)",
                          "client timeouts (HTTP 2 s, WebSocket ping 1 s)")
-    backend = _start(tmp)
-    proxy = Proxy(int(backend.url.rsplit(":", 1)[1]))
-    proxy.start()
-    try:
+    with _proxied(tmp) as (backend, proxy):
         with traffic(backend, proxy.url) as parts:
             started = time.monotonic()
             proxy.set_mode("blackhole")
@@ -384,11 +387,6 @@ def network_partition(tmp: Path, quick: bool) -> DrillResult:
             "recovery after heal": back is not None,
             "0 broadcasts lost in the replay window": result.ws_messages_lost == 0,
         })
-    finally:
-        try:
-            proxy.close()
-        finally:
-            backend.stop()  # even when the proxy fails to close: never leave a backend behind
     return result
 
 

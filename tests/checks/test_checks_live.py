@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,26 +21,6 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, 
     code = main([*args, "--json"])
     report = json.loads(capsys.readouterr().out)
     return code, {row["check"]: row for row in report["results"]}
-
-
-@contextlib.contextmanager
-def traffic(backend: Live, path: str, method: str = "POST") -> Iterator[None]:
-    """Keep requests flowing to ``path`` from a thread while the body runs."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        with httpx.Client(base_url=backend.url, timeout=10.0) as client:
-            while not stop.is_set():
-                with contextlib.suppress(httpx.HTTPError):
-                    client.request(method, path)
-
-    thread = threading.Thread(target=loop)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(15)
 
 
 def test_doctor_on_a_healthy_backend_is_all_ok(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,7 +68,7 @@ def test_error_burst_fails_errors_check(start_backend, capsys: pytest.CaptureFix
     """Assert a burst of 5xx (database made unavailable under traffic) fails errors.ratio."""
     backend = start_backend()
     backend.fault("db", unavailable=True)
-    with traffic(backend, "/api/counters/burst/increment"):
+    with backend.background_requests("POST", "/api/counters/burst/increment"):
         code, rows = run(capsys, "errors", "--url", backend.url, "--interval", "1")
     assert code == 1 and rows["errors.ratio"]["status"] == "fail"
     assert rows["errors.ratio"]["value"] > 0.5 and rows["errors.ratio"]["runbook"] == "api-error-rate-high"
@@ -100,7 +78,8 @@ def test_slow_api_warns_latency_check(start_backend, capsys: pytest.CaptureFixtu
     """Assert injected 1.2 s latency under traffic makes latency.p95 cross the 1 s limit."""
     backend = start_backend()
     backend.fault("latency", seconds=1.2)
-    with traffic(backend, "/api/counters/slow", "GET"), traffic(backend, "/api/counters/slow2", "GET"):
+    with backend.background_requests("GET", "/api/counters/slow"), \
+            backend.background_requests("GET", "/api/counters/slow2"):
         code, rows = run(capsys, "latency", "--url", backend.url, "--interval", "3")
     assert code == 1 and rows["latency.p95"]["status"] == "warn"
     assert rows["latency.p95"]["value"] > 1.0 and rows["latency.p95"]["runbook"] == "api-latency-high"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,27 +57,6 @@ def alert_states(api: str) -> dict[str, str]:
     return {a["labels"]["alertname"]: a["state"] for a in alerts}
 
 
-@contextlib.contextmanager
-def database_traffic(backend: Live) -> Iterator[None]:
-    """Increments from a thread: with the database unavailable, each one is a counted database error."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        with httpx.Client(base_url=backend.url, timeout=5) as client:
-            while not stop.is_set():
-                with contextlib.suppress(httpx.HTTPError):
-                    client.post("/api/counters/alerting/increment")
-                stop.wait(0.05)
-
-    thread = threading.Thread(target=loop)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(10)
-
-
 @pytest.mark.slow
 def test_faults_fire_their_alerts_and_recovery_resolves_them(start_backend, tmp_path: Path,
                                                              record_property: pytest.RecordProperty) -> None:
@@ -97,7 +75,8 @@ def test_faults_fire_their_alerts_and_recovery_resolves_them(start_backend, tmp_
         backend.fault("db", unavailable=True)
         detected: dict[str, float] = {}
         seen_pending: set[str] = set()
-        with database_traffic(backend):
+        # with the database unavailable, each increment is a counted database error
+        with backend.background_requests("POST", "/api/counters/alerting/increment", pause=0.05):
             def all_firing() -> bool:
                 states = alert_states(api)
                 seen_pending.update(name for name, state in states.items() if state == "pending")
