@@ -49,12 +49,6 @@ class ReplayBuffer:
         self.last_seq = seq
         self._frames.append((seq, frame))
 
-    def append(self, payload: object) -> tuple[int, str]:
-        """Stamp ``payload`` with the next sequence number and keep its encoded frame."""
-        seq, frame = self.next_frame(payload)
-        self.add(seq, frame)
-        return seq, frame
-
     def restore(self, frames: list[tuple[int, str]]) -> None:
         """Reload frames persisted by an earlier process, oldest first, so replay survives a restart."""
         for seq, frame in frames:
@@ -153,13 +147,12 @@ class Hub:
         """Forget ``conn``; safe to call more than once."""
         self._connections.pop(conn.id, None)
 
-    def broadcast(self, payload: object) -> tuple[int, int, int]:
-        """Publish to every client: returns (sequence number, delivered, dropped as slow)."""
-        seq, frame = self.replay.next_frame(payload)
-        return self.publish(seq, frame)
-
     def publish(self, seq: int, frame: str) -> tuple[int, int, int]:
-        """Keep a prepared frame for replay and offer it to every client, with no ``await`` in between."""
+        """Keep a frame from ``replay.next_frame`` and offer it to every client, with no ``await`` in between.
+
+        Returns (sequence number, delivered, dropped as slow). The broadcast route saves the frame
+        between ``next_frame`` and this call, so replay survives a restart.
+        """
         self.replay.add(seq, frame)
         delivered = dropped = 0
         for conn in list(self._connections.values()):
@@ -168,9 +161,6 @@ class Hub:
             else:
                 dropped += 1
         return seq, delivered, dropped
-
-    def connections(self) -> list[Connection]:
-        return list(self._connections.values())
 
     def _dropped(self, conn: Connection) -> None:
         self.disconnect(conn)

@@ -183,9 +183,18 @@ def _normalise(text: str) -> str:
 
 
 def matches(expected: str, actual: str) -> bool:
-    """Whether ``actual`` is ``expected`` with each ``...`` standing for any text (lines included)."""
-    parts = [re.escape(part) for part in _normalise(expected).split("...")]
-    return re.fullmatch(r"(?s)" + ".*?".join(parts), _normalise(actual)) is not None
+    """Whether ``actual`` is ``expected`` with each ``...`` standing for any text (lines included).
+
+    A line that is only ``...`` stands for any number of lines, none included, so a page can show
+    a header "and whatever follows it".
+    """
+    lines = _normalise(expected).split("\n")
+    pattern = ""
+    for i, line in enumerate(lines):
+        if i:
+            pattern += r"\n?" if "..." in (line, lines[i - 1]) else r"\n"
+        pattern += ".*?".join(re.escape(part) for part in line.split("..."))
+    return re.fullmatch(r"(?s)" + pattern, _normalise(actual)) is not None
 
 
 def run_step(step: Step, env: Mapping[str, str], timeout: float, cwd: Path) -> Outcome:

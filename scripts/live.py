@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import signal
 import socket
@@ -22,7 +21,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-__all__ = ["FAULTS_TOKEN", "Live", "as_json", "free_port", "running", "start", "wait_for"]
+__all__ = ["FAULTS_TOKEN", "Live", "free_port", "running", "start", "wait_for"]
 
 T = TypeVar("T")
 FAULTS_TOKEN = "test-faults-token"
@@ -176,6 +175,3 @@ def running(tmp: Path, mode: str = "serve", **settings: object) -> Iterator[Live
     finally:
         live.stop()
 
-
-def as_json(response: httpx.Response) -> dict[str, Any]:
-    return dict(json.loads(response.content))

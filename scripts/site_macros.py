@@ -195,8 +195,7 @@ class Macros:
 
     def drill_result(self, name: str) -> str:
         """One drill's latest outcome, for the runbook of its scenario."""
-        if name not in {"backend_crash", "database_disconnection", "cache_disk_failure", "websocket_drops",
-                        "memory_exhaustion", "network_partition"}:
+        if name not in {key.split(".")[0] for key in RECOVERY_KEYS}:
             raise MacroError(f"{self.page()}: unknown drill {name!r}")
         drill = self._drills().get(name)
         if drill is None:

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from checks.thresholds import COMPARISONS
 from scripts import live, results
 from scripts.bench.stats import compare
 from scripts.bench.suites import Figures, api_open_loop, cache_zipf, restarts, websocket
@@ -52,7 +53,7 @@ def _met(key: str, value: float) -> bool | None:
     if key not in TARGETS:
         return None
     op, target, _ = TARGETS[key]
-    return {"<": value < target, "<=": value <= target, ">=": value >= target}[op]
+    return COMPARISONS[op](value, target)
 
 
 def run(size: str) -> Figures:

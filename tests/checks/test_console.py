@@ -72,6 +72,10 @@ def test_bad_directives_are_rejected_with_the_line(directive: str, message: str)
     ("a.b", "axb", False),
     ("", "", True),
     ("x", "", False),
+    ("# TYPE c counter\n...", "# TYPE c counter", True),
+    ("# TYPE c counter\n...", '# TYPE c counter\nc_total{k="a"} 1.0', True),
+    ("...\nlast", "last", True),
+    ("a\n...\nb", "a\nx\nc", False),
 ])
 def test_ellipsis_matches_any_text_and_nothing_else_is_loose(expected: str, actual: str, ok: bool) -> None:
     """Assert '...' is the only wildcard and regex characters are literal."""
