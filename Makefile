@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test site backend drill bench bench-quick clean
+.PHONY: serve test site backend drill bench bench-quick soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,11 +31,17 @@ drill: $(STAMP)  ## the six fault drills against live backends; writes results/r
 	./scripts/install-system-tools.sh
 	$(BIN)/python -m scripts.drill
 
-bench: $(STAMP)  ## the full benchmark suite (minutes); writes results/baselines.json
+bench: $(STAMP)  ## the full benchmark suite (about 20 minutes); writes results/baselines.json
+	./scripts/install-system-tools.sh
 	$(BIN)/python -m scripts.bench
 
 bench-quick: $(STAMP)  ## small sizes (under 2 minutes); compares with the committed baselines
+	./scripts/install-system-tools.sh
 	$(BIN)/python -m scripts.bench --quick
+
+soak: $(STAMP)  ## the memory soak, compressed; HOURS=8 runs the plan's 8 hours and writes results/soak.json
+	./scripts/install-system-tools.sh
+	$(BIN)/python -m scripts.bench.soak $(if $(HOURS),--hours $(HOURS))
 
 clean:
 	rm -rf $(VENV) site .pytest_cache

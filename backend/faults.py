@@ -1,4 +1,4 @@
-"""Drill-only fault injection, mounted only when ``BACKEND_FAULTS_TOKEN`` is set.
+"""Drill and bench routes, mounted only when ``BACKEND_FAULTS_TOKEN`` is set: faults, and allocation tracing.
 
 Real faults (SIGKILL, a full disk, a cut TCP path) are preferred by the drills; these routes cover
 what cannot be made safely on a shared machine. Every call needs the token in ``X-Faults-Token``.
@@ -9,7 +9,9 @@ what cannot be made safely on a shared machine. Every call needs the token in ``
 ``PUT /_faults/latency``  body ``{"seconds": 0.5}``: delay added to every /api request
 ``PUT /_faults/memory``   body ``{"megabytes": 200}``: hold that much touched memory
 ``POST /_faults/ws-drop``  close every WebSocket at once (1012), as a server-side cut
-``DELETE /_faults``     clear every fault; ``GET /_faults`` shows the current state
+``POST /_faults/tracemalloc``  start tracing allocations; now is the baseline (the soak, after warm-up)
+``GET /_faults/tracemalloc``   the source lines whose live memory grew most since that baseline
+``DELETE /_faults``     clear every fault and stop tracing; ``GET /_faults`` shows the current state
 ====================  ==============================================================
 """
 
@@ -17,9 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import tracemalloc
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 
 from backend import ws
 from backend.errors import ApiError
@@ -38,6 +41,7 @@ class Faults:
 
     latency_seconds: float = 0.0
     held: list[bytearray] = dataclasses.field(default_factory=list)
+    allocations_baseline: tracemalloc.Snapshot | None = None
 
     @property
     def held_megabytes(self) -> int:
@@ -108,6 +112,33 @@ async def ws_drop(request: Request) -> dict[str, Any]:
     return {**_state(backend), "ws_dropped": dropped}
 
 
+# tracemalloc's own bookkeeping and the import machinery are not the backend's growth
+_NOT_OURS = (tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>"))
+
+
+def _snapshot() -> tracemalloc.Snapshot:
+    return tracemalloc.take_snapshot().filter_traces(_NOT_OURS)
+
+
+@router.post("/tracemalloc")
+async def tracemalloc_start(request: Request) -> dict[str, Any]:
+    """Trace allocations from now on (one frame each, the cheapest); this moment is the baseline."""
+    tracemalloc.start()
+    _backend(request).faults.allocations_baseline = _snapshot()
+    return {"tracing": True, "traced_bytes": tracemalloc.get_traced_memory()[0]}
+
+
+@router.get("/tracemalloc")
+async def tracemalloc_growth(request: Request, top: int = Query(default=10, ge=1, le=100)) -> dict[str, Any]:
+    """The ``top`` source lines whose live allocations grew most since the baseline."""
+    baseline = _backend(request).faults.allocations_baseline
+    if baseline is None or not tracemalloc.is_tracing():
+        raise ApiError(409, "not_tracing", "allocation tracing is off: POST /_faults/tracemalloc first")
+    growth = _snapshot().compare_to(baseline, "lineno")[:top]
+    return {"top": [{"where": f"{stat.traceback[0].filename}:{stat.traceback[0].lineno}",
+                     "size_diff": stat.size_diff, "count_diff": stat.count_diff} for stat in growth]}
+
+
 @router.delete("")
 async def clear(request: Request) -> dict[str, Any]:
     backend = _backend(request)
@@ -115,4 +146,6 @@ async def clear(request: Request) -> dict[str, Any]:
     backend.cache.disk.fault_failing = False
     backend.faults.latency_seconds = 0.0
     backend.faults.held = []
+    backend.faults.allocations_baseline = None
+    tracemalloc.stop()
     return _state(backend)

@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BASELINES", "RECOVERY", "REPO", "TEST_RUNS", "Measurement", "ResultFile", "ResultsError",
+__all__ = ["BASELINES", "RECOVERY", "REPO", "SOAK", "TEST_RUNS", "Measurement", "ResultFile", "ResultsError",
            "load", "provenance"]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(os.environ.get("RUNBOOK_RESULTS_DIR", REPO / "results"))
 BASELINES = RESULTS_DIR / "baselines.json"
 RECOVERY = RESULTS_DIR / "recovery.json"
+SOAK = RESULTS_DIR / "soak.json"  # only from `make soak HOURS=N`
 TEST_RUNS = RESULTS_DIR / "test-runs.json"
 
 

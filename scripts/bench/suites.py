@@ -12,7 +12,6 @@ import os
 import random
 import signal
 import time
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -24,9 +23,11 @@ from websockets.asyncio.client import connect
 from scripts import live
 from scripts.bench.stats import Latencies
 
-__all__ = ["api_open_loop", "cache_zipf", "restarts", "websocket"]
+__all__ = ["Details", "Figures", "api_capacity", "api_open_loop", "cache_zipf", "connect_cycles", "restarts",
+           "websocket", "ws_echo"]
 
 Figures = dict[str, tuple[float, str, int]]
+Details = dict[str, Any]  # what a figure cannot hold: a chart's points, tracemalloc's top lines
 
 
 def _request_mix(i: int, rng: random.Random, ids: list[int]) -> tuple[str, str, Any]:
@@ -100,14 +101,90 @@ def api_open_loop(backend: live.Live, rate: float, seconds: float) -> Figures:
             "api.mixed.achieved_rps": (achieved, "per_second", total)}
 
 
+def api_capacity(backend: live.Live, rates: list[float], seconds: float, p99_limit: float,
+                 details: Details) -> Figures:
+    """The highest offered rate (open loop, mixed scenario) at which p99 stays under ``p99_limit``.
+
+    Rates are tried in order; the search stops at the first that fails: p99 at or over the limit,
+    any error, or the server falling more than 5 % behind the offered rate. Every step's p99 goes
+    to ``details`` for the chart.
+    """
+    best, best_p99, steps = 0.0, 0.0, []
+    for rate in rates:
+        latencies, errors, _, achieved = uvloop.run(_open_loop(backend.url, rate, seconds, connections=64))
+        p99 = latencies.percentile(99)
+        steps.append([rate, p99, achieved, errors])
+        print(f"  capacity step {rate:>6.0f}/s: p99 {p99 * 1000:7.1f} ms, achieved {achieved:7.0f}/s, "
+              f"{errors} errors", flush=True)
+        if p99 >= p99_limit or errors or achieved < 0.95 * rate:
+            break
+        best, best_p99 = rate, p99
+    details["api.capacity.steps"] = steps
+    return {"api.capacity_rps": (best, "per_second", len(steps)),
+            "api.capacity.p99_seconds": (best_p99, "seconds", len(steps))}
+
+
+def _connect(ws_url: str) -> Any:
+    return connect(ws_url, compression=None, proxy=None, open_timeout=30, ping_interval=None)
+
+
+async def _echo(ws_url: str, rate: float, seconds: float, connections: int) -> tuple[Latencies, float]:
+    """Open loop over ``connections`` sockets: message i is due at ``i / rate``, RTT counts from then."""
+    sockets = await asyncio.gather(*(_connect(ws_url) for _ in range(connections)))
+    for sock in sockets:
+        await sock.recv()  # the hello frame
+    total = int(rate * seconds)
+    latencies = Latencies()
+    started = time.perf_counter() + 0.05
+
+    async def send(k: int, sock: Any) -> None:
+        for i in range(k, total, connections):
+            wait = started + i / rate - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await sock.send(json.dumps({"type": "echo", "data": i}))
+
+    async def receive(k: int, sock: Any) -> None:
+        for _ in range(k, total, connections):
+            reply = json.loads(await sock.recv())
+            if reply.get("type") != "echo":
+                raise RuntimeError(f"expected an echo reply, got {reply}")
+            latencies.record(time.perf_counter() - (started + reply["data"] / rate))
+
+    await asyncio.wait_for(asyncio.gather(*(send(k, s) for k, s in enumerate(sockets)),
+                                          *(receive(k, s) for k, s in enumerate(sockets))), seconds + 60)
+    achieved = total / (time.perf_counter() - started)
+    await asyncio.gather(*(sock.close() for sock in sockets))
+    return latencies, achieved
+
+
+def ws_echo(backend: live.Live, rate: float, seconds: float, connections: int) -> Figures:
+    latencies, achieved = uvloop.run(_echo(backend.ws_url, rate, seconds, connections))
+    s, n = latencies.summary(), latencies.count
+    return {"ws.echo.p50_seconds": (s["p50"], "seconds", n), "ws.echo.p99_seconds": (s["p99"], "seconds", n),
+            "ws.echo.max_seconds": (s["max"], "seconds", n), "ws.echo.achieved_per_second": (achieved, "per_second", n)}
+
+
+async def connect_cycles(ws_url: str, cycles: int, concurrency: int = 50) -> float:
+    """Open a socket, read its hello, close it; ``cycles`` times, ``concurrency`` at once. Returns cycles/s."""
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def cycle() -> None:
+        async with semaphore, _connect(ws_url) as sock:
+            await sock.recv()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(cycle() for _ in range(cycles)))
+    return cycles / (time.perf_counter() - started)
+
+
 async def _ws_suite(backend: live.Live, hold: list[int], fanout: int, broadcasts: int, cycles: int) -> Figures:
     figures: Figures = {}
     server = psutil.Process(backend.server_pid())
     ws_url = backend.ws_url
     for n in hold:
         before = server.memory_info().rss
-        sockets = await asyncio.gather(*(connect(ws_url, compression=None, proxy=None, open_timeout=30,
-                                                 ping_interval=None) for _ in range(n)))
+        sockets = await asyncio.gather(*(_connect(ws_url) for _ in range(n)))
         for sock in sockets:
             await sock.recv()
         per_connection = (server.memory_info().rss - before) / n
@@ -115,8 +192,7 @@ async def _ws_suite(backend: live.Live, hold: list[int], fanout: int, broadcasts
         await asyncio.gather(*(sock.close() for sock in sockets))
     figures["ws.rss_per_connection_bytes"] = figures[f"ws.hold_{max(hold)}.rss_per_connection_bytes"]
 
-    clients = await asyncio.gather(*(connect(ws_url, compression=None, proxy=None, open_timeout=30,
-                                             ping_interval=None) for _ in range(fanout)))
+    clients = await asyncio.gather(*(_connect(ws_url) for _ in range(fanout)))
     for sock in clients:
         await sock.recv()
     arrivals: dict[int, int] = {}
@@ -147,15 +223,7 @@ async def _ws_suite(backend: live.Live, hold: list[int], fanout: int, broadcasts
     await asyncio.gather(*(sock.close() for sock in clients))
     await asyncio.gather(*readers, return_exceptions=True)
 
-    semaphore = asyncio.Semaphore(50)
-
-    async def cycle() -> None:
-        async with semaphore, connect(ws_url, compression=None, proxy=None, ping_interval=None) as sock:
-            await sock.recv()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(cycle() for _ in range(cycles)))
-    figures["ws.cycles_per_second"] = (cycles / (time.perf_counter() - started), "per_second", cycles)
+    figures["ws.cycles_per_second"] = (await connect_cycles(ws_url, cycles), "per_second", cycles)
     return figures
 
 
@@ -215,7 +283,3 @@ def restarts(backend: live.Live, cycles: int) -> Figures:
             "process.restart.p99_seconds": (s["p99"], "seconds", cycles),
             "process.restart.children_after": (len(children), "count", cycles),
             "process.restart.listeners_after": (len(listeners), "count", cycles)}
-
-
-SUITES: dict[str, Callable[..., Figures]] = {"api": api_open_loop, "websocket": websocket, "cache": cache_zipf,
-                                             "restarts": restarts}

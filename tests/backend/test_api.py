@@ -152,3 +152,21 @@ def test_database_unavailable_is_503_and_named_in_ready(start_backend) -> None:
         backend.fault("db", unavailable=False)
         assert client.post("/api/counters/x/increment").json()["value"] == 1
     assert backend.metric("backend_db_errors_total", kind="unavailable") >= 1
+
+
+def test_tracemalloc_route_reports_growth_since_its_baseline(start_backend) -> None:
+    """Assert the soak's allocation tracing: 409 before a baseline, growth lines after, off again on clear."""
+    from scripts.live import FAULTS_TOKEN
+
+    backend = start_backend()
+    with backend.client(headers={"X-Faults-Token": FAULTS_TOKEN}) as client:
+        assert client.get("/_faults/tracemalloc").status_code == 409
+        assert client.post("/_faults/tracemalloc").json()["tracing"] is True
+        for k in range(200):
+            client.put(f"/api/cache/grow{k}", json={"pad": "x" * 2000}).raise_for_status()
+        top = client.get("/_faults/tracemalloc", params={"top": 5}).json()["top"]
+        assert 1 <= len(top) <= 5
+        assert all(":" in line["where"] and isinstance(line["size_diff"], int) for line in top)
+        assert sum(line["size_diff"] for line in top) > 200 * 2000 // 2  # the cached values are in there
+        client.delete("/_faults").raise_for_status()
+        assert client.get("/_faults/tracemalloc").status_code == 409

@@ -12,14 +12,19 @@ from scripts.results import REPO
 
 @pytest.mark.slow
 def test_bench_suite_runs_at_tiny_sizes() -> None:
-    """Assert every suite produces its figures and the invariants hold: registry empty, one child, one port."""
+    """Assert every suite produces its figures and the invariants hold: registry empty, one child, one port,
+    fds back after the soak."""
     done = subprocess.run([sys.executable, "-m", "scripts.bench", "--smoke"], cwd=REPO, capture_output=True,
                           text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
-    figures = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines() if line.strip()}
+    figures = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines() if line[:1].isalpha()}
     for key in ("api.mixed.p99_seconds", "ws.broadcast_5.p99_seconds", "cache.zipf.hit_ratio",
-                "process.restart.p99_seconds"):
+                "process.restart.p99_seconds", "api.throughput.hello_rps", "api.throughput.cache_read_ratio",
+                "ws.echo.p99_seconds", "memory.soak.requests", "memory.soak.slope_bound_bytes_per_kop"):
         assert float(figures[key]) > 0, key
+    assert float(figures["api.capacity_rps"]) == 100  # both smoke rates (50, 100/s) keep p99 far under 25 ms
+    assert float(figures["memory.soak.fds_delta"]) <= 0
+    assert float(figures["memory.soak.registry_after"]) == 0
     assert float(figures["ws.registry_after_cycles"]) == 0
     assert float(figures["process.restart.children_after"]) == 1
     assert float(figures["process.restart.listeners_after"]) == 1
