@@ -110,6 +110,10 @@ class TieredCache:
         self.disk = disk
         self.memory: cachetools.LRUCache[str, bytes] = cachetools.LRUCache(maxsize=memory_items)
         self.metrics = metrics
+        # every (tier, result) child up front: labels() on each read was a lock and a key build
+        self._lookups = {(tier, result): metrics.cache_requests.labels(tier, result)
+                         for tier, result in (("memory", "hit"), ("memory", "miss"), ("disk", "hit"),
+                                              ("disk", "miss"), ("disk", "error"))}
         self.degraded_reason: str | None = None
         self._dirty: set[str] = set()
         self._generation = 0
@@ -135,22 +139,22 @@ class TieredCache:
         """Return (value, tier that answered) or None on a miss."""
         value = self.memory.get(key)
         if value is not None:
-            self.metrics.cache_requests.labels("memory", "hit").inc()
+            self._lookups["memory", "hit"].inc()
             return value, "memory"
-        self.metrics.cache_requests.labels("memory", "miss").inc()
+        self._lookups["memory", "miss"].inc()
         if self.degraded:
             return None
         generation = self._generation
         try:
             value = await self._disk(self.disk.get, key)
         except DiskTierError as exc:
-            self.metrics.cache_requests.labels("disk", "error").inc()
+            self._lookups["disk", "error"].inc()
             self._disk_failed(exc, key)
             return None
         if value is None:
-            self.metrics.cache_requests.labels("disk", "miss").inc()
+            self._lookups["disk", "miss"].inc()
             return None
-        self.metrics.cache_requests.labels("disk", "hit").inc()
+        self._lookups["disk", "hit"].inc()
         if generation == self._generation:  # no write raced the read: safe to promote
             self.memory[key] = value
         return value, "disk"

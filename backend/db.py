@@ -75,6 +75,9 @@ class Database:
         self.fault_unavailable = False
         self._local = threading.local()
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="db")
+        # One writer thread: our own writes queue here in order instead of polling each other's lock
+        # through the busy handler, whose growing sleeps starved some writes past 2 s under wrk.
+        self._write_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="db-write")
         self._probe_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="db-probe")
         self._replay_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="db-replay")
         self._connections: list[sqlite3.Connection] = []
@@ -107,7 +110,7 @@ class Database:
         await self._run(txn, replay=True)
 
     def close(self) -> None:
-        for pool in (self._pool, self._probe_pool, self._replay_pool):
+        for pool in (self._pool, self._write_pool, self._probe_pool, self._replay_pool):
             pool.shutdown(wait=True)
         with self._lock:
             for conn in self._connections:
@@ -130,8 +133,9 @@ class Database:
                 self._connections.append(conn)
         return conn
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, probe: bool = False, replay: bool = False) -> T:
-        pool = self._probe_pool if probe else self._replay_pool if replay else self._pool
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, probe: bool = False, replay: bool = False,
+                   write: bool = False) -> T:
+        pool = self._probe_pool if probe else self._replay_pool if replay else self._write_pool if write else self._pool
         timeout = min(0.5, self.busy_timeout) if probe else \
             min(REPLAY_WRITE_TIMEOUT, self.busy_timeout) if replay else self.busy_timeout
 
@@ -174,7 +178,7 @@ class Database:
             conn.execute("COMMIT")
             return int(value)
 
-        return await self._run(txn)
+        return await self._run(txn, write=True)
 
     async def counter(self, name: str) -> int | None:
         def read(conn: sqlite3.Connection) -> int | None:
@@ -203,7 +207,7 @@ class Database:
             conn.execute("COMMIT")
             return int(cur.lastrowid or 0), True
 
-        return await self._run(txn)
+        return await self._run(txn, write=True)
 
     async def item(self, item_id: int) -> dict[str, Any] | None:
         def read(conn: sqlite3.Connection) -> dict[str, Any] | None:

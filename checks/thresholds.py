@@ -58,7 +58,8 @@ Thresholds = Mapping[str, Threshold]
 
 
 def format_value(value: float, unit: str) -> str:
-    """A reading for people: ratios as percent, bytes in MiB, seconds in ms below one second."""
+    """A reading for people: ratios as percent, bytes in MiB, seconds in ms below one second,
+    rates and whole counts with thousands separators."""
     if unit == "ratio":
         return f"{value * 100:.1f} %"
     if unit == "bytes":
@@ -66,7 +67,9 @@ def format_value(value: float, unit: str) -> str:
     if unit == "seconds":
         return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
     if unit == "per_second":
-        return f"{value:g}/s"
+        return f"{value:,.0f}/s" if abs(value) >= 100 else f"{value:g}/s"
+    if float(value).is_integer():
+        return f"{value:,.0f}"
     return f"{value:g}"
 
 

@@ -18,6 +18,9 @@ BASELINE_KEYS: dict[str, KeySpec] = {
     "api.mixed.error_ratio": ("ratio", "API error ratio, mixed scenario at 1,000 req/s", "make bench"),
     "api.mixed.achieved_rps": ("per_second", "rate the generator achieved", "make bench"),
     "api.capacity_rps": ("per_second", "highest rate with p99 under 25 ms", "make bench"),
+    "api.throughput.hello_rps": ("per_second", "the bare framework's hello-world under wrk", "make bench"),
+    "api.throughput.cache_read_rps": ("per_second", "cached read under wrk", "make bench"),
+    "api.throughput.cache_read_ratio": ("ratio", "cached read throughput / hello-world, same run", "make bench"),
     "ws.rss_per_connection_bytes": ("bytes", "server RSS per held WebSocket (largest hold)", "make bench"),
     "ws.broadcast_1000.p50_seconds": ("seconds", "broadcast delay to the last of 1,000 clients, p50", "make bench"),
     "ws.broadcast_1000.p99_seconds": ("seconds", "broadcast delay to the last of 1,000 clients, p99", "make bench"),
@@ -29,7 +32,9 @@ BASELINE_KEYS: dict[str, KeySpec] = {
     "cache.disk.p50_seconds": ("seconds", "cache read answered by disk, p50", "make bench"),
     "process.restart.p50_seconds": ("seconds", "supervisor restart after SIGKILL, p50", "make bench"),
     "process.restart.p99_seconds": ("seconds", "supervisor restart after SIGKILL, p99 of 50", "make bench"),
-    "memory.soak.slope_bytes_per_kop": ("bytes", "RSS growth per 1,000 operations after warm-up", "make bench (the soak suite is not built yet)"),
+    "memory.soak.slope_bytes_per_kop": ("bytes", "RSS growth per 1,000 operations after warm-up", "make bench"),
+    "memory.soak.slope_bound_bytes_per_kop": ("bytes", "|slope| + 2 standard errors, per 1,000 operations", "make bench"),
+    "memory.soak.requests": ("count", "requests in the compressed soak", "make bench"),
 }
 
 RECOVERY_KEYS: dict[str, KeySpec] = {

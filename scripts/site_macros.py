@@ -12,7 +12,6 @@ the text published) and puts the "verified" notice and the page's limits under a
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,7 +24,7 @@ from backend.settings import SPECS
 from checks.errors import CheckError
 from checks.thresholds import Threshold, format_value
 from checks.thresholds import load as load_thresholds
-from scripts import results
+from scripts import charts, results
 from scripts.hardening import FIXES
 from scripts.result_keys import BASELINE_KEYS, RECOVERY_KEYS, KeySpec
 
@@ -53,9 +52,11 @@ class Macros:
 
     def __init__(self, limits: Mapping[str, Threshold], baselines: results.ResultFile | None,
                  recovery: results.ResultFile | None, test_runs: results.ResultFile | None,
-                 page: Callable[[], str], now: dt.datetime | None = None) -> None:
+                 page: Callable[[], str], now: dt.datetime | None = None,
+                 soak: results.ResultFile | None = None) -> None:
         self.limits = limits
         self.baselines = baselines
+        self.soak = soak
         self.recovery_file = recovery
         self.test_runs = test_runs
         self.page = page
@@ -161,24 +162,96 @@ class Macros:
         return "\n".join(f"- `{k}`: {format_value(m['value'], m['unit'])}, target {m['target_text']}"
                          for k, m in missed)
 
+    def _bench_metrics(self) -> dict[str, Any]:
+        return dict(self.baselines.data.get("metrics", {})) if self.baselines else {}
+
+    def _details(self, key: str) -> Any:
+        """A chart's points from the baselines' ``details``; a missing key fails the build."""
+        details = self.baselines.data.get("details", {}) if self.baselines else {}
+        if key not in details:
+            raise MacroError(f"{self.page()}: no details {key!r} in {results.BASELINES}; rerun `make bench`")
+        return details[key]
+
     def latency_chart(self, prefix: str) -> str:
-        """An inline SVG bar chart of p50/p95/p99/max under ``prefix`` (log scale, milliseconds)."""
+        """Bars of p50/p95/p99/max under ``prefix`` (log scale: max is often 10x p99)."""
         if self.baselines is None:
             return ""
-        metrics = self.baselines.data.get("metrics", {})
-        bars = [(q, metrics[f"{prefix}.{q}_seconds"]["value"]) for q in ("p50", "p95", "p99", "max")
-                if f"{prefix}.{q}_seconds" in metrics]
-        if not bars:
+        metrics = self._bench_metrics()
+        rows = [(q, metrics[f"{prefix}.{q}_seconds"]["value"], f"{metrics[f'{prefix}.{q}_seconds']['value'] * 1000:.1f} ms")
+                for q in ("p50", "p95", "p99", "max") if f"{prefix}.{q}_seconds" in metrics]
+        if not rows:
             raise MacroError(f"{self.page()}: no latency percentiles under {prefix!r}")
-        top = max(math.log10(max(v * 1000, 0.01)) for _, v in bars) + 1
-        svg = [f'<svg role="img" aria-label="{prefix} latency" width="420" height="{34 * len(bars) + 10}" '
-               'xmlns="http://www.w3.org/2000/svg" style="font: 12px sans-serif">']
-        for i, (q, v) in enumerate(bars):
-            width = 300 * (math.log10(max(v * 1000, 0.01)) + 2) / (top + 2)
-            y = 10 + 34 * i
-            svg.append(f'<text x="0" y="{y + 15}">{q}</text><rect x="40" y="{y}" width="{width:.0f}" height="22" '
-                       f'fill="#3f51b5"/><text x="{46 + width:.0f}" y="{y + 15}">{v * 1000:.1f} ms</text>')
-        return "".join(svg) + "</svg>"
+        return charts.bars(f"{prefix} latency percentiles, log scale", rows, log=True, label_width=40)
+
+    def throughput_chart(self) -> str:
+        """Requests per second under wrk: the framework's hello-world, then each endpoint with its ratio."""
+        if self.baselines is None:
+            return ""
+        metrics = self._bench_metrics()
+        if "api.throughput.hello_rps" not in metrics:
+            raise MacroError(f"{self.page()}: no api.throughput figures in {results.BASELINES}")
+        hello = metrics["api.throughput.hello_rps"]["value"]
+        rows = [("hello-world (FastAPI)", hello, f"{hello:,.0f} req/s")]
+        for key, m in metrics.items():
+            if key.startswith("api.throughput.") and key.endswith("_rps") and key != "api.throughput.hello_rps":
+                name = key.removeprefix("api.throughput.").removesuffix("_rps").replace("_", " ")
+                rows.append((name, m["value"], f"{m['value']:,.0f} req/s ({m['value'] / hello:.0%})"))
+        return charts.bars("requests per second under wrk, by endpoint", rows)
+
+    def capacity_chart(self) -> str:
+        """Open-loop p99 at each offered rate of the capacity search, with the 25 ms line."""
+        if self.baselines is None:
+            return ""
+        steps = self._details("api.capacity.steps")
+        limit = float(self._bench_metrics()["api.mixed.p99_seconds"]["target"])  # the run judged steps by it
+        return charts.lines("API p99 by offered rate (capacity search)",
+                            {"p99, mixed scenario, open loop": [(rate, p99) for rate, p99, *_ in steps]},
+                            "offered rate (requests per second)", lambda v: f"{v * 1000:.0f} ms",
+                            lambda x: f"{x:,.0f}/s", limit=(limit, f"{limit * 1000:.0f} ms target"))
+
+    def soak_chart(self, file: str = "baselines") -> str:
+        """Server RSS after each soak phase against the work done since the start."""
+        source = self.soak if file == "soak" else self.baselines
+        if source is None:
+            return ""
+        points = source.data.get("details", {}).get("memory.soak.rss")
+        if not points:
+            raise MacroError(f"{self.page()}: no memory.soak.rss samples in {source.path}")
+        return charts.lines("server RSS during the soak, after warm-up",
+                            {"RSS of the server process": [(x, y) for x, y in points]},
+                            "thousands of operations (requests + WebSocket cycles)",
+                            lambda v: f"{v / 2**20:.1f} MiB", lambda x: f"{x:,.0f}k")
+
+    def soak_growth(self) -> str:
+        """tracemalloc's lines that grew most over the soak's traced phases, as a list."""
+        if self.baselines is None:
+            return "*not measured yet: run `make bench`*"
+        return "\n".join(f"- `{line}`" for line in self._details("memory.soak.top_growth"))
+
+    def history_chart(self, key: str) -> str:
+        """``key`` across the recorded runs (oldest first), the latest run last."""
+        if self.baselines is None:
+            return ""
+        if key not in BASELINE_KEYS:
+            raise MacroError(f"{self.page()}: unknown baseline key {key!r}; declared keys are in scripts/result_keys.py")
+        unit = BASELINE_KEYS[key][0]
+        runs = [*self.baselines.data.get("history", []),
+                {"metrics": {k: m["value"] for k, m in self._bench_metrics().items()}}]
+        points = [(i + 1, run["metrics"][key]) for i, run in enumerate(runs) if key in run["metrics"]]
+        if not points:
+            raise MacroError(f"{self.page()}: {key!r} is in no recorded run")
+        latest = f"{key}, latest {format_value(points[-1][1], unit)}"
+        return charts.lines(f"{key} across runs", {latest: points}, f"run (1 = oldest, {len(runs)} = latest)",
+                            lambda v: format_value(v, unit), lambda x: f"{x:.0f}")
+
+    def soak_report(self) -> str:
+        """The latest `make soak HOURS=N` run: its figures and RSS chart, or how to run it."""
+        if self.soak is None:
+            return "*not run yet: `make soak HOURS=8` runs it and writes `results/soak.json`*"
+        lines = [f"{self.soak.data.get('hours')} hours, {self.soak.stamp}, on {_machine(self.soak)}.", "",
+                 "| figure | measured |", "|---|---|"]
+        lines += [f"| `{k}` | {format_value(m.value, m.unit)} |" for k, m in self.soak.metrics.items()]
+        return "\n".join(lines) + "\n\n" + self.soak_chart("soak")
 
     def recovery_matrix(self) -> str:
         """The error-recovery matrix from the latest full `make drill` run."""
@@ -304,7 +377,7 @@ def _src_path(env: Env) -> str:
 
 def _load(page: Callable[[], str]) -> Macros:
     return Macros(load_thresholds(), results.load(results.BASELINES), results.load(results.RECOVERY),
-                  results.load(results.TEST_RUNS), page)
+                  results.load(results.TEST_RUNS), page, soak=results.load(results.SOAK))
 
 
 def define_env(env: Env) -> None:
@@ -317,7 +390,9 @@ def define_env(env: Env) -> None:
     for fn in (macros.threshold, macros.threshold_rule, macros.baseline, macros.recovery,
                macros.verified_notice, macros.limits_for, macros.runbook_index, macros.hardening_table,
                macros.settings_table, macros.alert_table, macros.recovery_matrix, macros.drill_result,
-               macros.baseline_area, macros.bench_provenance, macros.bench_findings, macros.latency_chart):
+               macros.baseline_area, macros.bench_provenance, macros.bench_findings, macros.latency_chart,
+               macros.throughput_chart, macros.capacity_chart, macros.soak_chart, macros.soak_growth,
+               macros.history_chart, macros.soak_report):
         env.macro(fn, fn.__name__)
 
 

@@ -23,7 +23,9 @@ def test_bench_suite_runs_at_tiny_sizes() -> None:
                 "ws.echo.p99_seconds", "memory.soak.requests", "memory.soak.slope_bound_bytes_per_kop"):
         assert float(figures[key]) > 0, key
     assert float(figures["api.capacity_rps"]) == 100  # both smoke rates (50, 100/s) keep p99 far under 25 ms
-    assert float(figures["memory.soak.fds_delta"]) <= 0
+    # a 1 s warm-up may leave a database worker thread to open its connection (2 fds) later;
+    # a leak per request or per WebSocket cycle would show thousands
+    assert float(figures["memory.soak.fds_delta"]) <= 8
     assert float(figures["memory.soak.registry_after"]) == 0
     assert float(figures["ws.registry_after_cycles"]) == 0
     assert float(figures["process.restart.children_after"]) == 1

@@ -1,0 +1,80 @@
+"""The site's SVG charts: what they plot, in proportion, and a clear error when there is nothing to plot."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from scripts import charts
+from scripts.site_macros import MacroError
+from tests.site.test_macros import macros, result_file, stamped
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _widths(svg: str) -> list[float]:
+    return [float(rect.get("width", 0)) for rect in ET.fromstring(svg).iter(f"{SVG}rect")]
+
+
+def test_bars_are_proportional_and_labelled() -> None:
+    """Assert a value twice as large draws a bar twice as long, with its label and text, as valid SVG."""
+    svg = charts.bars("rps", [("hello", 10_000, "10,000 req/s"), ("cache read", 5_000, "5,000 req/s (50%)")])
+    first, second = _widths(svg)
+    assert first == pytest.approx(2 * second, rel=0.01)
+    assert "cache read" in svg and "5,000 req/s (50%)" in svg and 'aria-label="rps"' in svg
+
+
+def test_log_bars_keep_order_and_empty_charts_fail() -> None:
+    """Assert log-scale bars still grow with the value, and a chart of nothing raises naming the chart."""
+    widths = _widths(charts.bars("lat", [("p50", 0.001, ""), ("p99", 0.01, ""), ("max", 0.1, "")], log=True))
+    assert widths == sorted(widths) and widths[0] > 0
+    with pytest.raises(ValueError, match="'empty' has no rows"):
+        charts.bars("empty", [])
+    with pytest.raises(ValueError, match="'none' has no points"):
+        charts.lines("none", {"a": []}, "x", str)
+
+
+def test_lines_plot_points_in_x_order_with_limit_line() -> None:
+    """Assert a line chart draws each point (x sorted), axis labels from the formatters, and the limit."""
+    svg = charts.lines("p99", {"p99": [(2000, 0.02), (1000, 0.004)]}, "rate", lambda v: f"{v * 1000:.0f} ms",
+                       lambda x: f"{x:,.0f}/s", limit=(0.025, "25 ms target"))
+    root = ET.fromstring(svg)
+    xs = [float(p.split(",")[0]) for p in root.find(f"{SVG}polyline").get("points").split()]  # type: ignore[union-attr]
+    assert xs == sorted(xs) and len(xs) == 2
+    assert "1,000/s" in svg and "2,000/s" in svg and "25 ms target" in svg and "stroke-dasharray" in svg
+
+
+def test_chart_macros_draw_from_the_results(tmp_path: Path) -> None:
+    """Assert the throughput, capacity, soak and history charts take their numbers from the results file."""
+    data = stamped(0, metrics={
+        "api.throughput.hello_rps": {"value": 10_000, "unit": "per_second"},
+        "api.throughput.cache_read_rps": {"value": 4_500, "unit": "per_second"},
+        "api.mixed.p99_seconds": {"value": 0.0065, "unit": "seconds", "target": 0.025},
+    }, details={"api.capacity.steps": [[1000, 0.004, 1000, 0], [1500, 0.03, 1490, 0]],
+                "memory.soak.rss": [[100, 60e6], [200, 60.1e6]], "memory.soak.top_growth": ["x.py:1: +64 B"]},
+        history=[{"generated_at": "2026-11-20T00:00:00+00:00", "commit": "1",
+                  "metrics": {"api.mixed.p99_seconds": 0.0071}}])
+    m = macros(baselines=result_file(tmp_path, "b.json", data))
+    assert "cache read" in m.throughput_chart() and "4,500 req/s (45%)" in m.throughput_chart()
+    assert "25 ms target" in m.capacity_chart() and "1,500/s" in m.capacity_chart()
+    assert "60.2 MiB" in m.soak_chart()  # the y axis tops out 5 % over the highest sample, 60.1e6 bytes
+    assert m.soak_growth() == "- `x.py:1: +64 B`"
+    history = m.history_chart("api.mixed.p99_seconds")
+    assert "latest 6.5 ms" in history and "2 = latest" in history and "7.5 ms" in history  # axis: 5 % over 7.1
+    assert "make soak HOURS=8" in m.soak_report()
+
+
+def test_chart_macros_fail_on_missing_data_naming_page_and_key(tmp_path: Path) -> None:
+    """Assert a chart asked for points the results do not have stops the build with page and key."""
+    m = macros(baselines=result_file(tmp_path, "b.json", stamped(0, metrics={})))
+    with pytest.raises(MacroError, match=r"runbooks/x.md: no details 'api.capacity.steps'"):
+        m.capacity_chart()
+    with pytest.raises(MacroError, match=r"runbooks/x.md: no api.throughput figures"):
+        m.throughput_chart()
+    with pytest.raises(MacroError, match=r"unknown baseline key 'api.nope'"):
+        m.history_chart("api.nope")
+    assert macros().throughput_chart() == ""  # no results at all: the page says "not measured" elsewhere
+    assert re.search(r"not measured yet", macros().soak_growth())
