@@ -15,8 +15,14 @@ Choices, and why:
 * Broadcasts are saved (the last ``BACKEND_WS_REPLAY_BUFFER`` of them) before they are delivered,
   so a client reconnecting with ``since=N`` after a crash still gets what it missed. That write has
   its own thread and a 0.25 s lock timeout: with the database down, broadcasts still go out live.
-* One connection per worker thread (sqlite3 objects must stay on their thread); a separate
-  one-thread probe with a short timeout answers ``/ready`` even while workers wait on a lock.
+* One connection per worker thread (sqlite3 objects must stay on their thread), in four pools:
+  reads (``workers`` threads); writes (one thread, so our own writers queue in order instead of
+  polling each other's lock through the busy handler, whose growing sleeps starved some writes
+  past 2 s under 50 concurrent increments); the ``/ready`` probe (short timeout, answers even
+  while the others wait on a lock); and broadcast persistence (0.25 s timeout).
+* Every thread and its connection is opened at start-up: the process holds the same file
+  descriptors from its first request to its last, and a file that cannot be opened fails the
+  start instead of a request.
 """
 
 from __future__ import annotations
@@ -74,12 +80,13 @@ class Database:
         self.busy_timeout = busy_timeout
         self.fault_unavailable = False
         self._local = threading.local()
-        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="db")
-        # One writer thread: our own writes queue here in order instead of polling each other's lock
-        # through the busy handler, whose growing sleeps starved some writes past 2 s under wrk.
-        self._write_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="db-write")
-        self._probe_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="db-probe")
-        self._replay_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="db-replay")
+        # pool name -> (its threads, how many, their lock timeout); see the module docstring
+        self._pools = {
+            name: (concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix=f"db-{name}"), threads, timeout)
+            for name, threads, timeout in (("read", workers, busy_timeout), ("write", 1, busy_timeout),
+                                           ("probe", 1, min(0.5, busy_timeout)),
+                                           ("replay", 1, min(REPLAY_WRITE_TIMEOUT, busy_timeout)))
+        }
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
 
@@ -89,6 +96,16 @@ class Database:
         conn = self._connect(self.busy_timeout)
         conn.executescript(SCHEMA)
         conn.close()
+        for pool, threads, timeout in self._pools.values():
+            # a barrier holds each task until all have a thread of their own, so every thread starts
+            barrier = threading.Barrier(threads)
+
+            def connect(barrier: threading.Barrier = barrier, timeout: float = timeout) -> None:
+                barrier.wait(10)
+                self._thread_conn(timeout)
+
+            for future in [pool.submit(connect) for _ in range(threads)]:
+                future.result(timeout=15)
 
     def recent_broadcasts(self, keep: int) -> list[tuple[int, str]]:
         """The last ``keep`` persisted broadcast frames, oldest first (read once at start-up)."""
@@ -107,10 +124,10 @@ class Database:
             conn.execute("DELETE FROM broadcasts WHERE seq <= ?", (seq - keep,))
             conn.execute("COMMIT")
 
-        await self._run(txn, replay=True)
+        await self._run(txn, "replay")
 
     def close(self) -> None:
-        for pool in (self._pool, self._write_pool, self._probe_pool, self._replay_pool):
+        for pool, _, _ in self._pools.values():
             pool.shutdown(wait=True)
         with self._lock:
             for conn in self._connections:
@@ -133,11 +150,8 @@ class Database:
                 self._connections.append(conn)
         return conn
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, probe: bool = False, replay: bool = False,
-                   write: bool = False) -> T:
-        pool = self._probe_pool if probe else self._replay_pool if replay else self._write_pool if write else self._pool
-        timeout = min(0.5, self.busy_timeout) if probe else \
-            min(REPLAY_WRITE_TIMEOUT, self.busy_timeout) if replay else self.busy_timeout
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], pool_name: str = "read") -> T:
+        pool, _, timeout = self._pools[pool_name]
 
         def call() -> T:
             if self.fault_unavailable:
@@ -165,7 +179,7 @@ class Database:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("ROLLBACK")
 
-        await self._run(begin_and_rollback, probe=True)
+        await self._run(begin_and_rollback, "probe")
 
     async def increment(self, name: str) -> int:
         def txn(conn: sqlite3.Connection) -> int:
@@ -178,7 +192,7 @@ class Database:
             conn.execute("COMMIT")
             return int(value)
 
-        return await self._run(txn, write=True)
+        return await self._run(txn, "write")
 
     async def counter(self, name: str) -> int | None:
         def read(conn: sqlite3.Connection) -> int | None:
@@ -207,7 +221,7 @@ class Database:
             conn.execute("COMMIT")
             return int(cur.lastrowid or 0), True
 
-        return await self._run(txn, write=True)
+        return await self._run(txn, "write")
 
     async def item(self, item_id: int) -> dict[str, Any] | None:
         def read(conn: sqlite3.Connection) -> dict[str, Any] | None:

@@ -56,8 +56,8 @@ HIGHER_IS_BETTER = {"cache.zipf.hit_ratio", "cache.zipf.memory_hit_ratio", "api.
                     "ws.cycles_per_second", "api.capacity_rps", "ws.echo.achieved_per_second"}
 HIGHER_IS_BETTER_PREFIXES = ("api.throughput.",)  # requests per second and ratios; their p99s are not
 SIZES: dict[str, dict[str, Any]] = {
-    "full": {"rate": 1000, "seconds": 60, "capacity_rates": list(range(1000, 6001, 500)), "capacity_seconds": 10,
-             "wrk_seconds": 15, "hold": [100, 1000, 5000], "fanout": 1000, "broadcasts": 100,
+    "full": {"rate": 1000, "seconds": 60, "capacity_rates": list(range(1000, 6001, 250)), "capacity_seconds": 10,
+             "wrk_seconds": 15, "hold": [100, 1000, 5000], "fanout": 1000, "broadcasts": 500,
              "echo": (1000, 30, 50), "cycles": 10_000, "keys": 10_000, "lookups": 20_000, "restarts": 50},
     "quick": {"rate": 300, "seconds": 10, "capacity_rates": [500, 1000, 1500], "capacity_seconds": 3,
               "wrk_seconds": 3, "hold": [50, 500], "fanout": 200, "broadcasts": 20, "echo": (1000, 5, 50),
