@@ -31,7 +31,7 @@ drill: $(STAMP)  ## the six fault drills against live backends; writes results/r
 	./scripts/install-system-tools.sh
 	$(BIN)/python -m scripts.drill
 
-bench: $(STAMP)  ## the full benchmark suite (about 20 minutes); writes results/baselines.json
+bench: $(STAMP)  ## the full benchmark suite (about 30 minutes); writes results/baselines.json
 	./scripts/install-system-tools.sh
 	$(BIN)/python -m scripts.bench
 

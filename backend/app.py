@@ -97,7 +97,6 @@ def create_app(settings: Settings, restarts: int = 0) -> Gateway:
                   routes=list(routes.router.routes), telemetry=TELEMETRY_OFF)  # type: ignore[arg-type]
     app.state.backend = backend
     errors.install(app)
-    app.add_api_websocket_route("/ws", ws.endpoint)
     if settings.faults_token:
         log.warning("fault injection routes are ENABLED (/_faults); never set BACKEND_FAULTS_TOKEN in production")
         app.include_router(faults.router)

@@ -1,7 +1,11 @@
-"""The outermost ASGI layer: request ids, body limit, load shedding, metrics.
+"""The outermost ASGI layer: request ids, body limit, load shedding, metrics; and ``/ws``.
 
 A plain ASGI middleware rather than Starlette's ``BaseHTTPMiddleware``: it adds no task per
 request and sees every response, including the ones it produces itself.
+
+``/ws`` is served from here, not through FastAPI: a socket lives for hours, and every layer of
+the framework's stack (routing, exception middlewares, exit stacks) keeps its frames alive for
+that long. Measured with tracemalloc on 5,000 idle sockets, those layers were several KiB each.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
+from backend import ws
 from backend.errors import ApiError, error_response
 
 if TYPE_CHECKING:
@@ -52,6 +58,9 @@ class Gateway:
         backend.metrics.http_in_flight.set_function(lambda: self.in_flight)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/ws":
+            await ws.endpoint(WebSocket(scope, receive, send), self.backend)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

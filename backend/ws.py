@@ -82,7 +82,10 @@ async def _read(conn: Connection, session: Session, idle_timeout: float) -> None
     websocket = session.websocket
     while True:
         try:
-            message = await asyncio.wait_for(websocket.receive(), idle_timeout)
+            # asyncio.timeout, not wait_for: wait_for wraps every receive in a task of its own,
+            # one more task per idle connection (the memory per connection is a target)
+            async with asyncio.timeout(idle_timeout):
+                message = await websocket.receive()
         except TimeoutError:
             await _close(session, 1000, "idle timeout")
             return
@@ -94,8 +97,8 @@ async def _read(conn: Connection, session: Session, idle_timeout: float) -> None
         conn.offer(_reply(message["text"]))
 
 
-async def endpoint(websocket: WebSocket) -> None:
-    backend: Backend = websocket.app.state.backend
+async def endpoint(websocket: WebSocket, backend: Backend) -> None:
+    """One client, from accept to close. Called by the gateway, not through FastAPI's router."""
     metrics = backend.metrics
     raw_since = websocket.query_params.get("since")
     await websocket.accept()

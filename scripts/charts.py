@@ -33,7 +33,7 @@ def bars(title: str, rows: Sequence[tuple[str, float, str]], log: bool = False, 
     low = min(scale(v) for _, v, _ in rows) - 1 if log else 0.0
     high = max(scale(v) for _, v, _ in rows)
     span = (high - low) or 1.0
-    width, bar_area = label_width + 380, 280
+    width, bar_area = label_width + 440, 280  # room after the longest bar for its text
     svg = _open(title, width, 32 * len(rows) + 10)
     for i, (label, value, text) in enumerate(rows):
         y = 8 + 32 * i

@@ -89,7 +89,7 @@ class Macros:
         text = f"{format_value(figure.value, unit)} ({file.stamp})"
         age = file.age_days(self.now)
         if age > STALE_AFTER_DAYS:
-            text += f" :warning: *stale: measured {age:.0f} days ago; rerun `{command}`*"
+            text += f" :material-alert: *stale: measured {age:.0f} days ago; rerun `{command}`*"
         return text
 
     def baseline(self, key: str) -> str:
@@ -141,7 +141,7 @@ class Macros:
             raise MacroError(f"{self.page()}: no baseline figures under {prefix!r} in {self.baselines.path}")
         lines = ["| figure | measured | samples | target | met |", "|---|---|---|---|---|"]
         for key, m in sorted(rows.items()):
-            met = {True: ":white_check_mark:", False: ":x: **missed**", None: ""}[m.get("met")]
+            met = {True: ":material-check: yes", False: ":material-close: **missed**", None: ""}[m.get("met")]
             lines.append(f"| `{key}` | {format_value(m['value'], m['unit'])} | {m.get('samples', '')} | "
                          f"{m.get('target_text') or ''} | {met} |")
         return "\n".join(lines)
@@ -236,13 +236,19 @@ class Macros:
             raise MacroError(f"{self.page()}: unknown baseline key {key!r}; declared keys are in scripts/result_keys.py")
         unit = BASELINE_KEYS[key][0]
         runs = [*self.baselines.data.get("history", []),
-                {"metrics": {k: m["value"] for k, m in self._bench_metrics().items()}}]
+                {"generated_at": self.baselines.data["generated_at"], "commit": self.baselines.commit,
+                 "metrics": {k: m["value"] for k, m in self._bench_metrics().items()}}]
         points = [(i + 1, run["metrics"][key]) for i, run in enumerate(runs) if key in run["metrics"]]
         if not points:
             raise MacroError(f"{self.page()}: {key!r} is in no recorded run")
+
+        def run_label(x: float) -> str:
+            run = runs[int(x) - 1]
+            return f"{str(run.get('generated_at', ''))[:10]} {str(run.get('commit', ''))[:7]}"
+
         latest = f"{key}, latest {format_value(points[-1][1], unit)}"
-        return charts.lines(f"{key} across runs", {latest: points}, f"run (1 = oldest, {len(runs)} = latest)",
-                            lambda v: format_value(v, unit), lambda x: f"{x:.0f}")
+        return charts.lines(f"{key} across runs", {latest: points}, f"{len(runs)} runs, oldest to latest",
+                            lambda v: format_value(v, unit), run_label)
 
     def soak_report(self) -> str:
         """The latest `make soak HOURS=N` run: its figures and RSS chart, or how to run it."""
@@ -325,7 +331,7 @@ class Macros:
             if row is None:
                 result = "*not run in this checkout: `make test`*"
             else:
-                mark = ":white_check_mark:" if row["passed"] == row["total"] else ":x:"
+                mark = ":material-check:" if row["passed"] == row["total"] else ":material-close: **failed**"
                 result = f"{mark} {row['passed']} of {row['total']} passed ({self.test_runs.stamp})"  # type: ignore[union-attr]
             lines.append(f"| {fix.code} | {fix.title} | {fix.implemented_by} | "
                          f"`pytest -m {fix.marker}` | {result} |")

@@ -26,7 +26,7 @@ from typing import Any
 
 from checks.thresholds import COMPARISONS
 from scripts import live, results
-from scripts.bench.harness import fresh_backend
+from scripts.bench.harness import exit_cleanly_on_sigterm, fresh_backend
 from scripts.bench.soak import PLANS, soak
 from scripts.bench.stats import compare
 from scripts.bench.suites import (Details, Figures, api_capacity, api_open_loop, cache_zipf, restarts, websocket,
@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes; compare, do not record")
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # the test suite's tiny run
     args = parser.parse_args(argv)
+    exit_cleanly_on_sigterm()
     size = "smoke" if args.smoke else "quick" if args.quick else "full"
     figures, details = run(size)
     if size == "full":

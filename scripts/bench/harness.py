@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import contextlib
 import resource
+import signal
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from scripts import live
 
-__all__ = ["fresh_backend"]
+__all__ = ["exit_cleanly_on_sigterm", "fresh_backend"]
+
+
+def exit_cleanly_on_sigterm() -> None:
+    """SIGTERM (a `kill`, a CI timeout) unwinds like Ctrl-C, so every backend a suite started is
+    stopped by its context manager instead of being left running on its port."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 @contextlib.contextmanager

@@ -32,7 +32,7 @@ import psutil
 import uvloop
 
 from scripts import live, results
-from scripts.bench.harness import fresh_backend
+from scripts.bench.harness import exit_cleanly_on_sigterm, fresh_backend
 from scripts.bench.stats import slope
 from scripts.bench.suites import Details, Figures, connect_cycles
 from scripts.bench.wrk import run_wrk
@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hours", type=float, help="run for this long and write results/soak.json")
     args = parser.parse_args(argv)
+    exit_cleanly_on_sigterm()
     plan = PLANS["full"] if args.hours is None else dataclasses.replace(PLANS["full"], hours=args.hours)
     details: Details = {}
     with fresh_backend() as backend:

@@ -86,3 +86,37 @@ def test_runbook_page_in_a_real_browser(site: str, tmp_path: Path) -> None:
     assert errors == [], errors
     outside = [u for u in requests if not u.startswith((site, "data:", "blob:"))]
     assert outside == [], f"requests left loopback: {outside}"
+
+
+@pytest.mark.browser
+def test_baselines_charts_render_in_a_real_browser(site: str, tmp_path: Path) -> None:
+    """Assert every chart on the baselines page is drawn: a visible SVG with a title, marks inside
+    its box, and the figures tables beside them; the page is saved as a screenshot for review."""
+    from playwright.sync_api import sync_playwright
+
+    requests: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(f"{site}/baselines/", wait_until="networkidle")
+        charts = page.locator("svg[role=img]")
+        titles = [charts.nth(i).get_attribute("aria-label") or "" for i in range(charts.count())]
+        for i in range(charts.count()):
+            box = charts.nth(i).bounding_box()
+            assert box is not None and box["width"] > 200 and box["height"] > 50, titles[i]
+            marks = charts.nth(i).locator("rect, polyline")
+            assert marks.count() >= 1, titles[i]
+            inside = page.evaluate("(svg) => [...svg.querySelectorAll('rect, polyline')].every(el => {"
+                                   " const b = el.getBBox(); const v = svg.viewBox.baseVal;"
+                                   " return b.x >= 0 && b.y >= 0 && b.x + b.width <= v.width + 1"
+                                   " && b.y + b.height <= v.height + 1; })", charts.nth(i).element_handle())
+            assert inside, f"{titles[i]}: a mark is drawn outside the chart"
+        page.screenshot(path=str(tmp_path / "baselines.png"), full_page=True)
+        browser.close()
+    expected = {"api.mixed latency percentiles, log scale", "API p99 by offered rate (capacity search)",
+                "requests per second under wrk, by endpoint", "server RSS during the soak, after warm-up",
+                "api.mixed.p99_seconds across runs"}
+    assert expected <= set(titles), titles
+    outside = [u for u in requests if not u.startswith((site, "data:", "blob:"))]
+    assert outside == [], f"requests left loopback (an emoji from a CDN?): {outside}"
