@@ -113,7 +113,8 @@ async def ws_drop(request: Request) -> dict[str, Any]:
 
 
 # tracemalloc's own bookkeeping and the import machinery are not the backend's growth
-_NOT_OURS = (tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>"))
+_NOT_OURS = (tracemalloc.Filter(False, tracemalloc.__file__),
+             tracemalloc.Filter(False, "<frozen importlib._bootstrap>"))
 
 
 def _snapshot() -> tracemalloc.Snapshot:

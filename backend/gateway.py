@@ -94,7 +94,8 @@ class Gateway:
             self.in_flight -= 1
             counted = self._counted.get((label, method, status))
             if counted is None:
-                counted = self._counted[label, method, status] = metrics.http_requests.labels(label, method, str(status))
+                counted = metrics.http_requests.labels(label, method, str(status))
+                self._counted[label, method, status] = counted
             counted.inc()
             timed = self._timed.get((label, method))
             if timed is None:

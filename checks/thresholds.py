@@ -63,6 +63,8 @@ def format_value(value: float, unit: str) -> str:
     if unit == "ratio":
         return f"{value * 100:.1f} %"
     if unit == "bytes":
+        if abs(value) < 1024:
+            return f"{value:.0f} B"
         return f"{value / 2**20:.1f} MiB" if value >= 2**20 else f"{value / 1024:.1f} KiB"
     if unit == "seconds":
         return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"

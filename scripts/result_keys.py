@@ -21,7 +21,8 @@ BASELINE_KEYS: dict[str, KeySpec] = {
     "api.throughput.hello_rps": ("per_second", "the bare framework's hello-world under wrk", "make bench"),
     "api.throughput.cache_read_rps": ("per_second", "cached read under wrk", "make bench"),
     "api.throughput.cache_read_ratio": ("ratio", "cached read throughput / hello-world, same run", "make bench"),
-    "api.throughput.counter_increment_rps": ("per_second", "counter increments (SQLite writes) under wrk", "make bench"),
+    "api.throughput.counter_increment_rps": ("per_second", "counter increments (SQLite writes) under wrk",
+                                             "make bench"),
     "api.throughput.counter_increment_p99_seconds": ("seconds", "counter increment p99 under wrk, 50 connections",
                                                      "make bench"),
     "ws.rss_per_connection_bytes": ("bytes", "server RSS per held WebSocket (largest hold)", "make bench"),
@@ -36,7 +37,8 @@ BASELINE_KEYS: dict[str, KeySpec] = {
     "process.restart.p50_seconds": ("seconds", "supervisor restart after SIGKILL, p50", "make bench"),
     "process.restart.p99_seconds": ("seconds", "supervisor restart after SIGKILL, p99 of 50", "make bench"),
     "memory.soak.slope_bytes_per_kop": ("bytes", "RSS growth per 1,000 operations after warm-up", "make bench"),
-    "memory.soak.slope_bound_bytes_per_kop": ("bytes", "|slope| + 2 standard errors, per 1,000 operations", "make bench"),
+    "memory.soak.slope_bound_bytes_per_kop": ("bytes", "|slope| + 2 standard errors, per 1,000 operations",
+                                              "make bench"),
     "memory.soak.requests": ("count", "requests in the compressed soak", "make bench"),
 }
 

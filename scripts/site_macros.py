@@ -177,8 +177,9 @@ class Macros:
         if self.baselines is None:
             return ""
         metrics = self._bench_metrics()
-        rows = [(q, metrics[f"{prefix}.{q}_seconds"]["value"], f"{metrics[f'{prefix}.{q}_seconds']['value'] * 1000:.1f} ms")
-                for q in ("p50", "p95", "p99", "max") if f"{prefix}.{q}_seconds" in metrics]
+        values = [(q, metrics[f"{prefix}.{q}_seconds"]["value"]) for q in ("p50", "p95", "p99", "max")
+                  if f"{prefix}.{q}_seconds" in metrics]
+        rows = [(q, v, f"{v * 1000:.1f} ms") for q, v in values]
         if not rows:
             raise MacroError(f"{self.page()}: no latency percentiles under {prefix!r}")
         return charts.bars(f"{prefix} latency percentiles, log scale", rows, log=True, label_width=40)

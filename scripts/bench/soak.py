@@ -8,8 +8,8 @@
 
 Work comes in phases: wrk drives a mixed request load for a fixed time, then WebSocket clients
 connect and disconnect. The first half of the work is warm-up (the first hour of a timed soak):
-SQLite's page caches, up to 2 MiB per connection, fill as the items table grows, and in the first
-full run RSS climbed for half a million operations and then did not move. After warm-up, the
+SQLite's page caches, about 2 MB per connection by default, fill as the items table grows; in
+the first full run RSS climbed for half a million operations and then did not move. After warm-up, the
 server's RSS, open fds and registry are sampled after every phase against the operations done
 so far. Memory that does not grow with work shows as a least-squares slope within noise of zero;
 the figure keeps its standard error so the bound is stated, not implied. Then tracemalloc

@@ -16,12 +16,13 @@ print_comparison({
     "api.throughput.cache_read_rps": (2000.0, "per_second", 1),  # half the baseline rate: worse
     "api.throughput.cache_read_p99_seconds": (0.011, "seconds", 1),  # 10 % slower: noise
     "cache.zipf.hit_ratio": (0.99, "ratio", 100),              # same
+    "api.mixed.achieved_rps": (300.0, "per_second", 3000),     # quick offers 300/s: set by size, not compared
 })
 """
 
 
 def _baselines(path: Path) -> None:
-    metrics = {"api.mixed.p99_seconds": 0.0065, "api.throughput.cache_read_rps": 4000.0,
+    metrics = {"api.mixed.p99_seconds": 0.0065, "api.throughput.cache_read_rps": 4000.0, "api.mixed.achieved_rps": 1000.0,
                "api.throughput.cache_read_p99_seconds": 0.010, "cache.zipf.hit_ratio": 0.99}
     path.write_text(json.dumps({
         "generated_at": "2026-11-26T21:35:45+00:00", "commit": "7a54ea9", "machine": {"cpus": 2},
@@ -29,7 +30,8 @@ def _baselines(path: Path) -> None:
 
 
 def test_quick_comparison_flags_regressions_in_the_right_direction(tmp_path: Path) -> None:
-    """Assert a doubled p99 and a halved rate are flagged, 10 % noise and an equal figure are not, exit 0."""
+    """Assert a doubled p99 and a halved rate are flagged, 10 % noise and an equal figure are not, a
+    size-bound figure is not compared, and it exits 0."""
     _baselines(tmp_path / "baselines.json")
     done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=60,
                           env={"RUNBOOK_RESULTS_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"})
@@ -39,6 +41,7 @@ def test_quick_comparison_flags_regressions_in_the_right_direction(tmp_path: Pat
     assert "0.50x" in lines["api.throughput.cache_read_rps"] and "worse" in lines["api.throughput.cache_read_rps"]
     assert "worse" not in lines["api.throughput.cache_read_p99_seconds"]
     assert "worse" not in lines["cache.zipf.hit_ratio"]
+    assert "api.mixed.achieved_rps" not in lines  # a lower offered rate is not a regression
     assert "2026-11-26 21:35 UTC, commit 7a54ea9" in done.stdout
 
 
