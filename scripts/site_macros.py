@@ -143,7 +143,7 @@ class Macros:
         for key, m in sorted(rows.items()):
             met = {True: ":material-check: yes", False: ":material-close: **missed**", None: ""}[m.get("met")]
             lines.append(f"| `{key}` | {format_value(m['value'], m['unit'])} | {m.get('samples', '')} | "
-                         f"{m.get('target_text') or ''} | {met} |")
+                         f"{_cell(m.get('target_text') or '')} | {met} |")
         return "\n".join(lines)
 
     def bench_provenance(self) -> str:
@@ -337,6 +337,11 @@ class Macros:
             lines.append(f"| {fix.code} | {fix.title} | {fix.implemented_by} | "
                          f"`pytest -m {fix.marker}` | {result} |")
         return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: a bare ``|`` would end the cell."""
+    return text.replace("|", "\\|")
 
 
 def _seconds(value: float | None) -> str:

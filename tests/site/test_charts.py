@@ -95,3 +95,12 @@ def test_soak_report_renders_a_timed_soak_file(tmp_path: Path) -> None:
     assert report.startswith("8 hours, 2026-11-26 12:00 UTC, commit abcdef1, on 2 cores")
     assert "| `memory.soak.requests` | 80,000,000 |" in report and "| `memory.soak.slope_bytes_per_kop` | 12 B |" in report
     assert "<svg" in report and "90,000k" in report
+
+
+def test_baseline_table_keeps_a_pipe_inside_its_cell(tmp_path: Path) -> None:
+    """Assert a target text with ``|`` in it (``|slope|``) is escaped, so the table keeps five columns."""
+    data = stamped(0, metrics={"memory.soak.slope_bound_bytes_per_kop": {
+        "value": 132, "unit": "bytes", "target_text": "ours: |slope| + 2 SE <= 1 KiB", "met": True}})
+    table = macros(baselines=result_file(tmp_path, "b.json", data)).baseline_area("memory.soak.")
+    row = table.splitlines()[-1]
+    assert row.replace("\\|", "").count("|") == 6, row
