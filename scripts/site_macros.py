@@ -210,11 +210,12 @@ class Macros:
                             "offered rate (requests per second)", lambda v: f"{v * 1000:.0f} ms",
                             lambda x: f"{x:,.0f}/s", limit=(limit, f"{limit * 1000:.0f} ms target"))
 
-    def soak_chart(self, file: str = "baselines") -> str:
-        """Server RSS after each soak phase against the work done since the start."""
-        source = self.soak if file == "soak" else self.baselines
-        if source is None:
-            return ""
+    def soak_chart(self) -> str:
+        """Server RSS after each measured phase of the latest `make bench` soak."""
+        return "" if self.baselines is None else self._rss_chart(self.baselines)
+
+    def _rss_chart(self, source: results.ResultFile) -> str:
+        """RSS against the work done since the start, from ``source``'s soak samples."""
         points = source.data.get("details", {}).get("memory.soak.rss")
         if not points:
             raise MacroError(f"{self.page()}: no memory.soak.rss samples in {source.path}")
@@ -258,7 +259,7 @@ class Macros:
         lines = [f"{self.soak.data.get('hours')} hours, {self.soak.stamp}, on {_machine(self.soak)}.", "",
                  "| figure | measured |", "|---|---|"]
         lines += [f"| `{k}` | {format_value(m.value, m.unit)} |" for k, m in self.soak.metrics.items()]
-        return "\n".join(lines) + "\n\n" + self.soak_chart("soak")
+        return "\n".join(lines) + "\n\n" + self._rss_chart(self.soak)
 
     def recovery_matrix(self) -> str:
         """The error-recovery matrix from the latest full `make drill` run."""
