@@ -3,13 +3,12 @@ per-page and per-fix results are written to ``results/test-runs.json`` for the s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 
+from docsite.hardening import FIXES
 from scripts import live, results
-from scripts.hardening import FIXES
 from tests.pages import page_sybil
 
 pytest_collect_file = page_sybil().pytest()
@@ -49,24 +48,19 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Merge this run into results/test-runs.json: pages and fixes that ran get this run's stamp."""
+    """Merge this run into results/test-runs.json: each page, fix and figure that ran gets this run's
+    stamp; the others keep their own."""
     if not _pages and not _markers and not _figures:
         return
-    stamp = results.provenance()
+    path = results.DEFAULT_DIR / results.TEST_RUNS
     try:
-        previous = results.load(results.TEST_RUNS)
+        previous = results.load(path)
     except results.ResultsError:
         previous = None
-    data = previous.data if previous else {}
-    for table, key in ((_pages, "pages"), (_markers, "markers")):
-        merged = dict(data.get(key, {}))
-        merged.update({name: {**row, "generated_at": stamp["generated_at"], "commit": stamp["commit"]}
-                       for name, row in table.items()})
-        data[key] = merged
-    figures = dict(data.get("figures", {}))
-    figures.update({name: {"value": value, "generated_at": stamp["generated_at"], "commit": stamp["commit"]}
-                    for name, value in _figures.items()})
-    data["figures"] = figures
-    data.update(stamp)
-    results.TEST_RUNS.parent.mkdir(exist_ok=True)
-    results.TEST_RUNS.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    before = previous.data if previous else {}
+    stamp = results.provenance()
+    recorded = {key: (float(value), results.figure(key).unit, 1) for key, value in _figures.items()}  # type: ignore[arg-type]
+    rows = {"pages": _pages, "markers": _markers,
+            "figures": {key: {"value": value} for key, value in _figures.items()}}
+    results.write(path, recorded, {key: results.merge_rows(before.get(key, {}), table, stamp)
+                                   for key, table in rows.items()}, history=0, stamp=stamp)

@@ -4,7 +4,6 @@ Start it with ``backend supervise`` (or ``make backend``); configure it with ``B
 environment variables (:mod:`backend.settings`).
 """
 
-from backend.app import Backend, create_app
 from backend.settings import Settings, SettingsError
 
-__all__ = ["Backend", "Settings", "SettingsError", "create_app"]
+__all__ = ["Settings", "SettingsError"]

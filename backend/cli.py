@@ -26,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backend", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run one server process in the foreground")
-    serve.add_argument("--restarts", type=int, default=0, help=argparse.SUPPRESS)
+    serve.add_argument("--restarts", type=int, default=0, help=argparse.SUPPRESS)  # from the supervisor
+    serve.add_argument("--restarted-at", default="", help=argparse.SUPPRESS)  # epoch seconds, comma-separated
     sub.add_parser("supervise", help="run the server under the supervisor (what `make backend` does)")
     sub.add_parser("settings", help="list every BACKEND_* variable with its default")
     return parser
@@ -53,9 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"backend: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
     if args.command == "serve":
+        from backend.restarts import Restarts
         from backend.server import serve
 
-        serve(settings, args.restarts)
+        serve(settings, Restarts.parse(args.restarts, args.restarted_at))
         return EXIT_OK
     from backend.supervisor import CrashLoopError, LockHeld, Supervisor
 

@@ -42,7 +42,7 @@ def error_response(status: int, error: str, detail: str, request_id: str,
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def request_id_of(request: Request) -> str:
+def _request_id_of(request: Request) -> str:
     return str(request.scope.get("state", {}).get("request_id", "-"))
 
 
@@ -64,22 +64,22 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route {request.method} {request.url.path}"
-        return error_response(exc.status_code, error, detail, request_id_of(request), exc.headers)
+        return error_response(exc.status_code, error, detail, _request_id_of(request), exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         error, detail = _describe(list(exc.errors()))
         status = 400 if error == "invalid_json" else 422
-        return error_response(status, error, detail, request_id_of(request))
+        return error_response(status, error, detail, _request_id_of(request))
 
     @app.exception_handler(DatabaseError)
     async def database_error(request: Request, exc: DatabaseError) -> JSONResponse:
         app.state.backend.metrics.db_errors.labels(exc.kind).inc()
         error = "database_busy" if exc.kind == "locked" else "database_unavailable"
-        return error_response(503, error, str(exc), request_id_of(request), {"Retry-After": "1"})
+        return error_response(503, error, str(exc), _request_id_of(request), {"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        rid = request_id_of(request)
+        rid = _request_id_of(request)
         log.exception("unhandled error in %s %s (request %s)", request.method, request.url.path, rid)
         return error_response(500, "internal_error", f"unexpected server error; quote request id {rid}", rid)

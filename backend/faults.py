@@ -17,39 +17,19 @@ what cannot be made safely on a shared machine. Every call needs the token in ``
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
 import tracemalloc
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 
 from backend import ws
 from backend.errors import ApiError
+from backend.state import Backend
 
-if TYPE_CHECKING:
-    from backend.app import Backend
-
-__all__ = ["Faults", "router"]
+__all__ = ["router"]
 
 MAX_HELD_MEGABYTES = 4096
-
-
-@dataclasses.dataclass
-class Faults:
-    """What is currently injected. ``held`` keeps the ballast alive."""
-
-    latency_seconds: float = 0.0
-    held: list[bytearray] = dataclasses.field(default_factory=list)
-    allocations_baseline: tracemalloc.Snapshot | None = None
-
-    @property
-    def held_megabytes(self) -> int:
-        return sum(len(chunk) for chunk in self.held) // (1024 * 1024)
-
-    def hold(self, megabytes: int) -> None:
-        chunk = bytearray(1024 * 1024)
-        self.held = [bytearray(chunk) for _ in range(megabytes)]  # copies are touched pages
 
 
 def _backend(request: Request) -> Backend:

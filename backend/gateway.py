@@ -14,16 +14,14 @@ import asyncio
 import random
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from backend import ws
 from backend.errors import ApiError, error_response
-
-if TYPE_CHECKING:
-    from backend.app import Backend
+from backend.state import Backend
 
 __all__ = ["Gateway"]
 

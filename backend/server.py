@@ -14,9 +14,10 @@ import uvicorn
 
 from backend.app import create_app
 from backend.gateway import Gateway
+from backend.restarts import Restarts
 from backend.settings import Settings
 
-__all__ = ["serve"]
+__all__ = ["DrainingServer", "serve"]
 
 
 class DrainingServer(uvicorn.Server):
@@ -33,7 +34,7 @@ class DrainingServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def serve(settings: Settings, restarts: int = 0) -> None:
+def serve(settings: Settings, restarts: Restarts | None = None) -> None:
     """Serve until SIGTERM/SIGINT; returns after the drain."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     gateway = create_app(settings, restarts)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import fcntl
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from backend.backoff import Backoff, CrashLoop
+from backend.restarts import Restarts
 from backend.settings import Settings
 
 __all__ = ["CrashLoopError", "LockHeld", "Supervisor"]
@@ -39,6 +41,7 @@ BACKOFF_BASE = 0.1
 POLL = 0.05
 KILL_MARGIN = 5.0
 PR_SET_PDEATHSIG = 1
+RESTART_TIMES_KEPT = 100  # enough to count any limit's window; the lifetime total is passed apart
 
 
 class LockHeld(RuntimeError):
@@ -80,6 +83,7 @@ class Supervisor:
         self.settings = settings
         self.stop = threading.Event()
         self.restarts = 0
+        self.restarted_at: collections.deque[float] = collections.deque(maxlen=RESTART_TIMES_KEPT)
         self.child: subprocess.Popen[bytes] | None = None
         self.backoff = Backoff(BACKOFF_BASE, settings.supervisor_backoff_max)
         self.crash_loop = CrashLoop(settings.supervisor_max_starts, settings.supervisor_window)
@@ -122,11 +126,13 @@ class Supervisor:
             if self.stop.wait(delay):
                 break
             self.restarts += 1
+            self.restarted_at.append(time.time())
         return 0
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         env = {**os.environ, **self.settings.to_env()}
-        cmd = [sys.executable, "-m", "backend", "serve", "--restarts", str(self.restarts)]
+        cmd = [sys.executable, "-m", "backend", "serve", "--restarts", str(self.restarts),
+               "--restarted-at", Restarts.format(self.restarted_at)]
         child = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
         log.info("started server pid %d (restart %d)", child.pid, self.restarts)
         return child

@@ -16,28 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
-from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from backend.hub import Connection, HubFull, SlowConsumer
+from backend.state import Backend, Session
 
-if TYPE_CHECKING:
-    from backend.app import Backend
-
-__all__ = ["Session", "close_all", "drop_slow", "endpoint"]
+__all__ = ["close_all", "drop_slow", "endpoint"]
 
 log = logging.getLogger(__name__)
 CLOSE_TIMEOUT = 2.0
-
-
-@dataclasses.dataclass
-class Session:
-    websocket: WebSocket
-    pump: asyncio.Task[None]
 
 
 async def _close(session: Session, code: int, reason: str, timeout: float = CLOSE_TIMEOUT) -> None:

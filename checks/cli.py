@@ -42,6 +42,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_UNUSABLE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _summary(docstring: str) -> str:
+    """What a component checks, from its module docstring ````ws``: capacity, ...`` → ``capacity, ...``."""
+    paragraph = " ".join(docstring.strip().split("\n\n")[0].split())
+    name, sep, rest = paragraph.partition(": ")
+    text = rest if sep and name.startswith("``") else paragraph
+    return text.split(". ")[0].rstrip(".").replace("``", "")
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", default=os.environ.get("BACKEND_URL", DEFAULT_URL),
@@ -54,11 +62,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="seconds between the two /metrics scrapes rates are taken over (default 0.5)")
     common.add_argument("--samples", type=int, default=20, help="requests in the latency sample (default 20)")
     common.add_argument("--thresholds", type=Path, default=None, help="thresholds file (default: the packaged one)")
-    parser = _Parser(prog="checks", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="checks", description=__doc__.split("\n\n")[0].replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("doctor", parents=[common], help="every quick check in one table")
     for name, check in CHECKS.items():
-        sub.add_parser(name, parents=[common], help=(sys.modules[check.__module__].__doc__ or "").split(":")[0])
+        sub.add_parser(name, parents=[common], help=_summary(sys.modules[check.__module__].__doc__ or name))
     sub.add_parser("thresholds", parents=[common], help="the table of limits")
     run = sub.add_parser("run", parents=[common], help="run a page's console blocks against the target")
     run.add_argument("page", type=Path, help="a Markdown page, e.g. runbooks/backend-down.md")

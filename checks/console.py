@@ -27,11 +27,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from checks.errors import PageError
-from checks.target import ws_url_of
+from checks.urls import ws_url_of
 
-__all__ = ["Block", "Outcome", "Safety", "Step", "environment", "matches", "parse", "parse_file", "run_step"]
+__all__ = ["PYTHONS", "RUNNABLE", "RUNNABLE_CONSOLE", "SHELLS", "Block", "Outcome", "Safety", "Step", "environment",
+           "matches", "parse", "parse_file", "run_step"]
 
+# The languages whose blocks are run: ``checks run`` runs console blocks; the page tests run all.
 RUNNABLE_CONSOLE = "console"
+SHELLS = frozenset({"bash", "sh", "shell"})
+PYTHONS = frozenset({"python", "py"})
+RUNNABLE = frozenset({RUNNABLE_CONSOLE}) | SHELLS | PYTHONS
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _DIRECTIVE = re.compile(r"^\s*<!--\s*checks:\s*(?P<word>[a-z-]+)\s*(?::\s*(?P<reason>.*?))?\s*-->\s*$")
 _EXIT = re.compile(r"^\[exit (\d+)\]$")
@@ -68,6 +73,11 @@ class Block:
     text: str
     safety: Safety = Safety.READ_ONLY
     skip_reason: str = ""
+    directive: int = 0  # 1-based line of its ``<!-- checks: ... -->`` directive; 0 when it has none
+
+    @property
+    def runnable(self) -> bool:
+        return self.language in RUNNABLE
 
     @property
     def steps(self) -> list[Step]:
@@ -105,9 +115,14 @@ def parse_file(path: Path) -> list[Block]:
     return parse(text, path)
 
 
-def parse(text: str, path: Path) -> list[Block]:
-    """Every fenced block of a Markdown text, with the directive that precedes it."""
+def parse(text: str, path: Path, first_line: int = 1) -> list[Block]:
+    """Every fenced block of a Markdown text, with the directive that precedes it.
+
+    ``first_line`` is the page line ``text`` starts on (after front matter the site has removed),
+    so every line number, in blocks and in errors, is the page's own.
+    """
     lines = text.splitlines()
+    offset = first_line - 1
     blocks: list[Block] = []
     i = 0
     while i < len(lines):
@@ -121,9 +136,10 @@ def parse(text: str, path: Path) -> list[Block]:
         while j < len(lines) and not close.match(lines[j]):
             j += 1
         body = "\n".join(_dedent(line, indent) for line in lines[i + 1:j])
-        safety, reason = _directive(lines, i, path)
+        safety, reason, directive = _directive(lines, i, path, offset)
         language = info.split()[0].lstrip("{.").rstrip("}").lower() if info else ""
-        blocks.append(Block(path, language, info, i + 1, j + 1, body, safety, reason))
+        blocks.append(Block(path, language, info, offset + i + 1, offset + j + 1, body, safety, reason,
+                            offset + directive if directive else 0))
         i = j + 1
     return blocks
 
@@ -132,22 +148,24 @@ def _dedent(line: str, indent: str) -> str:
     return line[len(indent):] if line.startswith(indent) else line.lstrip()
 
 
-def _directive(lines: list[str], fence_index: int, path: Path) -> tuple[Safety, str]:
+def _directive(lines: list[str], fence_index: int, path: Path, offset: int) -> tuple[Safety, str, int]:
+    """The safety class, skip reason and 1-based line of the directive before a fence."""
     k = fence_index - 1
     while k >= 0 and not lines[k].strip():
         k -= 1
     match = _DIRECTIVE.match(lines[k]) if k >= 0 else None
     if not match:
-        return Safety.READ_ONLY, ""
+        return Safety.READ_ONLY, "", 0
+    where = f"{path}:{offset + k + 1}"
     try:
         safety = Safety(match["word"])
     except ValueError:
         words = ", ".join(s.value for s in Safety)
-        raise PageError(f"{path}:{k + 1}: unknown directive 'checks: {match['word']}'; use one of {words}") from None
+        raise PageError(f"{where}: unknown directive 'checks: {match['word']}'; use one of {words}") from None
     reason = (match["reason"] or "").strip()
     if safety is Safety.SKIP and not reason:
-        raise PageError(f"{path}:{k + 1}: 'checks: skip' needs a reason: <!-- checks: skip: why it cannot run -->")
-    return safety, reason
+        raise PageError(f"{where}: 'checks: skip' needs a reason: <!-- checks: skip: why it cannot run -->")
+    return safety, reason, k + 1
 
 
 def _steps(text: str, first_line: int) -> list[Step]:

@@ -13,14 +13,9 @@ import httpx
 
 from checks.errors import NotABackend, TargetTimeout, TargetUnreachable
 from checks.promql import Snapshot, parse
+from checks.urls import ws_url_of
 
-__all__ = ["Target", "ws_url_of"]
-
-
-def ws_url_of(url: str) -> str:
-    """The hub's WebSocket URL for a backend base URL (http -> ws, https -> wss)."""
-    url = url.rstrip("/")
-    return ("wss:" if url.startswith("https:") else "ws:") + url.split(":", 1)[1] + "/ws"
+__all__ = ["Target"]
 
 
 class Target:

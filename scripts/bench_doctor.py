@@ -23,6 +23,8 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
+__all__ = ["main"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -1,7 +1,9 @@
-"""Time `mkdocs build` of the real site with the macros plugin and without it, in the same run.
+"""Time `mkdocs build` of the real site with the handbook plugin (docsite, with mkdocs-macros) and
+without both, in the same run.
 
-The "without" build drops the macros plugin from a copy of mkdocs.yml (pages then show their raw
-`{{ ... }}` calls, which is fine for timing). Runs alternate so machine noise hits both alike.
+The "without" build drops the two plugins from a copy of mkdocs.yml and builds a copy of docs/
+with runbooks/ put inside it, so both builds have the same pages (the "without" pages show their
+raw `{{ ... }}` calls, which is fine for timing). Runs alternate so machine noise hits both alike.
 
     .venv/bin/python scripts/bench_site_build.py [--runs 5]
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -18,17 +21,22 @@ import tempfile
 import time
 from pathlib import Path
 
+__all__ = ["main"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _without_macros(tmp: Path) -> Path:
-    """A copy of mkdocs.yml without the macros plugin, with paths made absolute for its new place."""
+def _without_plugin(tmp: Path) -> Path:
+    """A copy of mkdocs.yml without the handbook and macros plugins, placed to find docs/."""
     text = (REPO / "mkdocs.yml").read_text()
-    text = re.sub(r"  - macros:\n(      .*\n)+", "", text)
-    text = re.sub(r"watch:\n(  - .*\n)+", "", text)
-    text = text.replace("strict: true", "strict: false").replace("  - scripts/", f"  - {REPO}/scripts/")
-    path = tmp / "mkdocs-no-macros.yml"
-    path.write_text(f"docs_dir: {REPO / 'docs'}\n" + text)
+    text = re.sub(r"  - (handbook|macros):.*\n(      .*\n)+", "", text)
+    text = re.sub(r"watch:.*\n(  - .*\n)+", "", text)
+    text = text.replace("strict: true", "strict: false")
+    docs = tmp / "docs"
+    shutil.copytree(REPO / "docs", docs)
+    shutil.copytree(REPO / "runbooks", docs / "runbooks")
+    path = tmp / "mkdocs-no-plugin.yml"
+    path.write_text(f"docs_dir: {docs}\n" + text)
     return path
 
 
@@ -45,13 +53,13 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        plain = _without_macros(tmp)
-        with_macros, without = [], []
+        plain = _without_plugin(tmp)
+        with_plugin, without = [], []
         for _ in range(args.runs):
-            with_macros.append(_build(REPO / "mkdocs.yml", tmp / "a"))
+            with_plugin.append(_build(REPO / "mkdocs.yml", tmp / "a"))
             without.append(_build(plain, tmp / "b"))
-    a, b = statistics.median(with_macros), statistics.median(without)
-    print(f"mkdocs build, {args.runs} runs each, median: with macros {a:.2f} s, without {b:.2f} s, "
+    a, b = statistics.median(with_plugin), statistics.median(without)
+    print(f"mkdocs build, {args.runs} runs each, median: with the handbook plugin {a:.2f} s, without {b:.2f} s, "
           f"ratio {a / b:.2f}x (process start included)")
 
 

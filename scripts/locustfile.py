@@ -15,6 +15,8 @@ import random
 
 from locust import FastHttpUser, constant_throughput, task
 
+__all__ = ["ApiUser"]
+
 
 class ApiUser(FastHttpUser):
     """The bench's mix: 40 % cached reads, 10 % cache writes, 20 % increments, 15 % item writes and reads."""

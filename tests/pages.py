@@ -24,21 +24,18 @@ import pytest
 from sybil import Document, Example, Region, Sybil
 from sybil.parsers.markdown import ClearNamespaceParser
 
-from checks.console import Block, Safety, environment, parse, run_step
+from checks.console import PYTHONS, RUNNABLE_CONSOLE, SHELLS, Block, Safety, environment, parse, run_step
 
-__all__ = ["BLOCK_TIMEOUT", "RUNNABLE", "page_sybil", "runnable_blocks"]
+__all__ = ["BLOCK_TIMEOUT", "page_sybil", "runnable_blocks"]
 
 REPO = Path(__file__).resolve().parent.parent
 BLOCK_TIMEOUT = 60.0
-SHELLS = frozenset({"bash", "sh", "shell"})
-PYTHONS = frozenset({"python", "py"})
-RUNNABLE = frozenset({"console"}) | SHELLS | PYTHONS
 FIXTURE = "live_backend"
 
 
 def runnable_blocks(path: Path) -> list[Block]:
     """The blocks of a page that must be run, by language."""
-    return [b for b in parse(path.read_text(encoding="utf-8"), path) if b.language in RUNNABLE]
+    return [b for b in parse(path.read_text(encoding="utf-8"), path) if b.runnable]
 
 
 def _env(example: Example) -> dict[str, str]:
@@ -98,7 +95,7 @@ def _evaluate_python(example: Example) -> None:
         exec(code, example.namespace)  # noqa: S102 - running the page's code is the point
 
 
-EVALUATORS = {"console": _evaluate_console, **dict.fromkeys(SHELLS, _evaluate_shell),
+EVALUATORS = {RUNNABLE_CONSOLE: _evaluate_console, **dict.fromkeys(SHELLS, _evaluate_shell),
               **dict.fromkeys(PYTHONS, _evaluate_python)}
 
 

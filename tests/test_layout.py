@@ -1,4 +1,14 @@
-"""The package boundaries of DESIGN.md: curated public surfaces, and checks never importing backend."""
+"""The layout of DESIGN.md, enforced: which package may import which, and curated public surfaces.
+
+Import directions (one way only):
+
+* ``backend`` and ``checks`` import nothing of the project but themselves: the CLI works against
+  any deployment, and the backend knows nothing of its diagnostics;
+* ``scripts`` (what people run) may use ``checks``; it starts the backend as a process, except the
+  benchmark's hello-world, which takes the backend's FastAPI options so the ratio is fair;
+* ``docsite`` (the site plugin) reads ``checks``, the results module and the backend's settings
+  table; nothing outside it imports it but the tests.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +19,122 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ("backend", "checks", "docsite", "scripts")
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "backend": ("backend",),
+    "checks": ("checks",),
+    "scripts": ("scripts", "checks"),
+    "docsite": ("docsite", "checks", "scripts.results", "backend.settings"),
+}
+EXCEPTIONS = {("scripts/bench/hello.py", "backend.app")}
 
 
-@pytest.mark.parametrize("package", ["backend", "checks"])
-def test_public_names_exist(package: str) -> None:
-    """Assert every name in __all__ is importable from the package."""
-    module = importlib.import_module(package)
-    missing = [name for name in module.__all__ if not hasattr(module, name)]
-    assert not missing, f"{package}.__all__ lists missing names {missing}"
+def _modules(package: str) -> list[Path]:
+    return sorted((REPO / package).rglob("*.py"))
 
 
-@pytest.mark.parametrize(("package", "forbidden"), [("checks", "backend"), ("backend", "checks")])
-def test_packages_do_not_import_each_other(package: str, forbidden: str) -> None:
-    """Assert the CLI works against any deployment: checks never imports backend, nor the reverse."""
+def _project_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, what) of every import of a project package in ``path``, type-checking ones included;
+    ``from scripts import results`` is ``scripts.results``, ``from checks.x import y`` is ``checks.x``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            is_package = (REPO / node.module.replace(".", "/") / "__init__.py").exists()
+            found += [(node.lineno, f"{node.module}.{alias.name}" if is_package else node.module)
+                      for alias in node.names]
+    return [(line, name) for line, name in found if name.split(".")[0] in PACKAGES]
+
+
+def _allowed(name: str, allowed: tuple[str, ...]) -> bool:
+    return any(name == a or name.startswith(a + ".") for a in allowed)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_imports_go_one_way(package: str) -> None:
+    """Assert each package imports only what its row of ALLOWED names."""
     offenders = []
-    for path in (REPO / package).rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            offenders += [f"{path.relative_to(REPO)}:{node.lineno}" for n in names
-                          if n == forbidden or n.startswith(forbidden + ".")]
-    assert not offenders, f"{package} imports {forbidden} at {offenders}"
+    for path in _modules(package):
+        rel = str(path.relative_to(REPO))
+        for line, name in _project_imports(path):
+            if not _allowed(name, ALLOWED[package]) and (rel, name) not in EXCEPTIONS:
+                offenders.append(f"{rel}:{line} imports {name}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_nothing_imports_the_site_plugin() -> None:
+    """Assert the site plugin is a leaf: only MkDocs (through the entry point) and the tests use it."""
+    offenders = [f"{path.relative_to(REPO)}:{line}" for package in ("backend", "checks", "scripts")
+                 for path in _modules(package) for line, name in _project_imports(path)
+                 if name.split(".")[0] == "docsite"]
+    assert not offenders, offenders
+
+
+def test_no_type_checking_cycles_are_hidden() -> None:
+    """Assert no module imports under ``if TYPE_CHECKING:``: a cycle there is a layout problem."""
+    offenders = [str(path.relative_to(REPO)) for package in PACKAGES for path in _modules(package)
+                 if "if TYPE_CHECKING:" in path.read_text()]
+    assert not offenders, offenders
+
+
+def _routed(node: ast.AST) -> bool:
+    """A handler registered with ``@router.get(...)``: reached through the router, not by import."""
+    return any(isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and ast.unparse(d.func.value) == "router"
+               for d in getattr(node, "decorator_list", []))
+
+
+def _public_definitions(tree: ast.Module) -> set[str]:
+    return {node.name for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and not node.name.startswith("_") and not _routed(node)}
+
+
+def _bound_names(tree: ast.Module) -> set[str]:
+    """Every name a module binds at its top level (definitions, assignments, imports)."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    if "__getattr__" in names and "_HOMES" in names:  # a package that loads its exports on first use
+        homes = next(n.value for n in tree.body if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "_HOMES")
+        names |= set(ast.literal_eval(homes))
+    return names
+
+
+def _declared_all(tree: ast.Module) -> list[str] | None:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    return None
+
+
+LIBRARY_MODULES = [path for package in PACKAGES for path in _modules(package)
+                   if path.name not in ("__main__.py",) and "scripts/bench/hello.py" not in str(path)]
+
+
+@pytest.mark.parametrize("path", LIBRARY_MODULES, ids=[str(p.relative_to(REPO)) for p in LIBRARY_MODULES])
+def test_all_lists_exactly_the_public_surface(path: Path) -> None:
+    """Assert ``__all__`` names only what exists, and every public function and class is in it."""
+    tree = ast.parse(path.read_text(), str(path))
+    declared = _declared_all(tree)
+    if declared is None:
+        assert not _public_definitions(tree), f"{path.relative_to(REPO)} defines public names but has no __all__"
+        return
+    missing = [name for name in declared if name not in _bound_names(tree)]
+    assert not missing, f"{path.relative_to(REPO)}: __all__ lists names that do not exist: {missing}"
+    unlisted = sorted(_public_definitions(tree) - set(declared))
+    assert not unlisted, f"{path.relative_to(REPO)}: public but not in __all__: {unlisted}"
+
+
+@pytest.mark.parametrize("package", ["backend", "checks", "docsite", "scripts.results"])
+def test_package_exports_resolve(package: str) -> None:
+    """Assert every name a package exports can be imported from it (lazily loaded ones too)."""
+    module = importlib.import_module(package)
+    missing = [name for name in module.__all__ if getattr(module, name, None) is None]
+    assert not missing, f"{package}.__all__ lists names that do not resolve: {missing}"

@@ -17,44 +17,21 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.metadata
-import json
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from checks.thresholds import COMPARISONS
 from scripts import live, results
 from scripts.bench.harness import exit_cleanly_on_sigterm, fresh_backend
 from scripts.bench.soak import PLANS, soak
 from scripts.bench.stats import compare
-from scripts.bench.suites import (Details, Figures, api_capacity, api_open_loop, cache_zipf, restarts, websocket,
-                                  ws_echo)
+from scripts.bench.suites import Details, Figures, api_capacity, api_open_loop, cache_zipf, restarts, websocket, ws_echo
 from scripts.bench.wrk import throughput
+from scripts.results import figure
 
-# key -> (comparison, our target, the plan's target in words)
-TARGETS: dict[str, tuple[str, float, str]] = {
-    "api.mixed.p95_seconds": ("<", 0.5, "plan: p95 < 500 ms at 1,000+ req/s"),
-    "api.mixed.p99_seconds": ("<", 0.025, "ours: p99 < 25 ms at 1,000 req/s, open loop"),
-    "api.mixed.error_ratio": ("<", 0.001, "ours: under 0.1 % errors"),
-    "api.capacity_rps": (">=", 1000, "plan: 1,000+ req/s; here: the highest rate with p99 < 25 ms"),
-    "api.throughput.cache_read_ratio": (">=", 0.70, "ours: cached read >= 70 % of the framework's hello-world"),
-    "ws.echo.p99_seconds": ("<", 0.100, "plan: WebSocket latency < 100 ms (echo at 1,000 msg/s)"),
-    "memory.soak.slope_bound_bytes_per_kop": ("<=", 1024, "ours: slope + 2 SE within 1 KiB per 1,000 operations"),
-    "memory.soak.fds_delta": ("<=", 0, "open fds back to the post-warm-up count"),
-    "memory.soak.registry_after": ("<=", 0, "WebSocket registry back to zero after the soak"),
-    "ws.rss_per_connection_bytes": ("<=", 25_000, "ours: <= 25 kB per held connection"),
-    "ws.broadcast_1000.p99_seconds": ("<", 0.060, "ours: < 60 ms to the last of 1,000; plan: WS latency < 100 ms"),
-    "cache.zipf.hit_ratio": (">=", 0.95, "ours: >= 95 %; plan: > 90 % under load"),
-    "process.restart.p99_seconds": ("<", 2.0, "ours: restart p99 < 2 s"),
-    "ws.registry_after_cycles": ("<=", 0, "registry back to zero after the cycles"),
-    "process.restart.children_after": ("<=", 1, "no leaked child: one server under the supervisor"),
-    "process.restart.listeners_after": ("<=", 1, "no leaked port: one listener"),
-}
-HIGHER_IS_BETTER = {"cache.zipf.hit_ratio", "cache.zipf.memory_hit_ratio", "api.mixed.achieved_rps",
-                    "ws.cycles_per_second", "api.capacity_rps", "ws.echo.achieved_per_second"}
-HIGHER_IS_BETTER_PREFIXES = ("api.throughput.",)  # requests per second and ratios; their p99s are not
 # Figures the run's size decides rather than the backend: the offered rates, the work counts, the
 # capacity (bench-quick's search stops at 1,500/s) and the soak, whose slope needs the full run's
 # warm-up to mean anything. bench-quick prints them but does not compare them.
@@ -72,21 +49,12 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 
 
-def _met(key: str, value: float) -> bool | None:
-    if key not in TARGETS:
-        return None
-    op, target, _ = TARGETS[key]
-    return COMPARISONS[op](value, target)
-
-
-def _higher_is_better(key: str) -> bool:
-    return key in HIGHER_IS_BETTER or (key.startswith(HIGHER_IS_BETTER_PREFIXES) and not key.endswith("_seconds"))
-
-
 def run(size: str) -> tuple[Figures, Details]:
     """Every suite at ``size``, each on a fresh backend; returns all figures and the charts' details."""
     sizes = SIZES[size]
-    p99_limit = TARGETS["api.mixed.p99_seconds"][1]
+    p99_target = figure("api.mixed.p99_seconds").target
+    assert p99_target is not None, "api.mixed.p99_seconds lost its target in scripts/results/schema.py"
+    p99_limit = p99_target[1]
     figures: Figures = {}
     details: Details = {}
     plans: list[tuple[dict[str, Any], Callable[[live.Live], Figures]]] = [
@@ -108,7 +76,7 @@ def run(size: str) -> tuple[Figures, Details]:
             found = suite(backend)
         figures.update(found)
         for key, (value, unit, _) in found.items():
-            verdict = {True: "meets target", False: "MISSES target", None: ""}[_met(key, value)]
+            verdict = {True: "meets target", False: "MISSES target", None: ""}[figure(key).met(value)]
             print(f"{key:<42} {value:>14.6g} {unit:<10} {verdict}", flush=True)
     return figures, details
 
@@ -124,35 +92,25 @@ def _wrk_version() -> str:
     return (done.stdout + done.stderr).split()[1]  # "wrk debian/4.1.0-3+b2 [epoll] ..."
 
 
-def _record(figures: Figures, details: Details) -> None:
-    previous = results.load(results.BASELINES)
-    history = previous.data.get("history", []) if previous else []
-    if previous:
-        history = [*history, {"generated_at": previous.data["generated_at"], "commit": previous.commit,
-                              "metrics": {k: v["value"] for k, v in previous.data.get("metrics", {}).items()}}][-50:]
-    metrics = {key: {"value": value, "unit": unit, "samples": samples,
-                     "target": TARGETS[key][1] if key in TARGETS else None,
-                     "target_text": TARGETS[key][2] if key in TARGETS else None, "met": _met(key, value)}
-               for key, (value, unit, samples) in figures.items()}
+def _record(figures: Figures, details: Details, directory: Path) -> None:
     tools = {"python": sys.version.split()[0], "generator": "aiohttp on uvloop, open loop, 64 connections",
              "wrk": _wrk_version(),
              **{name: _version(name) for name in ("aiohttp", "uvicorn", "fastapi", "websockets")}}
     sizes = {**SIZES["full"], "soak": dataclasses.asdict(PLANS["full"])}
-    data = {**results.provenance(), "tools": tools, "sizes": sizes,
-            "metrics": metrics, "details": details, "history": history}
-    results.BASELINES.write_text(json.dumps(data, indent=2) + "\n")
-    print(f"wrote {results.BASELINES.relative_to(results.REPO)}")
+    path = directory / results.BASELINES
+    results.write(path, figures, {"tools": tools, "sizes": sizes, "details": details})
+    print(f"wrote {path}")
 
 
-def print_comparison(figures: Figures) -> None:
+def print_comparison(figures: Figures, directory: Path = results.DEFAULT_DIR) -> None:
     """The quick run against the committed baselines: ratios, flagged beyond the tolerance, never failing."""
-    committed = results.load(results.BASELINES)
+    committed = results.load(directory / results.BASELINES)
     if committed is None:
         print("no committed baselines to compare with: run `make bench`")
         return
     comparable = {k: v[0] for k, v in figures.items() if not k.startswith(SIZE_BOUND)}
     rows = compare(comparable, {k: m.value for k, m in committed.metrics.items()},
-                   {key for key in comparable if _higher_is_better(key)})
+                   {key for key in comparable if figure(key).higher_is_better})
     print(f"\ncompared with the committed baselines ({committed.stamp}); quick sizes differ, so read trends only")
     print(f"(not compared, set by the run's size: {', '.join(SIZE_BOUND)})")
     for row in rows:
@@ -164,14 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes; compare, do not record")
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # the test suite's tiny run
+    parser.add_argument("--results", type=Path, default=results.DEFAULT_DIR,
+                        help="results directory to record into / compare with (default: %(default)s)")
     args = parser.parse_args(argv)
     exit_cleanly_on_sigterm()
     size = "smoke" if args.smoke else "quick" if args.quick else "full"
     figures, details = run(size)
     if size == "full":
-        _record(figures, details)
+        _record(figures, details, args.results)
     elif size == "quick":
-        print_comparison(figures)
+        print_comparison(figures, args.results)
     return 0
 
 

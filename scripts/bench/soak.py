@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import tempfile
 import time
@@ -200,11 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:<42} {value:>14.6g} {unit}")
     print("top growth since warm-up (tracemalloc):", *details["memory.soak.top_growth"], sep="\n  ")
     if args.hours is not None:
-        data = {**results.provenance(), "hours": args.hours, "plan": dataclasses.asdict(plan),
-                "metrics": {k: {"value": v, "unit": u, "samples": n} for k, (v, u, n) in figures.items()},
-                "details": details}
-        results.SOAK.write_text(json.dumps(data, indent=2) + "\n")
-        print(f"wrote {results.SOAK.relative_to(results.REPO)}")
+        path = results.DEFAULT_DIR / results.SOAK
+        results.write(path, figures, {"hours": args.hours, "plan": dataclasses.asdict(plan), "details": details})
+        print(f"wrote {path}")
     return 0
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 
 from hdrh.histogram import HdrHistogram
 
-__all__ = ["Latencies", "compare", "slope"]
+__all__ = ["Comparison", "Latencies", "compare", "slope"]
 
 MICROS = 1_000_000
 

@@ -10,15 +10,12 @@ a miss is a finding).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 from scripts import results
 from scripts.drill.drills import DRILLS, DrillResult
-
-UNITS = {"ttd_seconds": "seconds", "ttr_seconds": "seconds", "writes_lost": "count"}
 
 
 def _row(r: DrillResult) -> str:
@@ -30,22 +27,15 @@ def _row(r: DrillResult) -> str:
             f"lost broadcasts {r.ws_messages_lost}")
 
 
-def _write(found: list[DrillResult]) -> None:
-    metrics = {}
-    for r in found:
-        for field, unit in UNITS.items():
-            value = getattr(r, field)
-            if value is not None:
-                metrics[f"{r.name}.{field}"] = {"value": round(float(value), 3), "unit": unit, "samples": 1}
-    previous = results.load(results.RECOVERY)
-    history = (previous.data.get("history", []) if previous else [])
-    if previous:
-        history = [*history, {"generated_at": previous.data["generated_at"], "commit": previous.commit,
-                              "metrics": previous.data.get("metrics", {})}][-20:]
-    data = {**results.provenance(), "tools": {"python": sys.version.split()[0]}, "metrics": metrics,
-            "drills": [r.to_json() for r in found], "history": history}
-    results.RECOVERY.write_text(json.dumps(data, indent=2) + "\n")
-    print(f"wrote {results.RECOVERY.relative_to(results.REPO)}")
+def _write(found: list[DrillResult], directory: Path) -> None:
+    recorded: results.Recorded = {
+        f"{r.name}.{field}": (round(float(value), 3), unit, 1)
+        for r in found for field, (unit, _) in results.DRILL_FIGURES.items()
+        if (value := getattr(r, field)) is not None}
+    path = directory / results.RECOVERY
+    results.write(path, recorded, {"tools": {"python": sys.version.split()[0]},
+                                   "drills": [r.to_json() for r in found]}, history=20)
+    print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"      {'ok  ' if met else 'MISS'} {target}")
         print(f"      client errors: {result.client_errors or 'none'}; {result.figures or ''}")
     if not args.quick and names == list(DRILLS):
-        _write(found)
+        _write(found, results.DEFAULT_DIR)
     return 0 if all(r.passed for r in found) else 1
 
 

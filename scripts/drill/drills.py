@@ -27,7 +27,8 @@ from scripts.drill.faults import tmpfs
 from scripts.drill.proxy import Proxy
 from scripts.drill.traffic import Fleet, Prober, Publisher, Writer
 
-__all__ = ["DRILLS", "DrillResult"]
+__all__ = ["DRILLS", "DrillResult", "Traffic", "backend_crash", "cache_disk_failure", "database_disconnection",
+           "memory_exhaustion", "network_partition", "traffic", "websocket_drops"]
 
 MiB = 1024 * 1024
 

@@ -37,6 +37,8 @@ def test_sigkill_of_the_server_is_restarted_within_two_seconds(start_backend) ->
     took = time.monotonic() - killed_at
     assert took < 2.0, f"serving again after {took:.2f} s"
     assert backend.metric("backend_supervisor_restarts_total") == 1
+    ages = httpx.get(f"{backend.url}/health").json()["restarts_seconds_ago"]
+    assert len(ages) == 1 and 0 <= ages[0] < 10, ages
 
 
 @pytest.mark.h2

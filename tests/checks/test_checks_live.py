@@ -140,6 +140,20 @@ def test_supervisor_restarts_fail_process_check(start_backend, capsys: pytest.Ca
     code, rows = run(capsys, "process", "--url", backend.url)
     assert code == 1 and rows["process.restarts"]["status"] == "fail"
     assert rows["process.restarts"]["runbook"] == "backend-crash-looping"
+    assert rows["process.restarts"]["detail"].startswith("3 supervisor restarts in the last 10m")
+
+
+def test_restarts_outside_the_limits_window_do_not_fail_the_check() -> None:
+    """Assert restarts older than the limit's window (the alert's increase over 10m) are not judged,
+    while the same count inside it fails: the check and the rule mean the same thing."""
+    from checks.probes.process import _restarts
+    from checks.thresholds import load
+
+    limit = load()["process.restarts"]
+    old = _restarts({"restarts_seconds_ago": [3600.0, 2000.0, 700.0]}, 3, limit, 60.0)
+    assert old.status.value == "ok" and old.value == 0 and "(3 in all)" in old.detail
+    recent = _restarts({"restarts_seconds_ago": [3600.0, 500.0, 120.0, 5.0]}, 4, limit, 60.0)
+    assert recent.status.value == "fail" and recent.value == 3
 
 
 @pytest.mark.root

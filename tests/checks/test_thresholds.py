@@ -28,6 +28,15 @@ def test_packaged_file_loads_and_holds_the_plan_limits() -> None:
     assert limits["memory.rss_ratio"].describe() == "> 80.0 %"
 
 
+def test_a_limits_window_is_stated_once_for_the_rule_and_the_check() -> None:
+    """Assert the crash-loop limit's window (seconds for the check) is the one its alert's PromQL uses."""
+    from scripts.alert_rules import promql
+
+    restarts = load()["process.restarts"]
+    assert restarts.window_seconds == 600
+    assert f"[{restarts.window}]" in promql(restarts) and "$" not in promql(restarts)
+
+
 def _write(tmp_path: Path, data: object) -> Path:
     path = tmp_path / "thresholds.yaml"
     path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
@@ -60,6 +69,10 @@ MALFORMED = [
     ("severity", _mutate("cache.hit_ratio", "severity", "page"), "cache.hit_ratio.severity: expected one of"),
     ("duration", _mutate("cache.hit_ratio", "for", "10 minutes"), "cache.hit_ratio.for: expected a duration"),
     ("slug", _mutate("cache.hit_ratio", "runbook", "Cache Page"), "cache.hit_ratio.runbook: expected a page slug"),
+    ("alert without promql", _mutate("memory.shedding", "promql", KeyError), "memory.shedding.promql: expected the PromQL"),
+    ("window unused", _mutate("memory.shedding", "window", "5m"), "memory.shedding: window is set but the promql does not"),
+    ("window missing", _mutate("process.restarts", "window", KeyError), "process.restarts: promql uses $window but no"),
+    ("window text", _mutate("process.restarts", "window", "ten minutes"), "process.restarts.window: expected a duration"),
 ]
 
 

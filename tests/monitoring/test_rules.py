@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from checks.thresholds import load as load_thresholds
+from docsite.markdown import front_matter
 from scripts.alert_rules import RULES, TESTS, site_url
 from scripts.live import Live
-from scripts.site_macros import front_matter
 from tests.tools import require
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,9 +73,9 @@ def test_every_alert_has_a_runbook_that_names_it_and_every_runbook_names_an_aler
     alerts = {rule["alert"]: rule["annotations"]["runbook_url"].rstrip("/").rsplit("/", 1)[1] for rule in rules()}
     for alert, slug in alerts.items():
         assert slug in RUNBOOKS, f"{alert}: no runbooks/{slug}.md"
-        assert alert in (front_matter(RUNBOOKS[slug]).get("alerts") or []), f"runbooks/{slug}.md does not list {alert}"
+        assert alert in (front_matter(RUNBOOKS[slug].read_text()).get("alerts") or []), f"runbooks/{slug}.md does not list {alert}"
     for slug, page in RUNBOOKS.items():
-        meta = front_matter(page)
+        meta = front_matter(page.read_text())
         named = meta.get("alerts") or []
         assert named or meta.get("symptom") is True, f"runbooks/{slug}.md names no alert and is not a symptom page"
         assert set(named) <= alerts.keys(), f"runbooks/{slug}.md names unknown alerts {set(named) - alerts.keys()}"

@@ -2,69 +2,66 @@
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
+import pytest
+
+from checks.thresholds import format_value
+from checks.thresholds import load as load_thresholds
 from tests.pages import REPO
-
-MKDOCS = str(Path(sys.executable).parent / "mkdocs")
-
-
-def build(config: Path, site: Path, results_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    if results_dir is not None:
-        env["RUNBOOK_RESULTS_DIR"] = str(results_dir)
-    return subprocess.run([MKDOCS, "build", "--strict", "-f", str(config), "-d", str(site)], capture_output=True,
-                          text=True, env=env, timeout=120, cwd=REPO)
+from tests.site.building import BuildFailed, build_site, small_project
 
 
-def test_site_builds_strictly_with_runbooks_under_runbooks(tmp_path: Path) -> None:
-    """Assert the strict build passes, publishes /runbooks/<page>/, and leaves Jinja in code intact."""
-    done = build(REPO / "mkdocs.yml", tmp_path / "site", tmp_path / "no-results")
-    assert done.returncode == 0, done.stderr[-3000:]
+def test_site_builds_strictly_with_runbooks_under_runbooks(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Assert the strict build passes, publishes /runbooks/<page>/, prints limits from the thresholds
+    file, and leaves Jinja in code intact."""
+    (tmp_path / "no-results").mkdir()
+    build_site(REPO / "mkdocs.yml", tmp_path / "site", caplog, tmp_path / "no-results")
     page = (tmp_path / "site" / "runbooks" / "cache-disk-failure" / "index.html").read_text()
     assert "Diagnostics not run in this checkout" in page
     assert 'class="safety safety-mutating"' in page
-    assert re.search(r"85\.0 %", (tmp_path / "site/runbooks/cache-hit-rate-low/index.html").read_text())
+    hit_rate = load_thresholds()["cache.hit_ratio"]
+    hit_rate_page = (tmp_path / "site/runbooks/cache-hit-rate-low/index.html").read_text()
+    assert format_value(hit_rate.value, hit_rate.unit) in hit_rate_page
     authoring = (tmp_path / "site" / "authoring" / "index.html").read_text()
     assert "{{ $labels.instance }}" in authoring
     assert "not measured yet" in (tmp_path / "site" / "baselines" / "index.html").read_text()
 
 
-def _project(tmp_path: Path, page: str) -> Path:
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "index.md").write_text(page)
-    config = tmp_path / "mkdocs.yml"
-    config.write_text(
-        "site_name: t\nstrict: true\ntheme: {name: material, font: false}\nplugins:\n  - macros:\n"
-        f"      module_name: {REPO / 'scripts' / 'site_macros'}\n      on_error_fail: true\n"
-        "      on_undefined: strict\n")
-    return config
-
-
-def test_unknown_threshold_key_fails_naming_page_and_key(tmp_path: Path) -> None:
+def test_unknown_threshold_key_fails_naming_page_and_key(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Assert a page asking for a threshold that does not exist fails the build with page and key."""
-    done = build(_project(tmp_path, '# T\n\nLimit: {{ threshold("ws.typo") }}\n'), tmp_path / "site")
-    assert done.returncode != 0
-    assert "index.md: unknown threshold key 'ws.typo'" in done.stderr + done.stdout
+    with pytest.raises(BuildFailed, match=r"index.md: unknown threshold key 'ws.typo'"):
+        build_site(small_project(tmp_path, '# T\n\nLimit: {{ threshold("ws.typo") }}\n'), tmp_path / "site", caplog)
 
 
-def test_undefined_variable_fails(tmp_path: Path) -> None:
+def test_undefined_variable_fails(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Assert a misspelt macro name is an error, not an empty string in the page."""
-    done = build(_project(tmp_path, "# T\n\n{{ treshold('x') }}\n"), tmp_path / "site")
-    assert done.returncode != 0 and "treshold" in done.stderr + done.stdout
+    with pytest.raises(BuildFailed, match="treshold"):
+        build_site(small_project(tmp_path, "# T\n\n{{ treshold('x') }}\n"), tmp_path / "site", caplog)
 
 
-def test_malformed_results_file_fails_the_build_with_its_path(tmp_path: Path) -> None:
+def test_unknown_safety_word_fails_the_build_with_page_and_line(tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """Assert ``<!-- checks: mutate -->`` stops the build naming the page, its line and the known words,
+    instead of rendering "Unknown safety class" into the page."""
+    page = "# T\n\ntext\n\n<!-- checks: mutate -->\n```console\n$ true\n```\n"
+    with pytest.raises(BuildFailed, match=r"index.md:5: unknown directive 'checks: mutate'; use one of read-only"):
+        build_site(small_project(tmp_path, page), tmp_path / "site", caplog)
+
+
+def test_directive_line_numbers_count_the_front_matter(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Assert the line in a directive error is the source file's, front matter included."""
+    page = "---\ntitle: x\n---\n# T\n\n<!-- checks: nope -->\n```console\n$ true\n```\n"
+    with pytest.raises(BuildFailed, match=r"index.md:6: unknown directive"):
+        build_site(small_project(tmp_path, page), tmp_path / "site", caplog)
+
+
+def test_malformed_results_file_fails_the_build_with_its_path(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Assert a broken results/baselines.json stops the build in one line naming the file."""
-    bad = tmp_path / "results"
-    bad.mkdir()
-    (bad / "baselines.json").write_text('{"generated_at": "2026-11-26T00:00:00"}')
-    done = build(_project(tmp_path, "# T\n"), tmp_path / "site", bad)
-    assert done.returncode != 0
-    errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
-    assert errors == [f"ERROR   -  site data: {bad / 'baselines.json'}: missing provenance field 'commit'"], done.stderr
-    assert "Traceback" not in done.stderr
+    config = small_project(tmp_path, "# T\n")
+    bad = tmp_path / "results" / "baselines.json"
+    bad.write_text('{"generated_at": "2026-11-26T00:00:00"}')
+    with pytest.raises(BuildFailed) as info:
+        build_site(config, tmp_path / "site", caplog)
+    assert f"site data: {bad}: missing provenance field 'commit'" in str(info.value)
+    assert "Traceback" not in str(info.value)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts import charts
-from scripts.site_macros import MacroError
+from docsite import svg as charts
+from docsite.data import MacroError
 from tests.site.test_macros import macros, result_file, stamped
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -75,23 +75,19 @@ def test_chart_macros_fail_on_missing_data_naming_page_and_key(tmp_path: Path) -
         m.capacity_chart()
     with pytest.raises(MacroError, match=r"runbooks/x.md: no api.throughput figures"):
         m.throughput_chart()
-    with pytest.raises(MacroError, match=r"unknown baseline key 'api.nope'"):
+    with pytest.raises(MacroError, match=r"runbooks/x.md: figure 'api.nope' is not declared"):
         m.history_chart("api.nope")
-    assert macros().throughput_chart() == ""  # no results at all: the page says "not measured" elsewhere
+    assert macros().throughput_chart() == "*not measured yet: run `make bench`*"
     assert re.search(r"not measured yet", macros().soak_growth())
 
 
 def test_soak_report_renders_a_timed_soak_file(tmp_path: Path) -> None:
     """Assert `make soak HOURS=N`'s file shows its hours, provenance, figures and RSS chart."""
-    from checks.thresholds import load as load_thresholds
-    from scripts.site_macros import Macros
-    from tests.site.test_macros import NOW
-
     soak = result_file(tmp_path, "soak.json", stamped(0, hours=8, metrics={
         "memory.soak.slope_bytes_per_kop": {"value": 12.5, "unit": "bytes"},
         "memory.soak.requests": {"value": 80_000_000, "unit": "count"}},
         details={"memory.soak.rss": [[1000, 62e6], [90000, 62.1e6]]}))
-    report = Macros(load_thresholds(), None, None, None, lambda: "docs/baselines.md", NOW, soak=soak).soak_report()
+    report = macros(soak=soak).soak_report()
     assert report.startswith("8 hours, 2026-11-26 12:00 UTC, commit abcdef1, on 2 cores")
     assert "| `memory.soak.requests` | 80,000,000 |" in report and "| `memory.soak.slope_bytes_per_kop` | 12 B |" in report
     assert "<svg" in report and "90,000k" in report

@@ -8,27 +8,16 @@ from pathlib import Path
 import pytest
 from sybil import Document
 
-from tests.pages import REPO, RUNNABLE, page_sybil, parse_page
+from checks.console import RUNNABLE, parse_file
+from tests.pages import REPO, page_sybil, parse_page
 
 PAGES = sorted([*REPO.glob("docs/*.md"), *REPO.glob("runbooks/*.md")])
-_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(?P<info>.*)$")
 _RUNNABLE_WORD = re.compile(r"(?i)(?<![\w-])(" + "|".join(sorted(RUNNABLE)) + r")(?![\w-])")
 
 
 def fences_naming_a_runnable_language(path: Path) -> set[int]:
     """Line numbers of opening fences whose info string mentions a runnable language in any form."""
-    lines, found, inside = path.read_text().splitlines(), set(), None
-    for number, line in enumerate(lines, start=1):
-        match = _FENCE.match(line)
-        if not match:
-            continue
-        if inside is None:
-            inside = match.group(1)
-            if _RUNNABLE_WORD.search(match["info"]):
-                found.add(number)
-        elif match.group(1).startswith(inside) and not match["info"].strip():
-            inside = None
-    return found
+    return {block.start for block in parse_file(path) if _RUNNABLE_WORD.search(block.info)}
 
 
 def collected_lines(path: Path) -> set[int]:

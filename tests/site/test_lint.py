@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.page_lint import lint_runbook
+from docsite.lint import lint_runbook
 
 REPO = Path(__file__).resolve().parents[2]
 RUNBOOKS = sorted(p for p in (REPO / "runbooks").glob("*.md") if p.name != "index.md")

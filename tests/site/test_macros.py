@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import types
 from pathlib import Path
 
 import pytest
 
 from checks.thresholds import load as load_thresholds
+from docsite.data import MacroError, SiteData
+from docsite.macros import collect
+from docsite.markdown import prepare
 from scripts import results
-from scripts.site_macros import MacroError, Macros, protect_code_blocks
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 
@@ -28,8 +31,10 @@ def stamped(days_old: float, **extra: object) -> dict:
     return {"generated_at": when.isoformat(), "commit": "abcdef1234567", "machine": {"cores": 2}, **extra}
 
 
-def macros(baselines=None, test_runs=None) -> Macros:
-    return Macros(load_thresholds(), baselines, None, test_runs, lambda: "runbooks/x.md", NOW)
+def macros(baselines=None, test_runs=None, soak=None, recovery=None) -> types.SimpleNamespace:
+    """Every macro by name, over the given result files, rendering ``runbooks/x.md`` at ``NOW``."""
+    data = SiteData(load_thresholds(), baselines, recovery, soak, test_runs, now=NOW, page="runbooks/x.md")
+    return types.SimpleNamespace(**collect(data))
 
 
 def test_threshold_comes_from_the_thresholds_file() -> None:
@@ -49,7 +54,7 @@ def test_baseline_states_not_measured_measured_stale_and_unknown(tmp_path: Path)
     assert fresh.baseline("api.mixed.p95_seconds") == "12.3 ms (2026-11-25 12:00 UTC, commit abcdef1)"
     old = macros(baselines=result_file(tmp_path, "o.json", stamped(90, **metric)))
     assert "stale: measured 90 days ago" in old.baseline("api.mixed.p95_seconds")
-    with pytest.raises(MacroError, match=r"runbooks/x.md: unknown baseline key 'api.p95'"):
+    with pytest.raises(MacroError, match=r"runbooks/x.md: figure 'api.p95' is not declared"):
         fresh.baseline("api.p95")
 
 
@@ -65,6 +70,18 @@ def test_verified_notice_reflects_the_latest_run(tmp_path: Path) -> None:
     assert "2026-11-26 12:00 UTC, commit abcdef1" in ok
     assert m.verified_notice("runbooks/bad.md").startswith('!!! failure "Diagnostics FAILED: 3 of 5')
     assert "not run in the latest test run" in m.verified_notice("runbooks/other.md").lower()
+
+
+def test_verified_notice_shows_its_own_rows_run_not_the_files_latest(tmp_path: Path) -> None:
+    """Assert a page proven by an older run keeps that run's date and commit after a partial run
+    re-stamped the file (the file is from today, the row from 5 days ago)."""
+    old = (NOW - dt.timedelta(days=5)).isoformat()
+    runs = result_file(tmp_path, "t.json", stamped(0, pages={
+        "runbooks/ok.md": {"passed": 2, "failed": 0, "skipped": 0, "total": 2,
+                           "generated_at": old, "commit": "0123456789abc"}}))
+    notice = macros(test_runs=runs).verified_notice("runbooks/ok.md")
+    assert "2026-11-21 12:00 UTC, commit 0123456" in notice
+    assert "abcdef1" not in notice
 
 
 @pytest.mark.parametrize(("text", "error"), [
@@ -90,5 +107,5 @@ def test_code_blocks_are_protected_from_jinja_and_keep_their_text() -> None:
     page = ("Limit {{ x }}\n\n1. Step\n\n    ```yaml\n    summary: '{{ $labels.instance }}'\n    ```\n\n"
             "~~~console\n$ docker ps --format '{{.Names}}'\n~~~\n")
     rendered = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True).from_string(
-        protect_code_blocks(page)).render(x="90 %")
+        prepare(page, Path("docs/x.md"))).render(x="90 %")
     assert rendered == page.replace("{{ x }}", "90 %")

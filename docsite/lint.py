@@ -1,6 +1,6 @@
 """The runbook template, enforced: front matter, sections in order, runnable diagnostics.
 
-``python -m scripts.page_lint [PAGE ...]`` prints one line per problem and exits 1 when there is
+``python -m docsite.lint [PAGE ...]`` prints one line per problem and exits 1 when there is
 any; the test suite runs it over every runbook.
 """
 
@@ -13,14 +13,13 @@ from pathlib import Path
 
 from checks.console import Safety, parse
 from checks.errors import PageError
-from scripts.site_macros import front_matter
+from docsite.markdown import front_matter
 
 __all__ = ["FRONT_MATTER", "SECTIONS", "lint_runbook", "main"]
 
 FRONT_MATTER = ("alerts", "severity", "component", "owner", "last_reviewed")
 SECTIONS = ("Summary", "Impact", "Diagnose", "Mitigate", "Verify", "Escalate", "Related")
 SEVERITIES = ("critical", "warning")
-RUNNABLE = ("console", "bash", "sh", "shell", "python", "py")
 _H2 = re.compile(r"^## (.+?)\s*$", re.MULTILINE)
 
 
@@ -32,7 +31,7 @@ def _section(text: str, name: str) -> str:
 def lint_runbook(path: Path) -> list[str]:
     """Every way ``path`` breaks the template, as ``path: problem`` lines."""
     text = path.read_text(encoding="utf-8")
-    meta = front_matter(path)
+    meta = front_matter(text)
     problems = [f"front matter lacks {key}" for key in FRONT_MATTER if key not in meta]
     if "alerts" in meta and not isinstance(meta["alerts"], list):
         problems.append("alerts must be a list of alert names")
@@ -49,11 +48,11 @@ def lint_runbook(path: Path) -> list[str]:
     elif found != list(SECTIONS):
         problems.append(f"sections out of order: {', '.join(found)}; expected {', '.join(SECTIONS)}")
     try:
-        blocks = [b for b in parse(text, path) if b.language in RUNNABLE]
+        blocks = [b for b in parse(text, path) if b.runnable]
         diagnose = parse(_section(text, "Diagnose"), path)
     except PageError as exc:
         return [str(exc)]
-    runnable_diagnose = [b for b in diagnose if b.language in RUNNABLE]
+    runnable_diagnose = [b for b in diagnose if b.runnable]
     if not runnable_diagnose:
         problems.append("Diagnose has no runnable block")
     elif all(b.safety is Safety.SKIP for b in runnable_diagnose):

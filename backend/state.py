@@ -1,0 +1,109 @@
+"""The state of one server process: :class:`Backend` is everything a request may touch.
+
+Apart from the composition root (:mod:`backend.app`) so that the adapters (routes, gateway,
+WebSocket, faults) can depend on the state type without depending on the code that wires them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from backend.cache import DiskTier, TieredCache
+from backend.db import Database
+from backend.hub import Hub
+from backend.memory_guard import MemoryGuard, watch
+from backend.metrics import Metrics
+from backend.restarts import Restarts
+from backend.settings import Settings
+
+__all__ = ["Backend", "InjectedFaults", "Session"]
+
+
+async def _no_sockets(code: int, reason: str) -> None:
+    """Until the WebSocket adapter is wired in, there are no sockets to close."""
+
+
+@dataclasses.dataclass
+class Session:
+    """One live ``/ws`` socket and the task that writes to it."""
+
+    websocket: WebSocket
+    pump: asyncio.Task[None]
+
+
+@dataclasses.dataclass
+class InjectedFaults:
+    """What the drill routes (:mod:`backend.faults`) currently inject. ``held`` keeps the ballast alive."""
+
+    latency_seconds: float = 0.0
+    held: list[bytearray] = dataclasses.field(default_factory=list)
+    allocations_baseline: tracemalloc.Snapshot | None = None
+
+    @property
+    def held_megabytes(self) -> int:
+        return sum(len(chunk) for chunk in self.held) // (1024 * 1024)
+
+    def hold(self, megabytes: int) -> None:
+        chunk = bytearray(1024 * 1024)
+        self.held = [bytearray(chunk) for _ in range(megabytes)]  # copies are touched pages
+
+
+
+class Backend:
+    """The live state of one server process."""
+
+    def __init__(self, settings: Settings, restarts: Restarts | None = None) -> None:
+        self.settings = settings
+        self.started_at = time.time()
+        self.metrics = Metrics()
+        self.db = Database(settings.data_dir / "backend.sqlite3", settings.db_busy_timeout)
+        self.cache = TieredCache(DiskTier(settings.data_dir / "cache", settings.cache_disk_bytes),
+                                 settings.cache_memory_items, self.metrics)
+        self.hub = Hub(settings.ws_max_connections, settings.ws_send_queue, settings.ws_replay_buffer)
+        self.guard = MemoryGuard(settings.memory_watermark_bytes)
+        self.faults = InjectedFaults()
+        self.restarts = restarts or Restarts()
+        self.ws_sessions: dict[int, Session] = {}
+        self.draining = False
+        self.broadcast_lock = asyncio.Lock()
+        # wired by the composition root (backend.app) to the WebSocket adapter, which depends on this state
+        self.close_sockets: Callable[[int, str], Awaitable[None]] = _no_sockets
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.metrics.ws_capacity.set(settings.ws_max_connections)
+        self.metrics.memory_watermark.set(settings.memory_watermark_bytes)
+        self.metrics.supervisor_restarts.inc(self.restarts.total)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Start a background task that is kept referenced and cancelled on shutdown."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def start(self) -> None:
+        self.db.open()
+        self.hub.replay.restore(self.db.recent_broadcasts(self.settings.ws_replay_buffer))
+        self.metrics.ws_broadcast_seq.set(self.hub.replay.last_seq)
+        await self.cache.probe()
+        self.spawn(watch(self.guard, self.settings.memory_check_interval,
+                         lambda shedding: self.metrics.memory_shedding.set(int(shedding))))
+        self.spawn(self.cache.monitor(self.settings.cache_probe_interval))
+
+    async def drain(self) -> None:
+        """First step of a graceful stop: refuse new sockets, close the live ones with 1001."""
+        self.draining = True
+        await self.close_sockets(1001, "server shutting down")
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.cache.close()
+        self.db.close()

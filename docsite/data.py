@@ -1,0 +1,56 @@
+"""What the macros read, loaded once per build: the limits, the result files, the runbooks.
+
+Paths come from the plugin's typed config (``mkdocs.yml``), never from the environment, so a test
+can build a site over crafted results in-process. :attr:`SiteData.page` is the page being
+rendered, so every :class:`MacroError` names it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+
+from checks.thresholds import Threshold
+from checks.thresholds import load as load_thresholds
+from scripts import results
+
+__all__ = ["MacroError", "SiteData", "not_measured"]
+
+
+class MacroError(ValueError):
+    """A page asked for something that does not exist; the message names the page and the key."""
+
+
+def not_measured(command: str) -> str:
+    """The one empty state of every figure, table and chart: what is missing and what measures it."""
+    return f"*not measured yet: run `{command}`*"
+
+
+@dataclasses.dataclass
+class SiteData:
+    """The loaded inputs of one build."""
+
+    limits: Mapping[str, Threshold]
+    baselines: results.ResultFile | None = None
+    recovery: results.ResultFile | None = None
+    soak: results.ResultFile | None = None
+    test_runs: results.ResultFile | None = None
+    runbooks: Path = results.REPO / "runbooks"
+    stale_after_days: float = 30
+    now: dt.datetime = dataclasses.field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    page: str = "<no page>"
+
+    @classmethod
+    def load(cls, thresholds: Path, results_dir: Path, runbooks: Path, stale_after_days: float) -> SiteData:
+        """Read every input; a malformed one raises with its path (ThresholdsError, ResultsError)."""
+        return cls(load_thresholds(thresholds), results.load(results_dir / results.BASELINES),
+                   results.load(results_dir / results.RECOVERY), results.load(results_dir / results.SOAK),
+                   results.load(results_dir / results.TEST_RUNS), runbooks, stale_after_days)
+
+    def error(self, message: str) -> MacroError:
+        return MacroError(f"{self.page}: {message}")
+
+    def is_stale(self, file: results.ResultFile) -> bool:
+        return file.age_days(self.now) > self.stale_after_days

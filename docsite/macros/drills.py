@@ -1,0 +1,52 @@
+"""Macros over the fault drills (``results/recovery.json``): the recovery matrix and one drill's line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docsite.data import SiteData, not_measured
+from docsite.macros.figures import machine
+from scripts import results
+
+__all__ = ["DrillMacros"]
+
+
+def _seconds(value: float | None) -> str:
+    return "not reached" if value is None else f"{value:.2f} s"
+
+
+class DrillMacros:
+    def __init__(self, data: SiteData) -> None:
+        self.data = data
+
+    def _drills(self) -> dict[str, dict[str, Any]]:
+        drills = self.data.recovery.data.get("drills", []) if self.data.recovery else []
+        return {d["name"]: d for d in drills}
+
+    def recovery_matrix(self) -> str:
+        """The error-recovery matrix from the latest full `make drill` run."""
+        recovery = self.data.recovery
+        if recovery is None:
+            return not_measured("make drill")
+        lines = ["| scenario | fault used | detection | TTD | TTR | data lost | result |",
+                 "|---|---|---|---|---|---|---|"]
+        for d in self._drills().values():
+            lost = (f"{d['writes_lost']} of {d['writes_acked']} acknowledged writes, "
+                    f"{d['ws_messages_lost']} broadcasts, {d['writes_duplicated']} duplicates")
+            verdict = "**pass**" if d["passed"] else "**FAIL**: " + ", ".join(t for t, ok in d["targets"].items()
+                                                                              if not ok)
+            lines.append(f"| <a id=\"{d['name']}\"></a>{d['scenario']} | {d['fault']} | {d['detection']} | "
+                         f"{_seconds(d['ttd_seconds'])} | {_seconds(d['ttr_seconds'])} | {lost} | {verdict} |")
+        return "\n".join(lines) + f"\n\nMeasured {recovery.stamp}, on {machine(recovery)}."
+
+    def drill_result(self, name: str) -> str:
+        """One drill's latest outcome, for the runbook of its scenario."""
+        if name not in results.DRILLS:
+            raise self.data.error(f"unknown drill {name!r}; the drills are {', '.join(results.DRILLS)}")
+        drill = self._drills().get(name)
+        if drill is None or self.data.recovery is None:
+            return f"Fault drill `{name}`: {not_measured('make drill')}."
+        verdict = "passed" if drill["passed"] else "FAILED"
+        return (f"Fault drill [{drill['scenario']}](../recovery.md#{name}) {verdict} "
+                f"({self.data.recovery.stamp}): detected in {_seconds(drill['ttd_seconds'])}, "
+                f"recovered in {_seconds(drill['ttr_seconds'])}, {drill['writes_lost']} acknowledged writes lost.")

@@ -1,0 +1,91 @@
+"""Macros over measured figures (``results/baselines.json``, ``recovery.json``, ``soak.json``):
+one figure with its provenance, an area's table with targets, the run's provenance and misses."""
+
+from __future__ import annotations
+
+from checks.thresholds import format_value
+from docsite.data import SiteData, not_measured
+from docsite.macros.charts import rss_chart
+from scripts import results
+
+__all__ = ["FigureMacros", "machine"]
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: a bare ``|`` would end the cell."""
+    return text.replace("|", "\\|")
+
+
+def machine(file: results.ResultFile) -> str:
+    m = file.machine
+    return f"{m.get('cores', '?')} cores, Python {m.get('python', '?')}, {m.get('os', '?')}"
+
+
+class FigureMacros:
+    def __init__(self, data: SiteData) -> None:
+        self.data = data
+
+    def _figure(self, key: str, file: results.ResultFile | None, command: str) -> str:
+        try:
+            declared = results.figure(key)
+        except results.UnknownFigure as exc:
+            raise self.data.error(str(exc)) from None
+        if declared.command != command:
+            raise self.data.error(f"{key!r} is measured by `{declared.command}`, not `{command}`")
+        if file is None or key not in file.metrics:
+            return not_measured(command)
+        text = f"{format_value(file.metrics[key].value, declared.unit)} ({file.stamp})"
+        if self.data.is_stale(file):
+            text += (f" :material-alert: *stale: measured {file.age_days(self.data.now):.0f} days ago; "
+                     f"rerun `{command}`*")
+        return text
+
+    def baseline(self, key: str) -> str:
+        """One benchmark figure with when and where it was measured."""
+        return self._figure(key, self.data.baselines, "make bench")
+
+    def recovery(self, key: str) -> str:
+        """One fault-drill figure with when and where it was measured."""
+        return self._figure(key, self.data.recovery, "make drill")
+
+    def baseline_area(self, prefix: str) -> str:
+        """Every recorded figure under ``prefix`` with its target and whether the run met it."""
+        if self.data.baselines is None:
+            return not_measured("make bench")
+        rows = {k: v for k, v in self.data.baselines.data.get("metrics", {}).items() if k.startswith(prefix)}
+        if not rows:
+            raise self.data.error(f"no baseline figures under {prefix!r} in {self.data.baselines.path}")
+        lines = ["| figure | measured | samples | target | met |", "|---|---|---|---|---|"]
+        for key, m in sorted(rows.items()):
+            met = {True: ":material-check: yes", False: ":material-close: **missed**", None: ""}[m.get("met")]
+            lines.append(f"| `{key}` | {format_value(m['value'], m['unit'])} | {m.get('samples', '')} | "
+                         f"{_cell(m.get('target_text') or '')} | {met} |")
+        return "\n".join(lines)
+
+    def bench_provenance(self) -> str:
+        """When, on what machine and with which tools the benchmarks ran."""
+        if self.data.baselines is None:
+            return not_measured("make bench")
+        tools = ", ".join(f"{k} {v}" for k, v in self.data.baselines.data.get("tools", {}).items())
+        return f"Measured {self.data.baselines.stamp}, on {machine(self.data.baselines)}; {tools}."
+
+    def bench_findings(self) -> str:
+        """The targets the latest run missed, as a list; or that it met them all."""
+        if self.data.baselines is None:
+            return not_measured("make bench")
+        metrics = self.data.baselines.data.get("metrics", {})
+        missed = [(k, m) for k, m in metrics.items() if m.get("met") is False]
+        if not missed:
+            return "Every figure with a target met it."
+        return "\n".join(f"- `{k}`: {format_value(m['value'], m['unit'])}, target {m['target_text']}"
+                         for k, m in missed)
+
+    def soak_report(self) -> str:
+        """The latest `make soak HOURS=N` run: its figures and RSS chart, or how to run it."""
+        soak = self.data.soak
+        if soak is None:
+            return not_measured("make soak HOURS=8")
+        lines = [f"{soak.data.get('hours')} hours, {soak.stamp}, on {machine(soak)}.", "",
+                 "| figure | measured |", "|---|---|"]
+        lines += [f"| `{k}` | {format_value(m.value, m.unit)} |" for k, m in soak.metrics.items()]
+        return "\n".join(lines) + "\n\n" + rss_chart(self.data, soak)

@@ -1,0 +1,68 @@
+"""Page text before macros render it: front matter, code blocks kept from Jinja, safety labels.
+
+Fences and directives are found by :func:`checks.console.parse`, the parser ``checks run`` and the
+page tests use, so the site shows exactly the blocks and safety classes that are tested; an
+unknown safety word is a :class:`~checks.errors.PageError` with the page and line.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from checks.console import Block, Safety, parse
+from checks.thresholds import SAFE_LOADER
+
+__all__ = ["LABELS", "front_matter", "prepare", "title"]
+
+LABELS = {
+    Safety.READ_ONLY: "Read-only: safe to run at any time.",
+    Safety.MUTATING: "Mutating: changes state on the target. Run it when this step says so.",
+    Safety.DESTRUCTIVE: "Destructive: stops, deletes or restarts. Be sure before you run it.",
+    Safety.SKIP: "Not run by the test suite: {reason}.",
+}
+
+
+def front_matter(text: str) -> dict[str, Any]:
+    """The YAML between the leading ``---`` lines of a page (empty when there is none)."""
+    if not text.startswith("---\n"):
+        return {}
+    end = text.find("\n---", 4)
+    data = yaml.load(text[4:end], Loader=SAFE_LOADER) if end != -1 else None
+    return data if isinstance(data, dict) else {}
+
+
+def title(text: str, default: str) -> str:
+    """The page's first ``# `` heading."""
+    return next((line[2:] for line in text.splitlines() if line.startswith("# ")), default)
+
+
+def _label(block: Block) -> str:
+    text = LABELS[block.safety].format(reason=html.escape(block.skip_reason))
+    return f"{{% raw %}}<span class=\"safety safety-{block.safety.value}\">{text}</span>{{% endraw %}}\n"
+
+
+def _indent(line: str) -> str:
+    return line[:len(line) - len(line.lstrip())]
+
+
+def prepare(markdown: str, path: Path, first_line: int = 1) -> str:
+    """``markdown`` ready for macros: each block wrapped in ``{% raw %}`` so Jinja leaves its text
+    as written (Prometheus' ``{{ $labels }}`` must reach the reader, and the tested text must be the
+    published text), and each ``<!-- checks: ... -->`` directive turned into a visible label."""
+    lines = markdown.split("\n")
+    for block in parse(markdown, path, first_line):
+        start, end = block.start - first_line, block.end - first_line
+        opening = lines[start]
+        lines[start] = f"{_indent(opening)}{{% raw %}}{opening.lstrip()}"
+        if end < len(lines):
+            lines[end] = lines[end].rstrip() + "{% endraw %}"
+        else:  # an unclosed fence runs to the end of the page
+            lines[-1] += "{% endraw %}"
+        if block.directive:
+            at = block.directive - first_line
+            lines[at] = _indent(lines[at]) + _label(block)
+    return "\n".join(lines)

@@ -1,0 +1,86 @@
+"""The handbook's MkDocs plugin: runbooks published beside docs/, macros registered with
+mkdocs-macros, code blocks protected from Jinja, safety labels, and each runbook's notice.
+
+It must come before ``macros`` in ``plugins:`` so its page hook runs before Jinja renders the page.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+from checks.errors import CheckError
+from docsite import macros
+from docsite.config import HandbookConfig
+from docsite.data import SiteData
+from docsite.macros.drills import DrillMacros
+from docsite.macros.limits import LimitMacros
+from docsite.macros.verification import VerificationMacros
+from docsite.markdown import prepare
+from scripts.results import ResultsError
+
+__all__ = ["HandbookPlugin"]
+
+_H1 = re.compile(r"^# .*$", re.MULTILINE)
+
+
+class HandbookPlugin(BasePlugin[HandbookConfig]):
+    """``plugins: [search, handbook, macros]`` in ``mkdocs.yml``."""
+
+    data: SiteData
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        """Load the limits and results once per build and give mkdocs-macros the macros."""
+        try:
+            self.data = SiteData.load(Path(self.config.thresholds), Path(self.config.results),
+                                      Path(self.config.runbooks), self.config.stale_after_days)
+        except (ResultsError, CheckError) as exc:
+            raise PluginError(f"site data: {exc}") from None
+        macros_plugin = config.plugins.get("macros")
+        if macros_plugin is None or not hasattr(macros_plugin, "register_macros"):
+            raise PluginError("the handbook plugin needs mkdocs-macros: add `- macros` after it under plugins")
+        macros_plugin.register_macros(macros.collect(self.data))
+        return config
+
+    def on_files(self, files: Files, config: MkDocsConfig) -> Files:
+        """Add every runbook page, keeping its ``runbooks/`` path as its URL."""
+        runbooks = Path(self.config.runbooks)
+        for path in sorted(runbooks.rglob("*.md")):
+            files.append(File(str(path.relative_to(runbooks.parent)), str(runbooks.parent), config["site_dir"],
+                              config["use_directory_urls"]))
+        return files
+
+    def on_page_markdown(self, markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+        """Protect code blocks and label them; under a runbook's title, its notice and limits."""
+        src = page.file.src_uri
+        self.data.page = src
+        source = page.file.content_string
+        at = source.find(markdown) if markdown else -1
+        first_line = source.count("\n", 0, at) + 1 if at > 0 else 1
+        try:
+            markdown = prepare(markdown, Path(src), first_line)
+        except CheckError as exc:
+            raise PluginError(str(exc)) from None
+        if src.startswith("runbooks/") and not src.endswith("index.md"):
+            markdown = self._with_header(markdown, src, page.meta)
+        return markdown
+
+    def _with_header(self, markdown: str, src: str, meta: dict[str, Any]) -> str:
+        slug = src.removeprefix("runbooks/").removesuffix(".md")
+        alerts = meta.get("alerts") or []
+        parts = [("Alerts: " + ", ".join(f"`{a}`" for a in alerts)) if alerts else "Symptom page: no alert.",
+                 VerificationMacros(self.data).verified_notice(src)]
+        if meta.get("drill"):
+            parts.append(DrillMacros(self.data).drill_result(meta["drill"]))
+        parts.append(LimitMacros(self.data).limits_for(slug))
+        header = "{% raw %}\n" + "\n\n".join(p for p in parts if p) + "\n{% endraw %}"
+        match = _H1.search(markdown)
+        cut = match.end() if match else 0
+        return f"{markdown[:cut]}\n\n{header}\n{markdown[cut:]}"

@@ -1,0 +1,26 @@
+"""Result files under ``results/``: the schema of every figure, the one loader, the one writer.
+
+Figures are measured by ``make bench``, ``make drill``, ``make soak`` and ``make test``; pages
+read them through the site plugin (``docsite``), which uses :func:`load` and :func:`figure`.
+"""
+
+from scripts.results.files import (
+                                   BASELINES,
+                                   DEFAULT_DIR,
+                                   RECOVERY,
+                                   REPO,
+                                   SOAK,
+                                   TEST_RUNS,
+                                   Measurement,
+                                   ResultFile,
+                                   ResultsError,
+                                   load,
+                                   parse_time,
+                                   stamp,
+)
+from scripts.results.schema import DRILL_FIGURES, DRILLS, FIGURES, Figure, UnknownFigure, figure
+from scripts.results.writer import Recorded, merge_rows, provenance, write
+
+__all__ = ["BASELINES", "DEFAULT_DIR", "DRILLS", "DRILL_FIGURES", "FIGURES", "RECOVERY", "REPO", "SOAK", "TEST_RUNS",
+           "Figure", "Measurement", "Recorded", "ResultFile", "ResultsError", "UnknownFigure", "figure", "load",
+           "merge_rows", "parse_time", "provenance", "stamp", "write"]

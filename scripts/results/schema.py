@@ -1,0 +1,144 @@
+"""What every recorded figure means, declared once: key, unit, label, the command that measures it,
+which direction is better, and its target.
+
+Bench, soak, drills and the test run write figures only under keys declared here (the writer
+refuses others); the site renders them with this unit and label; ``bench-quick`` compares them in
+this direction. A key may hold one ``*`` for a family (``api.throughput.*_rps``: one per endpoint).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+
+from checks.thresholds import COMPARISONS
+
+__all__ = ["DRILL_FIGURES", "DRILLS", "FIGURES", "Figure", "UnknownFigure", "figure"]
+
+class UnknownFigure(KeyError):
+    """A key no declaration covers: a typo in a page, or a new figure not declared here yet."""
+
+    def __str__(self) -> str:
+        return f"figure {self.args[0]!r} is not declared in scripts/results/schema.py"
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    """One figure (or one family of them, with ``*`` in the key)."""
+
+    key: str
+    unit: str  # ratio | seconds | bytes | count | per_second
+    label: str
+    command: str  # what measures it: `make bench`, `make drill`, `make test`, `make soak HOURS=8`
+    higher_is_better: bool | None = None  # None: neither (a size of the run, a count of work)
+    target: tuple[str, float, str] | None = None  # (comparison, value, the target in words)
+
+    def met(self, value: float) -> bool | None:
+        """Whether ``value`` meets the target (None when the figure has none)."""
+        if self.target is None:
+            return None
+        comparison, limit, _ = self.target
+        return COMPARISONS[comparison](value, limit)
+
+
+def _bench(key: str, unit: str, label: str, better: bool | None = None,
+           target: tuple[str, float, str] | None = None) -> Figure:
+    return Figure(key, unit, label, "make bench", better, target)
+
+
+LOWER, HIGHER = False, True
+
+# The drills of `make drill`, in the order the recovery matrix lists them (tests tie these to
+# scripts/drill/drills.py), and the figures each records.
+DRILLS = ("backend_crash", "database_disconnection", "cache_disk_failure", "websocket_drops",
+          "memory_exhaustion", "network_partition")
+DRILL_FIGURES = {"ttd_seconds": ("seconds", "time to detect"), "ttr_seconds": ("seconds", "time to recover"),
+                 "writes_lost": ("count", "acknowledged writes lost")}
+
+FIGURES: tuple[Figure, ...] = (
+    # the API at 1,000 req/s, open loop
+    _bench("api.mixed.p50_seconds", "seconds", "API p50, mixed scenario at 1,000 req/s, open loop", LOWER),
+    _bench("api.mixed.p95_seconds", "seconds", "API p95, mixed scenario at 1,000 req/s, open loop", LOWER,
+           ("<", 0.5, "plan: p95 < 500 ms at 1,000+ req/s")),
+    _bench("api.mixed.p99_seconds", "seconds", "API p99, mixed scenario at 1,000 req/s, open loop", LOWER,
+           ("<", 0.025, "ours: p99 < 25 ms at 1,000 req/s, open loop")),
+    _bench("api.mixed.max_seconds", "seconds", "API max, mixed scenario at 1,000 req/s, open loop", LOWER),
+    _bench("api.mixed.error_ratio", "ratio", "API error ratio, mixed scenario at 1,000 req/s", LOWER,
+           ("<", 0.001, "ours: under 0.1 % errors")),
+    _bench("api.mixed.achieved_rps", "per_second", "rate the generator achieved"),
+    # capacity search
+    _bench("api.capacity_rps", "per_second", "highest rate with p99 under 25 ms", HIGHER,
+           (">=", 1000, "plan: 1,000+ req/s; here: the highest rate with p99 < 25 ms")),
+    _bench("api.capacity.p99_seconds", "seconds", "p99 at the highest rate that met the target"),
+    # wrk throughput per endpoint against the framework's hello-world
+    _bench("api.throughput.hello_rps", "per_second", "the bare framework's hello-world under wrk", HIGHER),
+    _bench("api.throughput.cache_read_ratio", "ratio", "cached read throughput / hello-world, same run", HIGHER,
+           (">=", 0.70, "ours: cached read >= 70 % of the framework's hello-world")),
+    _bench("api.throughput.*_rps", "per_second", "requests per second under wrk, 50 connections", HIGHER),
+    _bench("api.throughput.*_ratio", "ratio", "throughput / hello-world, same run", HIGHER),
+    _bench("api.throughput.*_p99_seconds", "seconds", "p99 under wrk, 50 connections", LOWER),
+    # WebSocket
+    _bench("ws.rss_per_connection_bytes", "bytes", "server RSS per held WebSocket (largest hold)", LOWER,
+           ("<=", 25_000, "ours: <= 25 kB per held connection")),
+    _bench("ws.hold_*.rss_per_connection_bytes", "bytes", "server RSS per held WebSocket at this hold", LOWER),
+    _bench("ws.broadcast_1000.p50_seconds", "seconds", "broadcast delay to the last of 1,000 clients, p50", LOWER),
+    _bench("ws.broadcast_1000.p99_seconds", "seconds", "broadcast delay to the last of 1,000 clients, p99", LOWER,
+           ("<", 0.060, "ours: < 60 ms to the last of 1,000; plan: WS latency < 100 ms")),
+    _bench("ws.broadcast_1000.max_seconds", "seconds", "broadcast delay to the last of 1,000 clients, max", LOWER),
+    _bench("ws.broadcast_*_seconds", "seconds", "broadcast delay to the last client, at this run's fan-out", LOWER),
+    _bench("ws.cycles_per_second", "per_second", "WebSocket connect/disconnect cycles per second", HIGHER),
+    _bench("ws.registry_after_cycles", "count", "registry entries left after the cycles", LOWER,
+           ("<=", 0, "registry back to zero after the cycles")),
+    _bench("ws.echo.p50_seconds", "seconds", "WebSocket echo round trip at 1,000 msg/s, p50", LOWER),
+    _bench("ws.echo.p99_seconds", "seconds", "WebSocket echo round trip at 1,000 msg/s, p99", LOWER,
+           ("<", 0.100, "plan: WebSocket latency < 100 ms (echo at 1,000 msg/s)")),
+    _bench("ws.echo.max_seconds", "seconds", "WebSocket echo round trip at 1,000 msg/s, max", LOWER),
+    _bench("ws.echo.achieved_per_second", "per_second", "echo rate the generator achieved"),
+    # cache
+    _bench("cache.zipf.hit_ratio", "ratio", "cache hit ratio, Zipf keys, memory tier at 10 % of key space", HIGHER,
+           (">=", 0.95, "ours: >= 95 %; plan: > 90 % under load")),
+    _bench("cache.zipf.memory_hit_ratio", "ratio", "share of Zipf reads the memory tier answered", HIGHER),
+    _bench("cache.memory.p50_seconds", "seconds", "cache read answered by memory, p50", LOWER),
+    _bench("cache.disk.p50_seconds", "seconds", "cache read answered by disk, p50", LOWER),
+    _bench("cache.miss.p50_seconds", "seconds", "cache read of a missing key, p50", LOWER),
+    # supervisor
+    _bench("process.restart.p50_seconds", "seconds", "supervisor restart after SIGKILL, p50", LOWER),
+    _bench("process.restart.p99_seconds", "seconds", "supervisor restart after SIGKILL, p99 of 50", LOWER,
+           ("<", 2.0, "ours: restart p99 < 2 s")),
+    _bench("process.restart.children_after", "count", "server processes under the supervisor afterwards", LOWER,
+           ("<=", 1, "no leaked child: one server under the supervisor")),
+    _bench("process.restart.listeners_after", "count", "listeners on the port afterwards", LOWER,
+           ("<=", 1, "no leaked port: one listener")),
+    # the memory soak (`make bench` compressed; `make soak HOURS=N` writes results/soak.json)
+    _bench("memory.soak.requests", "count", "requests in the compressed soak"),
+    _bench("memory.soak.ws_cycles", "count", "WebSocket connect/disconnect cycles in the soak"),
+    _bench("memory.soak.slope_bytes_per_kop", "bytes", "RSS growth per 1,000 operations after warm-up", LOWER),
+    _bench("memory.soak.slope_bound_bytes_per_kop", "bytes", "|slope| + 2 standard errors, per 1,000 operations",
+           LOWER, ("<=", 1024, "ours: |slope| + 2 SE within 1 KiB per 1,000 operations")),
+    _bench("memory.soak.rss_growth_bytes", "bytes", "RSS growth over the measured half", LOWER),
+    _bench("memory.soak.fds_delta", "count", "open fds after the soak minus after warm-up", LOWER,
+           ("<=", 0, "open fds back to the post-warm-up count")),
+    _bench("memory.soak.registry_after", "count", "WebSocket registry entries after the soak", LOWER,
+           ("<=", 0, "WebSocket registry back to zero after the soak")),
+    # fault drills
+    *(Figure(f"{drill}.{name}", unit, f"{drill.replace('_', ' ')}: {text}", "make drill", LOWER)
+      for drill in DRILLS for name, (unit, text) in DRILL_FIGURES.items()),
+    # measured by the test run (a real Prometheus firing each alert it can make)
+    Figure("alert.*.ttd_seconds", "seconds", "time from fault to the alert firing in a real Prometheus",
+           "make test", LOWER),
+    Figure("alert.*.resolve_seconds", "seconds", "time from recovery to the alert resolving in a real Prometheus",
+           "make test", LOWER),
+)
+
+_EXACT = {f.key: f for f in FIGURES if "*" not in f.key}
+_FAMILIES = [f for f in FIGURES if "*" in f.key]
+
+
+def figure(key: str) -> Figure:
+    """The declaration covering ``key``: its own, else its family's; :class:`UnknownFigure` if none."""
+    if key in _EXACT:
+        return _EXACT[key]
+    for family in _FAMILIES:
+        if fnmatch.fnmatchcase(key, family.key):
+            return family
+    raise UnknownFigure(key)
