@@ -4,8 +4,8 @@ Writes go to both tiers; reads try memory, then disk, promoting disk hits. All d
 one worker thread: the event loop never waits on the disk, and writes reach the disk in the order
 the API accepted them.
 
-When the disk fails (full, I/O error, directory gone) the cache keeps serving from memory, counts
-each error and reports itself degraded. A monitor re-tests the directory every probe interval;
+When the disk fails (full, I/O error, directory gone or replaced under the open cache) the cache
+keeps serving from memory, counts each error and reports itself degraded. A monitor re-tests the directory every probe interval;
 once it works again the disk tier is reopened and every key that changed during the outage is
 removed from it, so a stale disk copy can never come back.
 """
@@ -40,6 +40,15 @@ class DiskTierError(Exception):
     """A disk-tier operation failed; the message says how."""
 
 
+def _identity(directory: Path) -> tuple[int, int] | None:
+    """The directory's (device, inode), or None when it is gone."""
+    try:
+        st = os.stat(directory)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class DiskTier:
     """Blocking adapter over diskcache; every method runs on the caller's (worker) thread."""
 
@@ -48,6 +57,7 @@ class DiskTier:
         self.size_limit = size_limit
         self.fault_failing = False
         self._cache: diskcache.Cache | None = None
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the directory the cache opened
 
     def _guard(self, fn: Callable[[diskcache.Cache], T]) -> T:
         if self.fault_failing:
@@ -55,6 +65,7 @@ class DiskTier:
         try:
             if self._cache is None:
                 self._cache = diskcache.Cache(str(self.directory), size_limit=self.size_limit)
+                self._identity = _identity(self.directory)
             return fn(self._cache)
         except (OSError, sqlite3.Error, diskcache.Timeout) as exc:
             raise DiskTierError(f"{type(exc).__name__}: {exc}") from exc
@@ -72,6 +83,9 @@ class DiskTier:
         """Prove the directory takes a real write; on a recovery, reopen and purge ``dirty`` keys."""
         if self.fault_failing:
             raise DiskTierError("injected I/O error (drill fault)")
+        if dirty is None and self._cache is not None and _identity(self.directory) != self._identity:
+            # writes would go on into the open, deleted files and be lost (`rm -rf` of the directory)
+            raise DiskTierError(f"{self.directory} was deleted or replaced while the cache had it open")
         probe = self.directory / ".probe"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run one server process in the foreground")
     serve.add_argument("--restarts", type=int, default=0, help=argparse.SUPPRESS)  # from the supervisor
     serve.add_argument("--restarted-at", default="", help=argparse.SUPPRESS)  # epoch seconds, comma-separated
+    serve.add_argument("--watchdog-kills", type=int, default=0, help=argparse.SUPPRESS)
     sub.add_parser("supervise", help="run the server under the supervisor (what `make backend` does)")
     sub.add_parser("settings", help="list every BACKEND_* variable with its default")
     return parser
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         from backend.restarts import Restarts
         from backend.server import serve
 
-        serve(settings, Restarts.parse(args.restarts, args.restarted_at))
+        serve(settings, Restarts.parse(args.restarts, args.restarted_at, args.watchdog_kills))
         return EXIT_OK
     from backend.supervisor import CrashLoopError, LockHeld, Supervisor
 

@@ -41,6 +41,12 @@ class Metrics:
         self.ws_rejected = Counter(
             "backend_ws_connections_rejected", "WebSocket connections refused (1013) at capacity.",
             registry=reg)
+        self.ws_opened = Counter(
+            "backend_ws_connections_opened", "WebSocket connections accepted into the hub.", registry=reg)
+        self.ws_closed = Counter(
+            "backend_ws_connections_closed",
+            "WebSocket connections ended, by close code and by the side that closed (server or client); "
+            "1006 is a connection lost without a close frame.", ["code", "side"], registry=reg)
         self.ws_sent = Counter(
             "backend_ws_messages_sent", "WebSocket messages written to clients.", registry=reg)
         self.ws_slow_dropped = Counter(
@@ -73,3 +79,6 @@ class Metrics:
         self.supervisor_restarts = Counter(
             "backend_supervisor_restarts",
             "Restarts of the server by its supervisor since the supervisor started.", registry=reg)
+        self.supervisor_watchdog_kills = Counter(
+            "backend_supervisor_watchdog_kills",
+            "Servers the supervisor's watchdog killed because /health stopped answering (hung).", registry=reg)

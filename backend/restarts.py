@@ -18,14 +18,15 @@ class Restarts:
 
     total: int = 0
     at: tuple[float, ...] = ()
+    watchdog_kills: int = 0
 
     def seconds_ago(self, now: float) -> list[float]:
         return [round(now - t, 3) for t in self.at]
 
     @classmethod
-    def parse(cls, total: int, at: str) -> Restarts:
-        """From the supervisor's ``--restarts N --restarted-at T1,T2``."""
-        return cls(total, tuple(float(t) for t in at.split(",") if t))
+    def parse(cls, total: int, at: str, watchdog_kills: int = 0) -> Restarts:
+        """From the supervisor's ``--restarts N --restarted-at T1,T2 --watchdog-kills K``."""
+        return cls(total, tuple(float(t) for t in at.split(",") if t), watchdog_kills)
 
     @staticmethod
     def format(at: Sequence[float]) -> str:

@@ -8,7 +8,7 @@ import os
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -85,8 +85,17 @@ async def ready(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics")
-async def metrics(request: Request) -> Response:
-    return Response(generate_latest(_backend(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request, ago: Annotated[float | None, Query(ge=0, le=86400)] = None) -> Response:
+    """Prometheus exposition; with ``?ago=S``, the copy kept from S seconds ago (backend.history)."""
+    backend = _backend(request)
+    if ago is not None:
+        kept = backend.metrics_history.at(ago, time.monotonic())
+        if kept is not None:
+            age, exposition = kept
+            return Response(exposition, media_type=CONTENT_TYPE_LATEST,
+                            headers={"X-Metrics-Age-Seconds": f"{age:.3f}"})
+    return Response(generate_latest(backend.metrics.registry), media_type=CONTENT_TYPE_LATEST,
+                    headers={"X-Metrics-Age-Seconds": "0"})
 
 
 @router.post("/api/counters/{name}/increment")

@@ -93,6 +93,17 @@ SPECS: tuple[SettingSpec, ...] = (
                 "The crash-loop window.", _number, 0.1),
     SettingSpec("supervisor_backoff_max", "BACKEND_SUPERVISOR_BACKOFF_MAX", 10.0, "seconds",
                 "Cap of the exponential restart backoff.", _number, 0.0),
+    SettingSpec("supervisor_health_interval", "BACKEND_SUPERVISOR_HEALTH_INTERVAL", 2.0, "seconds",
+                "Watchdog: how often the supervisor asks its server's /health once it is ready.", _number, 0.05),
+    SettingSpec("supervisor_health_timeout", "BACKEND_SUPERVISOR_HEALTH_TIMEOUT", 2.0, "seconds",
+                "Watchdog: a /health answer slower than this counts as a failed probe.", _number, 0.05),
+    SettingSpec("supervisor_health_failures", "BACKEND_SUPERVISOR_HEALTH_FAILURES", 3, "probes",
+                "Watchdog: this many failed probes in a row and the hung server is killed and restarted "
+                "(defaults: a hang is caught within 3 x (2 + 2) = 12 s).", _positive_int, 1),
+    SettingSpec("metrics_history_interval", "BACKEND_METRICS_HISTORY_INTERVAL", 5.0, "seconds",
+                "How often the server keeps a copy of its own /metrics for GET /metrics?ago=S.", _number, 0.05),
+    SettingSpec("metrics_history_seconds", "BACKEND_METRICS_HISTORY_SECONDS", 660.0, "seconds",
+                "How far back /metrics?ago=S reaches: the longest alert window (10m) and a margin.", _number, 1.0),
     SettingSpec("ready_timeout", "BACKEND_READY_TIMEOUT", 30.0, "seconds",
                 "How long the supervisor waits for a new server's /ready before it counts as failed.",
                 _number, 0.1),
@@ -128,6 +139,11 @@ class Settings:
     supervisor_max_starts: int
     supervisor_window: float
     supervisor_backoff_max: float
+    supervisor_health_interval: float
+    supervisor_health_timeout: float
+    supervisor_health_failures: int
+    metrics_history_interval: float
+    metrics_history_seconds: float
     ready_timeout: float
     faults_token: str
     log_level: str

@@ -13,10 +13,12 @@ import tracemalloc
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from prometheus_client import generate_latest
 from starlette.websockets import WebSocket
 
 from backend.cache import DiskTier, TieredCache
 from backend.db import Database
+from backend.history import MetricsHistory
 from backend.hub import Hub
 from backend.memory_guard import MemoryGuard, watch
 from backend.metrics import Metrics
@@ -36,6 +38,13 @@ class Session:
 
     websocket: WebSocket
     pump: asyncio.Task[None]
+    close_code: int = 0  # set by whichever side closed first
+    closed_by: str = ""
+
+    def closed(self, code: int, side: str) -> None:
+        """Remember who closed the socket first, with which code (later closes are the echo)."""
+        if not self.closed_by:
+            self.close_code, self.closed_by = code, side
 
 
 @dataclasses.dataclass
@@ -70,6 +79,7 @@ class Backend:
         self.guard = MemoryGuard(settings.memory_watermark_bytes)
         self.faults = InjectedFaults()
         self.restarts = restarts or Restarts()
+        self.metrics_history = MetricsHistory(settings.metrics_history_interval, settings.metrics_history_seconds)
         self.ws_sessions: dict[int, Session] = {}
         self.draining = False
         self.broadcast_lock = asyncio.Lock()
@@ -79,6 +89,7 @@ class Backend:
         self.metrics.ws_capacity.set(settings.ws_max_connections)
         self.metrics.memory_watermark.set(settings.memory_watermark_bytes)
         self.metrics.supervisor_restarts.inc(self.restarts.total)
+        self.metrics.supervisor_watchdog_kills.inc(self.restarts.watchdog_kills)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Start a background task that is kept referenced and cancelled on shutdown."""
@@ -95,6 +106,13 @@ class Backend:
         self.spawn(watch(self.guard, self.settings.memory_check_interval,
                          lambda shedding: self.metrics.memory_shedding.set(int(shedding))))
         self.spawn(self.cache.monitor(self.settings.cache_probe_interval))
+        self.spawn(self._keep_metrics_history())
+
+    async def _keep_metrics_history(self) -> None:
+        """Copy /metrics into the history every interval, from the first second of the process."""
+        while True:
+            self.metrics_history.record(time.monotonic(), generate_latest(self.metrics.registry))
+            await asyncio.sleep(self.metrics_history.interval)
 
     async def drain(self) -> None:
         """First step of a graceful stop: refuse new sockets, close the live ones with 1001."""

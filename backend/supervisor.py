@@ -4,6 +4,8 @@
 * start the server, wait for ``/ready`` with backoff, log how long it took;
 * after a crash, restart with capped exponential backoff and jitter; a server that stayed up for a
   whole crash-loop window resets the backoff;
+* a watchdog asks the running server's ``/health``; a server that stops answering (hung, stopped)
+  is killed after ``health_failures`` failed probes in a row and restarted like a crash;
 * ``max_starts`` starts inside the window is a crash loop: stop and exit non-zero, because
   restarting a server that cannot start only hides the reason from the on-call engineer;
 * SIGTERM/SIGINT: forward SIGTERM (the server drains: WebSockets 1001, in-flight work within the
@@ -32,6 +34,7 @@ from typing import IO
 from backend.backoff import Backoff, CrashLoop
 from backend.restarts import Restarts
 from backend.settings import Settings
+from backend.watchdog import Watchdog
 
 __all__ = ["CrashLoopError", "LockHeld", "Supervisor"]
 
@@ -83,6 +86,7 @@ class Supervisor:
         self.settings = settings
         self.stop = threading.Event()
         self.restarts = 0
+        self.watchdog_kills = 0
         self.restarted_at: collections.deque[float] = collections.deque(maxlen=RESTART_TIMES_KEPT)
         self.child: subprocess.Popen[bytes] | None = None
         self.backoff = Backoff(BACKOFF_BASE, settings.supervisor_backoff_max)
@@ -108,8 +112,7 @@ class Supervisor:
             self.crash_loop.record_start(started)
             self.child = self._spawn()
             self._wait_ready(self.child, started)
-            while self.child.poll() is None and not self.stop.wait(POLL):
-                pass
+            self._watch(self.child)
             if self.stop.is_set():
                 break
             code = self.child.returncode
@@ -129,10 +132,38 @@ class Supervisor:
             self.restarted_at.append(time.time())
         return 0
 
+    def _watch(self, child: subprocess.Popen[bytes]) -> None:
+        """Wait for the child to exit, probing its /health; kill it when the watchdog trips (hung)."""
+        watchdog = Watchdog(self.settings.supervisor_health_failures)
+        next_probe = time.monotonic() + self.settings.supervisor_health_interval
+        while child.poll() is None and not self.stop.wait(POLL):
+            if time.monotonic() < next_probe:
+                continue
+            error = self._health_error()
+            next_probe = time.monotonic() + self.settings.supervisor_health_interval
+            if watchdog.record(error) and child.poll() is None:
+                self.watchdog_kills += 1
+                log.error("watchdog: server pid %d failed %d /health probes in a row (last: %s); killing it",
+                          child.pid, watchdog.in_a_row, watchdog.last_error)
+                child.kill()
+                child.wait()
+
+    def _health_error(self) -> str | None:
+        """None when /health answers 200 within the watchdog timeout, else why not."""
+        timeout = self.settings.supervisor_health_timeout
+        try:
+            with urllib.request.urlopen(f"{self.settings.base_url}/health", timeout=timeout) as response:
+                return None if response.status == 200 else f"HTTP {response.status}"
+        except TimeoutError:
+            return f"no answer within {timeout:g} s"
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            return f"no answer within {timeout:g} s" if isinstance(reason, TimeoutError) else str(reason)
+
     def _spawn(self) -> subprocess.Popen[bytes]:
         env = {**os.environ, **self.settings.to_env()}
         cmd = [sys.executable, "-m", "backend", "serve", "--restarts", str(self.restarts),
-               "--restarted-at", Restarts.format(self.restarted_at)]
+               "--restarted-at", Restarts.format(self.restarted_at), "--watchdog-kills", str(self.watchdog_kills)]
         child = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
         log.info("started server pid %d (restart %d)", child.pid, self.restarts)
         return child

@@ -28,6 +28,7 @@ __all__ = ["close_all", "drop_slow", "endpoint"]
 
 log = logging.getLogger(__name__)
 CLOSE_TIMEOUT = 2.0
+STANDARD_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
 
 
 async def _close(session: Session, code: int, reason: str, timeout: float = CLOSE_TIMEOUT) -> None:
@@ -37,6 +38,7 @@ async def _close(session: Session, code: int, reason: str, timeout: float = CLOS
     reading still gets every frame in order and then the close code.
     """
     session.pump.cancel()
+    session.closed(code, "server")
     with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect, asyncio.TimeoutError):
         await asyncio.wait_for(session.websocket.close(code, reason), timeout)
 
@@ -53,6 +55,11 @@ async def _pump(conn: Connection, websocket: WebSocket, backend: Backend) -> Non
             frame = await conn.get()
             await websocket.send_text(frame)
             backend.metrics.ws_sent.inc()
+
+
+def _code_label(code: int) -> str:
+    """A close code as a metric label; a client may send any code 3000-4999, so those are one series."""
+    return str(code) if code in STANDARD_CLOSE_CODES else "other"
 
 
 def _reply(text: str) -> str:
@@ -80,6 +87,7 @@ async def _read(conn: Connection, session: Session, idle_timeout: float) -> None
             await _close(session, 1000, "idle timeout")
             return
         if message["type"] == "websocket.disconnect":
+            session.closed(int(message.get("code") or 1006), "client")
             return
         if message.get("text") is None:
             await _close(session, 1003, "binary frames are not supported; send JSON text")
@@ -107,13 +115,18 @@ async def endpoint(websocket: WebSocket, backend: Backend) -> None:
         return
     session = Session(websocket, asyncio.create_task(_pump(conn, websocket, backend)))
     backend.ws_sessions[conn.id] = session
+    metrics.ws_opened.inc()
     metrics.ws_active.set(len(backend.hub))
     try:
         await _read(conn, session, backend.settings.ws_idle_timeout)
+    except (OSError, RuntimeError, WebSocketDisconnect):
+        session.closed(1006, "client")  # the transport broke under the read
+        raise
     finally:
         backend.hub.disconnect(conn)
         backend.ws_sessions.pop(conn.id, None)
         session.pump.cancel()
+        metrics.ws_closed.labels(_code_label(session.close_code or 1006), session.closed_by or "client").inc()
         metrics.ws_active.set(len(backend.hub))
 
 

@@ -21,9 +21,10 @@ from rich.console import Console
 from checks import render, thresholds
 from checks.console import environment
 from checks.context import Context
-from checks.errors import CheckError
-from checks.registry import CHECKS, doctor_components
+from checks.errors import CheckError, TargetError, TargetTimeout, TargetUnreachable
+from checks.registry import CHECKS
 from checks.result import Result, Status
+from checks.routing import DEFAULT_SITE_URL, ranked, runbook_url, site_url
 from checks.runner import run_page
 from checks.target import Target
 
@@ -33,6 +34,7 @@ EXIT_OK = 0
 EXIT_FOUND = 1
 EXIT_UNUSABLE = 2
 DEFAULT_URL = "http://127.0.0.1:8080"
+BACKEND_DOWN = "backend-down"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,6 +42,27 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_UNUSABLE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _seconds(text: str) -> float:
+    """A duration argument: a finite number of seconds above 0 and at most an hour."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not 0 < value <= 3600:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds above 0 and at most 3600")
+    return value
+
+
+def _samples(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 2 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 2 to 10000 samples (a percentile needs two)")
+    return value
 
 
 def _summary(docstring: str) -> str:
@@ -54,13 +77,20 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", default=os.environ.get("BACKEND_URL", DEFAULT_URL),
                         help="backend base URL (default: $BACKEND_URL or %(default)s)")
-    common.add_argument("--timeout", type=float, default=5.0, help="seconds per network call (default 5)")
+    common.add_argument("--timeout", type=_seconds, default=5.0, help="seconds per network call (default 5)")
     common.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    common.add_argument("--data-dir", type=Path, default=os.environ.get("BACKEND_DATA_DIR") or None,
-                        help="the backend's data directory, for file checks on its host ($BACKEND_DATA_DIR)")
-    common.add_argument("--interval", type=float, default=0.5,
-                        help="seconds between the two /metrics scrapes rates are taken over (default 0.5)")
-    common.add_argument("--samples", type=int, default=20, help="requests in the latency sample (default 20)")
+    common.add_argument("--data-dir", default=os.environ.get("BACKEND_DATA_DIR") or None,
+                        help="the backend's data directory, for file checks on its host ($BACKEND_DATA_DIR); "
+                             "without it those rows say skip")
+    common.add_argument("--interval", type=_seconds, default=0.5,
+                        help="only for a backend that keeps no metrics history: seconds between the two "
+                             "/metrics scrapes rates are then taken over (default 0.5); otherwise each rate "
+                             "uses its alert's window")
+    common.add_argument("--site-url", default=None,
+                        help="the published handbook, for runbook links ($HANDBOOK_SITE_URL, default "
+                             f"{DEFAULT_SITE_URL})")
+    common.add_argument("--samples", type=_samples, default=20,
+                        help="requests in the latency sample, 2 to 10000 (default 20)")
     common.add_argument("--thresholds", type=Path, default=None, help="thresholds file (default: the packaged one)")
     parser = _Parser(prog="checks", description=__doc__.split("\n\n")[0].replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -71,15 +101,38 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="run a page's console blocks against the target")
     run.add_argument("page", type=Path, help="a Markdown page, e.g. runbooks/backend-down.md")
     run.add_argument("--allow-mutating", action="store_true", help="also run blocks marked mutating/destructive")
-    run.add_argument("--block-timeout", type=float, default=60.0, help="seconds per command (default 60)")
+    run.add_argument("--block-timeout", type=_seconds, default=60.0, help="seconds per command (default 60)")
     return parser
 
 
-def _run_checks(ctx: Context, names: Sequence[str]) -> list[Result]:
-    """Run components concurrently (they share one scrape window); keep the registry's order."""
+def _run_checks(ctx: Context, names: Sequence[str], keep_going: bool) -> list[Result]:
+    """Run components concurrently (they share the scrapes); keep the registry's order. With
+    ``keep_going`` (doctor) a component that cannot run becomes an error row instead of ending the run."""
     with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
-        futures = [pool.submit(CHECKS[name], ctx) for name in names]
-        return [result for future in futures for result in future.result()]
+        futures = {name: pool.submit(CHECKS[name], ctx) for name in names}
+        results = []
+        for name, future in futures.items():
+            try:
+                results.extend(future.result())
+            except TargetError as exc:
+                if not keep_going:
+                    raise
+                results.append(Result(f"{name}.probe", Status.ERROR, str(exc), runbook=BACKEND_DOWN))
+            except CheckError as exc:
+                if not keep_going:
+                    raise
+                results.append(Result(f"{name}.probe", Status.ERROR, str(exc)))
+        return results
+
+
+def _data_dir(raw: str | None) -> Path | None:
+    """``--data-dir``: unset or empty is "not given" (rows say skip); a missing directory is an error."""
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_dir():
+        raise CheckError(f"--data-dir {raw}: no such directory; give the backend's BACKEND_DATA_DIR on its host")
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    site = site_url(args.site_url)
     out = Console(no_color="NO_COLOR" in os.environ, soft_wrap=True)
     err = Console(stderr=True)
     try:
@@ -104,33 +158,44 @@ def _main(argv: Sequence[str] | None) -> int:
             else:
                 print(render.thresholds_plain(limits))
             return EXIT_OK
+        data_dir = _data_dir(args.data_dir)
         if args.command == "run":
-            env = environment(args.url, args.data_dir)
+            env = environment(args.url, data_dir)
             page = run_page(args.page, env, args.block_timeout, args.allow_mutating)
             render.run_report(out, page)
             return EXIT_FOUND if page.failed else EXIT_OK
         target = Target(args.url, args.timeout)
         try:
-            ctx = Context(target, limits, args.interval, args.samples, args.data_dir)
-            names = doctor_components(ctx) if args.command == "doctor" else [args.command]
+            if args.command == "host" and not target.is_local:  # before any network: it measures this machine
+                raise CheckError(f"host checks measure this machine, but {target.url} is another host; "
+                                 f"run `checks host` on the backend's host")
+            try:
+                target.identify()  # liveness first: a down or hung backend explains everything else
+            except (TargetUnreachable, TargetTimeout) as exc:
+                raise CheckError(f"{exc}; open {runbook_url(site, BACKEND_DOWN)}") from None
+            ctx = Context(target, limits, args.interval, args.samples, data_dir)
+            names = list(CHECKS) if args.command == "doctor" else [args.command]
             show_progress = err.is_terminal and not args.json
             if show_progress:
                 with err.status(f"probing {target.url} ({', '.join(names)})"):
-                    results = _run_checks(ctx, names)
+                    results = _run_checks(ctx, names, args.command == "doctor")
             else:
-                results = _run_checks(ctx, names)
+                results = _run_checks(ctx, names, args.command == "doctor")
         finally:
             target.close()
+        if all(r.status is Status.SKIP for r in results):
+            raise CheckError("nothing could be measured: " + "; ".join(sorted({r.detail for r in results})))
     except CheckError as exc:
         print(f"checks: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
         print("checks: interrupted", file=sys.stderr)
         return EXIT_UNUSABLE
+    results = ranked(results)
     if args.json:
-        print(render.results_json(target.url, results))
+        print(render.results_json(target.url, results, site))
     elif out.is_terminal:
-        render.results_table(out, target.url, results)
+        render.results_table(out, target.url, results, site)
     else:
-        print(render.results_plain(target.url, results))
+        print(render.results_plain(target.url, results, site))
     return EXIT_OK if render.overall(results) is Status.OK else EXIT_FOUND

@@ -63,10 +63,18 @@ class Window:
 
     before: Snapshot
     after: Snapshot
+    sampled: bool = False  # True: two live scrapes a short interval apart (the target keeps no history)
 
     @property
     def seconds(self) -> float:
         return max(self.after.taken_at - self.before.taken_at, 1e-9)
+
+    @property
+    def over(self) -> str:
+        """How a reader should take the figure: ``in the last 60 s``, or the short sample it is."""
+        if self.sampled:
+            return f"in a {self.seconds:.1f} s sample (the backend keeps no metrics history)"
+        return f"in the last {self.seconds:.0f} s"
 
     def increase(self, name: str, where: LabelFilter = _any) -> float:
         """Growth of a counter; a reset (the server restarted) counts from zero, as Prometheus does."""

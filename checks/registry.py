@@ -8,7 +8,7 @@ from checks.context import Context
 from checks.probes import cache, db, errors, host, http, latency, process, ws
 from checks.result import Result
 
-__all__ = ["CHECKS", "Check", "doctor_components"]
+__all__ = ["CHECKS", "Check"]
 
 Check = Callable[[Context], list[Result]]
 
@@ -22,8 +22,3 @@ CHECKS: dict[str, Check] = {
     "process": process.check,
     "host": host.check,
 }
-
-
-def doctor_components(ctx: Context) -> list[str]:
-    """Every quick check; ``host`` only when the target is on this machine."""
-    return [name for name in CHECKS if name != "host" or ctx.target.is_local]

@@ -9,37 +9,56 @@ from rich.console import Console
 from rich.table import Table
 
 from checks.result import Result, Status
+from checks.routing import runbook_url
 from checks.runner import PageRun
 from checks.thresholds import Threshold, format_value
 
 __all__ = ["overall", "results_json", "results_plain", "results_table", "run_report", "thresholds_plain",
            "thresholds_table"]
 
-STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.ERROR: "magenta"}
+STYLE = {Status.OK: "green", Status.SKIP: "dim", Status.WARN: "yellow", Status.FAIL: "bold red",
+         Status.ERROR: "magenta"}
 
 
 def overall(results: Sequence[Result]) -> Status:
-    return max((r.status for r in results), key=lambda s: s.rank, default=Status.OK)
+    """The worst status found; a skipped row is not health, but not a finding either (it is counted)."""
+    return max((r.status for r in results if r.status is not Status.SKIP), key=lambda s: s.rank, default=Status.OK)
 
 
-def results_table(console: Console, target: str, results: Sequence[Result]) -> None:
+def _first(results: Sequence[Result], site: str) -> str:
+    """``open first: URL (row)`` for the top-ranked row that names a runbook, or nothing."""
+    top = next((r for r in results if r.status.found_something and r.runbook), None)
+    return f"open first: {runbook_url(site, top.runbook)} ({top.check} {top.status.value})" if top else ""
+
+
+def _summary(results: Sequence[Result]) -> str:
+    skips = sum(r.status is Status.SKIP for r in results)
+    return f"overall: {overall(results).value}" + (f" ({skips} skipped: see their rows)" if skips else "")
+
+
+def results_table(console: Console, target: str, results: Sequence[Result], site: str) -> None:
+    if first := _first(results, site):
+        console.print(first, style="bold", highlight=False)
     table = Table(title=f"checks against {target}", title_justify="left")
     for column in ("check", "status", "reading", "limit", "detail", "runbook"):
         table.add_column(column, overflow="fold")
     for r in results:
-        runbook = f"runbooks/{r.runbook}.md" if r.runbook else ""
+        runbook = runbook_url(site, r.runbook) if r.runbook else ""
         table.add_row(r.check, f"[{STYLE[r.status]}]{r.status.value}[/]", r.reading, r.threshold, r.detail, runbook)
     console.print(table)
-    console.print(f"overall: [{STYLE[overall(results)]}]{overall(results).value}[/]")
+    console.print(f"[{STYLE[overall(results)]}]{_summary(results)}[/]")
 
 
-def results_plain(target: str, results: Sequence[Result]) -> str:
-    """One line per result, for pipes, logs and pages: ``status check reading limit detail [-> runbook]``."""
+def results_plain(target: str, results: Sequence[Result], site: str) -> str:
+    """One line per result, for pipes, logs and pages: ``status check reading limit detail [-> runbook]``,
+    ranked (most likely cause first), under the runbook to open first."""
     lines = [f"checks against {target}"]
+    if first := _first(results, site):
+        lines.append(first)
     for r in results:
-        runbook = f"  -> runbooks/{r.runbook}.md" if r.runbook else ""
+        runbook = f"  -> {runbook_url(site, r.runbook)}" if r.runbook else ""
         lines.append(f"{r.status.value:<5} {r.check:<18} {r.reading:>9} {r.threshold:<11} {r.detail}{runbook}".rstrip())
-    lines.append(f"overall: {overall(results).value}")
+    lines.append(_summary(results))
     return "\n".join(lines)
 
 
@@ -49,9 +68,13 @@ def thresholds_plain(limits: Mapping[str, Threshold]) -> str:
     return "\n".join(lines)
 
 
-def results_json(target: str, results: Sequence[Result]) -> str:
+def results_json(target: str, results: Sequence[Result], site: str) -> str:
+    rows = [{**r.to_json(), "runbook_url": runbook_url(site, r.runbook) if r.runbook else "",
+             "runbook_source": f"runbooks/{r.runbook}.md" if r.runbook else ""} for r in results]
+    first = next((r for r in results if r.status.found_something and r.runbook), None)
     return json.dumps({"target": target, "status": overall(results).value,
-                       "results": [r.to_json() for r in results]}, indent=2)
+                       "first_runbook": first.runbook if first else "",
+                       "skipped": sum(r.status is Status.SKIP for r in results), "results": rows}, indent=2)
 
 
 def thresholds_table(console: Console, limits: Mapping[str, Threshold]) -> None:

@@ -8,21 +8,27 @@ from typing import Any
 
 from checks.thresholds import Threshold, format_value
 
-__all__ = ["Result", "Status", "judge"]
+__all__ = ["Result", "Status", "judge", "skipped"]
 
 
 class Status(enum.Enum):
-    """ok: within limits · warn: a warning limit crossed · fail: a critical one crossed or the part is down ·
+    """ok: within limits · skip: not measured, the detail says which setting is missing (never read as
+    health) · warn: a warning limit crossed · fail: a critical one crossed or the part is down ·
     error: the probe itself failed (the reason is in the detail)."""
 
     OK = "ok"
+    SKIP = "skip"
     WARN = "warn"
     FAIL = "fail"
     ERROR = "error"
 
     @property
     def rank(self) -> int:
-        return ("ok", "warn", "fail", "error").index(self.value)
+        return ("ok", "skip", "warn", "fail", "error").index(self.value)
+
+    @property
+    def found_something(self) -> bool:
+        return self in (Status.WARN, Status.FAIL, Status.ERROR)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +50,11 @@ class Result:
     def to_json(self) -> dict[str, Any]:
         return {"check": self.check, "status": self.status.value, "value": self.value, "unit": self.unit,
                 "threshold": self.threshold, "detail": self.detail, "runbook": self.runbook}
+
+
+def skipped(check: str, why: str) -> Result:
+    """A row that could not be measured here, saying what to set or where to run it."""
+    return Result(check, Status.SKIP, why)
 
 
 def judge(check: str, reading: float, limit: Threshold, detail: str) -> Result:

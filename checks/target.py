@@ -22,11 +22,15 @@ class Target:
     """One backend, addressed by its base URL."""
 
     def __init__(self, url: str, timeout: float) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urllib.parse.urlsplit(url)
+            scheme, hostname, _ = parts.scheme, parts.hostname, parts.port  # raise on a malformed netloc or port
+        except ValueError:
+            scheme, hostname = "", None
+        if scheme not in ("http", "https") or not hostname:
             raise TargetUnreachable(f"bad URL {url!r}: expected http://HOST:PORT, e.g. http://127.0.0.1:8080")
         self.url = url.rstrip("/")
-        self.host = parts.hostname
+        self.host = hostname
         self.timeout = timeout
         self._client = httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)
 
@@ -48,8 +52,11 @@ class Target:
             raise TargetTimeout(f"connecting to {self.url} took over {self.timeout:g} s; "
                                 f"check the host and firewall, or raise --timeout") from None
         except httpx.TimeoutException:
+            if path == "/health":  # does no work: a silent /health is a hung server, not a slow one
+                raise TargetTimeout(f"{self.url}/health did not answer within {self.timeout:g} s: the server "
+                                    f"accepts connections but is hung") from None
             raise TargetTimeout(f"{self.url}{path} did not answer within {self.timeout:g} s; the server may "
-                                f"be overloaded or its event loop blocked (see runbooks/api-latency-high)") from None
+                                f"be overloaded or its event loop blocked") from None
         except httpx.ConnectError as exc:
             raise TargetUnreachable(f"cannot connect to {self.url} ({_reason(exc)}); is the backend running? "
                                     f"try: curl -v {self.url}/health") from None
@@ -77,16 +84,25 @@ class Target:
             raise NotABackend(f"{self.url}/health answered {status} {body!r:.80}, not the backend's liveness JSON")
         return body
 
-    def scrape(self) -> Snapshot:
-        response = self.request("GET", "/metrics")
+    def scrape(self, ago: float | None = None) -> Snapshot | None:
+        """/metrics now, or as the backend kept it ``ago`` seconds back (None when it keeps no history)."""
+        response = self.request("GET", "/metrics", params=None if ago is None else {"ago": f"{ago:g}"})
         taken_at = time.monotonic()
+        if ago is not None:
+            age = response.headers.get("x-metrics-age-seconds")
+            if response.status_code != 200 or age is None:
+                return None
+            try:
+                taken_at -= float(age)
+            except ValueError:
+                return None
         if response.status_code != 200:
             raise NotABackend(f"{self.url}/metrics answered {response.status_code}; expected Prometheus text")
         try:
             snapshot = parse(response.text, taken_at)
         except (ValueError, KeyError, IndexError) as exc:
             raise NotABackend(f"{self.url}/metrics is not valid Prometheus exposition text: {exc}") from None
-        if not snapshot.has("backend_http_requests_total"):
+        if ago is None and not snapshot.has("backend_http_requests_total"):  # a copy may predate any request
             raise NotABackend(f"{self.url}/metrics has no backend_* metrics; is {self.url} the backend?")
         return snapshot
 

@@ -83,7 +83,9 @@ def format_value(value: float, unit: str) -> str:
     if unit == "seconds":
         return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
     if unit == "per_second":
-        return f"{value:,.0f}/s" if abs(value) >= 100 else f"{value:g}/s"
+        if abs(value) >= 100:
+            return f"{value:,.0f}/s"
+        return f"{value:.1f}/s" if abs(value) >= 0.1 or value == 0 else f"{value:.2g}/s"
     if float(value).is_integer():
         return f"{value:,.0f}"
     return f"{value:g}"
@@ -119,7 +121,7 @@ def _entry(path: Path, key: str, raw: Any) -> Threshold:
         checks.append(("window", isinstance(raw["window"], str) and bool(_DURATION.match(raw["window"])),
                        "a duration like 1m or 10m"))
     uses_window = "$window" in str(raw.get("promql", ""))
-    if uses_window != ("window" in raw):
+    if "promql" in raw and uses_window != ("window" in raw):
         raise ThresholdsError(f"{where}: promql uses $window but no window is set" if uses_window else
                               f"{where}: window is set but the promql does not use $window")
     for field, ok, expected in checks:

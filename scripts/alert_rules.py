@@ -68,7 +68,9 @@ FIXTURES: dict[str, Fixture] = {
         _s("backend_http_requests_total", **_ERRORS, status="201"): "0+9x80"}, 0.25),
     "WebSocketConnectionsNearCapacity": Fixture({
         _s("backend_ws_connections_active"): "950x80", _s("backend_ws_connections_capacity"): "1000x80"}, 0.95),
-    "WebSocketDisconnectStorm": Fixture({_s("backend_ws_slow_consumers_dropped_total"): "0+30x80"}, 2.0),
+    "WebSocketDisconnectStorm": Fixture({
+        _s("backend_ws_connections_closed_total", code="1012", side="server"): "0+30x80",
+        _s("backend_ws_connections_closed_total", code="1000", side="client"): "0+600x80"}, 2.0),
     "CacheHitRateLow": Fixture({
         _s("backend_cache_requests_total", tier="memory", result="hit"): "0+5x80",
         _s("backend_cache_requests_total", tier="memory", result="miss"): "0+15x80",

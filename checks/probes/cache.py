@@ -20,17 +20,14 @@ def _lookup(labels: dict[str, str]) -> bool:
 
 
 def check(ctx: Context) -> list[Result]:
-    window = ctx.window()
-    lookups, hits = window.increase(REQUESTS, _lookup), window.increase(REQUESTS, _hit)
-    scope = f"in {window.seconds:.1f} s"
-    if not lookups:
-        lookups, hits = window.after.sum(REQUESTS, _lookup), window.after.sum(REQUESTS, _hit)
-        scope = "since start (no lookups in the window)"
     hit_limit = ctx.limits["cache.hit_ratio"]
+    window = ctx.window(hit_limit)
+    lookups, hits = window.increase(REQUESTS, _lookup), window.increase(REQUESTS, _hit)
     if lookups >= MIN_LOOKUPS:
-        hit_row = judge("cache.hit_ratio", hits / lookups, hit_limit, f"{hits:.0f} hits of {lookups:.0f} lookups {scope}")
+        hit_row = judge("cache.hit_ratio", hits / lookups, hit_limit,
+                        f"{hits:.0f} hits of {lookups:.0f} lookups {window.over}")
     else:
-        hit_row = Result("cache.hit_ratio", Status.OK, f"{lookups:.0f} lookups since start: too few to judge "
+        hit_row = Result("cache.hit_ratio", Status.OK, f"{lookups:.0f} lookups {window.over}: too few to judge "
                          f"(needs {MIN_LOOKUPS})", None, hit_limit.unit, hit_limit.describe())
     degraded = window.after.sum("backend_cache_disk_degraded")
     errors = window.after.sum("backend_cache_disk_errors_total")

@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 
 from checks.context import Context
-from checks.result import Result, Status, judge
+from checks.result import Result, Status, judge, skipped
 
-__all__ = ["DB_FILE", "check"]
+__all__ = ["DB_FILE", "FILE_CHECKS", "check"]
 
 DB_FILE = "backend.sqlite3"
+FILE_CHECKS = ("db.integrity", "db.wal_size", "db.lock_wait")
 
 
 def check(ctx: Context) -> list[Result]:
@@ -25,19 +26,21 @@ def check(ctx: Context) -> list[Result]:
     else:
         results = [Result("db.ready", Status.FAIL, f"database {database.get('status', '?')}: "
                           f"{database.get('detail', 'no detail')}", runbook=limit.runbook)]
-    window = ctx.window()
+    window = ctx.window(limit)
     errors = window.increase("backend_db_errors_total")
     results.append(judge("db.errors", window.rate("backend_db_errors_total"), limit,
-                         f"{errors:.0f} database errors in {window.seconds:.1f} s"))
-    if ctx.data_dir is not None:
-        results.extend(_file_checks(ctx, ctx.data_dir / DB_FILE))
+                         f"{errors:.0f} database errors {window.over}"))
+    if ctx.data_dir is None:
+        why = "needs the backend's data directory: set BACKEND_DATA_DIR or pass --data-dir (on its host)"
+        return [*results, *(skipped(name, why) for name in FILE_CHECKS)]
+    results.extend(_file_checks(ctx, ctx.data_dir / DB_FILE))
     return results
 
 
 def _file_checks(ctx: Context, path: Path) -> list[Result]:
-    if not path.exists():
-        return [Result("db.file", Status.ERROR, f"{path} does not exist; is --data-dir the backend's "
-                       f"BACKEND_DATA_DIR?", runbook=ctx.limits["db.errors_per_second"].runbook)]
+    if not path.exists():  # a wrong setting, not a lost database: no runbook to restore from backup
+        return [Result("db.file", Status.ERROR, f"no {path.name} in {path.parent}; is --data-dir the "
+                       f"backend's BACKEND_DATA_DIR?")]
     results = []
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=ctx.target.timeout)) as db:

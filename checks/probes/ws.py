@@ -1,4 +1,5 @@
-"""``ws``: connect, ping round trip, broadcast round trip, connections against capacity, slow consumers.
+"""``ws``: connect, ping round trip, broadcast round trip, connections against capacity, abnormal
+disconnects and slow consumers over the alert's window.
 
 The broadcast probe publishes ``{"checks_probe": NONCE}`` to every connected client: harmless for
 clients that ignore unknown messages, which the backend's protocol requires of them.
@@ -15,9 +16,13 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
 from checks.context import Context
+from checks.promql import Window
 from checks.result import Result, Status, judge
 
 __all__ = ["check"]
+
+CLOSED = "backend_ws_connections_closed_total"
+SLOW = "backend_ws_slow_consumers_dropped_total"
 
 
 def _until(conn: ClientConnection, deadline: float, match: Any) -> float:
@@ -38,13 +43,35 @@ def check(ctx: Context) -> list[Result]:
     capacity = snapshot.sum("backend_ws_connections_capacity") or 1.0
     results = [judge("ws.capacity", active / capacity, ctx.limits["ws.connections_ratio"],
                      f"{active:.0f} of {capacity:.0f} connections in use")]
-    window = ctx.window()
-    results.append(judge("ws.slow_consumers", window.rate("backend_ws_slow_consumers_dropped_total"),
-                         ctx.limits["ws.slow_consumers_per_second"],
-                         f"{window.increase('backend_ws_slow_consumers_dropped_total'):.0f} dropped in "
-                         f"{window.seconds:.1f} s"))
+    storm = ctx.limits["ws.disconnects_per_second"]
+    window = ctx.window(storm)
+    closes = window.increase(CLOSED, _abnormal)
+    results.append(judge("ws.disconnects", window.rate(CLOSED, _abnormal), storm,
+                         f"{closes:.0f} sockets ended abnormally {window.over} "
+                         f"({_by_code(window)})" if closes else f"no abnormal disconnects {window.over}"))
+    slow = ctx.limits["ws.slow_consumers_per_second"]
+    window = ctx.window(slow)
+    results.append(judge("ws.slow_consumers", window.rate(SLOW), slow,
+                         f"{window.increase(SLOW):.0f} slow consumers dropped {window.over}"))
     results.extend(_round_trips(ctx))
     return results
+
+
+def _abnormal(labels: dict[str, str]) -> bool:
+    """Every end but a normal close (1000) or a going-away (1001: a drain, a closed tab)."""
+    return labels.get("code") not in ("1000", "1001")
+
+
+def _by_code(window: Window) -> str:
+    codes = sorted({(labels["code"], labels["side"]) for name, labels, _ in window.after.samples
+                    if name == CLOSED and _abnormal(labels)})
+    counts = [(code, side, window.increase(CLOSED, lambda lb, c=code, s=side: (lb.get("code"), lb.get("side")) == (c, s)))
+              for code, side in codes]
+    return ", ".join(f"{n:.0f} x {code} by {side}" for code, side, n in counts if n)
+
+
+class _Refused(Exception):
+    """The probe's broadcast was refused: the row names the cause, not the WebSocket."""
 
 
 def _round_trips(ctx: Context) -> list[Result]:
@@ -60,9 +87,13 @@ def _round_trips(ctx: Context) -> list[Result]:
             conn.send(json.dumps({"type": "ping", "nonce": nonce}))
             ping = _until(conn, deadline, lambda f: f.get("type") == "pong" and f.get("nonce") == nonce) - sent
             sent = time.perf_counter()
-            ctx.target.request("POST", "/api/broadcast", json={"message": {"checks_probe": nonce}})
+            posted = ctx.target.request("POST", "/api/broadcast", json={"message": {"checks_probe": nonce}})
+            if posted.status_code >= 500:
+                raise _Refused(posted)
             fanout = _until(conn, deadline, lambda f: f.get("type") == "message"
                             and isinstance(f.get("data"), dict) and f["data"].get("checks_probe") == nonce) - sent
+    except _Refused as refused:
+        return [_refused_row(ctx, refused.args[0])]
     except ConnectionClosed as exc:
         code = exc.rcvd.code if exc.rcvd else None
         runbook = ctx.limits["ws.connections_ratio"].runbook if code == 1013 else "websocket-disconnect-storm"
@@ -76,5 +107,19 @@ def _round_trips(ctx: Context) -> list[Result]:
     return [
         Result("ws.connect", Status.OK, f"{url} accepted the probe"),
         judge("ws.ping_rtt", ping, limit, "ping -> pong round trip"),
-        judge("ws.broadcast_rtt", fanout, limit, "POST /api/broadcast -> message on this socket"),
+        judge("ws.broadcast_rtt", fanout, ctx.limits["ws.broadcast_rtt_seconds"],
+              "POST /api/broadcast -> message on this socket"),
     ]
+
+
+def _refused_row(ctx: Context, response: Any) -> Result:
+    """A broadcast answered 5xx is a symptom: name the cause (shedding is the memory guard)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    error = body.get("error", "") if isinstance(body, dict) else ""
+    cause = ctx.limits["memory.shedding"].runbook if error == "overloaded" else "api-error-rate-high"
+    return Result("ws.connect", Status.FAIL, f"socket opened, but the probe's broadcast got {response.status_code} "
+                  f"{error or 'an error'}: a symptom of {cause.replace('-', ' ')}, not of the WebSocket hub",
+                  runbook=cause)

@@ -64,6 +64,24 @@ def test_cache_directory_replaced_by_a_file_degrades_and_recovers(start_backend)
     assert (cache_dir / "cache.db").exists()
 
 
+def test_cache_directory_deleted_under_the_open_cache_is_noticed(start_backend) -> None:
+    """Assert `rm -rf` of the cache directory (the process keeps its deleted files open) degrades the
+    cache within a probe interval instead of reporting "memory+disk" into deleted files, then heals
+    into a fresh directory."""
+    backend = start_backend(cache_probe_interval=0.2)
+    with backend.client() as client:
+        assert client.put("/api/cache/before", json=1).json()["stored_in"] == "memory+disk"
+    cache_dir = backend.data_dir / "cache"
+    shutil.rmtree(cache_dir)
+    wait_for(lambda: backend.metric("backend_cache_disk_errors_total") >= 1, 5,
+             "the probe to notice the deleted directory")
+    wait_for(lambda: cache_healthy(backend), 5, "the disk tier to recover")
+    with backend.client() as client:
+        assert client.put("/api/cache/after", json=2).json()["stored_in"] == "memory+disk"
+    assert (cache_dir / "cache.db").exists(), "the cache reopened in the new directory"
+    assert "deleted or replaced" in backend.log()
+
+
 @pytest.mark.root
 def test_full_disk_degrades_to_memory_and_recovers_when_space_returns(tmp_path: Path, start_backend) -> None:
     """Assert a real ENOSPC (a 2 MiB tmpfs filled up) costs no client request and heals when space returns."""

@@ -65,7 +65,7 @@ def test_vanished_directory_is_detected_by_probe(tmp_path: Path) -> None:
         directory.rmdir()
         directory.write_text("not a directory")
         await cache.probe()
-        assert cache.degraded and "not writable" in (cache.degraded_reason or "")
+        assert cache.degraded and "deleted or replaced" in (cache.degraded_reason or "")
         directory.unlink()
         await cache.probe()
         assert not cache.degraded

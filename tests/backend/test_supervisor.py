@@ -143,3 +143,38 @@ def test_broadcasts_survive_a_crash_for_replay(start_backend) -> None:
         replayed = [json.loads(client.recv(timeout=5)) for _ in sent]
     assert [(f["seq"], f["data"]) for f in replayed] == [(s["seq"], n) for n, s in enumerate(sent)]
     assert httpx.post(f"{backend.url}/api/broadcast", json={"message": "next"}).json()["seq"] == sent[-1]["seq"] + 1
+
+
+def test_hung_server_is_killed_and_restarted_by_the_watchdog(start_backend) -> None:
+    """Assert a server that stops answering (SIGSTOP: alive, silent) is killed and replaced within the
+    watchdog's bound (failures x (interval + timeout)) plus a restart, counted and logged with why."""
+    interval, timeout, failures = 0.5, 0.5, 3
+    backend = start_backend(mode="supervise", supervisor_health_interval=interval,
+                            supervisor_health_timeout=timeout, supervisor_health_failures=failures)
+    hung = backend.server_pid()
+    # the watchdog takes over once the supervisor itself saw the server ready (before that, the ready
+    # timeout bounds a start that hangs)
+    wait_for(lambda: f"server pid {hung} ready after" in backend.log(), 10, "the supervisor to see it ready")
+    os.kill(hung, signal.SIGSTOP)
+    stopped_at = time.monotonic()
+    try:
+        wait_for(lambda: httpx.get(f"{backend.url}/health", timeout=0.5).json()["pid"] != hung, 30,
+                 "a new server after the hang")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(hung, signal.SIGCONT)  # only if the watchdog did not kill it
+    took = time.monotonic() - stopped_at
+    bound = failures * (interval + timeout) + 2.0  # + the restart (p99 under 2 s in the benchmark)
+    assert took < bound, f"replaced after {took:.1f} s, bound {bound:.1f} s"
+    assert backend.metric("backend_supervisor_watchdog_kills_total") == 1
+    assert "watchdog: server pid" in backend.log() and "failed 3 /health probes in a row" in backend.log()
+
+
+def test_watchdog_leaves_a_healthy_server_alone(start_backend) -> None:
+    """Assert a server that answers its probes is never killed by the watchdog."""
+    backend = start_backend(mode="supervise", supervisor_health_interval=0.1, supervisor_health_timeout=0.5,
+                            supervisor_health_failures=2)
+    pid = backend.server_pid()
+    wait_for(lambda: "watchdog:" in backend.log() or backend.metric("backend_http_requests_total", route="/health") >= 20,
+             15, "the watchdog to probe /health 20 times")
+    assert backend.server_pid() == pid and "watchdog:" not in backend.log()

@@ -155,3 +155,20 @@ def _flood_past(backend: Live, slow: ClientConnection) -> None:
     assert backend.metric("backend_ws_connections_active") == 0
     assert rss_growth < 25 * 1024 * 1024, f"server RSS grew {rss_growth / 2**20:.1f} MiB for 50 MB offered"
     assert close_code(slow, timeout=30)[0] == 1008
+
+
+def test_opens_and_closes_are_counted_by_code_and_side(start_backend) -> None:
+    """Assert every accepted socket is counted once opened and once closed, with the close code and the
+    side that closed first: a client's normal close, and the server's cut (1012)."""
+    backend = start_backend()
+    with connect(backend.ws_url, compression=None, proxy=None) as ws:
+        ws.recv(timeout=5)
+    with connect(backend.ws_url, compression=None, proxy=None) as cut:
+        cut.recv(timeout=5)
+        backend.fault("ws-drop")
+        with pytest.raises(ConnectionClosed):
+            cut.recv(timeout=5)
+    wait_for(lambda: backend.metric("backend_ws_connections_closed_total") == 2, 5, "both closes counted")
+    assert backend.metric("backend_ws_connections_opened_total") == 2
+    assert backend.metric("backend_ws_connections_closed_total", code="1000", side="client") == 1
+    assert backend.metric("backend_ws_connections_closed_total", code="1012", side="server") == 1

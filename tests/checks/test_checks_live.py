@@ -12,7 +12,7 @@ import pytest
 from websockets.sync.client import connect
 
 from checks.cli import main
-from scripts.live import Live
+from scripts.live import Live, wait_for
 
 MiB = 1024 * 1024
 
@@ -44,7 +44,9 @@ def test_doctor_table_names_the_runbook_of_a_failing_row(start_backend, capsys: 
     backend.fault("db", unavailable=True)
     assert main(["doctor", "--url", backend.url]) == 1
     out = capsys.readouterr().out
-    assert "http.ready" in out and "runbooks/database-unavailable.md" in out and "overall: fail" in out
+    lines = out.splitlines()
+    assert lines[1].startswith("open first: http://127.0.0.1:8000/runbooks/database-unavailable/ (")
+    assert "http.ready" in out and "overall: fail" in out
 
 
 def test_database_faults_fail_db_checks(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,7 +71,8 @@ def test_error_burst_fails_errors_check(start_backend, capsys: pytest.CaptureFix
     backend = start_backend()
     backend.fault("db", unavailable=True)
     with backend.background_requests("POST", "/api/counters/burst/increment"):
-        code, rows = run(capsys, "errors", "--url", backend.url, "--interval", "1")
+        wait_for(lambda: backend.metric("backend_http_requests_total", status="503") >= 5, 10, "a burst of 503s")
+        code, rows = run(capsys, "errors", "--url", backend.url)
     assert code == 1 and rows["errors.ratio"]["status"] == "fail"
     assert rows["errors.ratio"]["value"] > 0.5 and rows["errors.ratio"]["runbook"] == "api-error-rate-high"
 
@@ -80,7 +83,9 @@ def test_slow_api_warns_latency_check(start_backend, capsys: pytest.CaptureFixtu
     backend.fault("latency", seconds=1.2)
     with backend.background_requests("GET", "/api/counters/slow"), \
             backend.background_requests("GET", "/api/counters/slow2"):
-        code, rows = run(capsys, "latency", "--url", backend.url, "--interval", "3")
+        wait_for(lambda: backend.metric("backend_http_request_duration_seconds_count", route="/api/counters/{name}")
+                 >= 2, 15, "slow requests to complete")
+        code, rows = run(capsys, "latency", "--url", backend.url)
     assert code == 1 and rows["latency.p95"]["status"] == "warn"
     assert rows["latency.p95"]["value"] > 1.0 and rows["latency.p95"]["runbook"] == "api-latency-high"
 
@@ -128,8 +133,6 @@ def test_supervisor_restarts_fail_process_check(start_backend, capsys: pytest.Ca
     """Assert three restarts by the supervisor reach the process.restarts limit."""
     import os
     import signal
-
-    from scripts.live import wait_for
 
     backend = start_backend(mode="supervise")
     for _ in range(3):

@@ -96,7 +96,8 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("value", "unit", "text"), [
     (0.0123, "ratio", "1.2 %"), (108.8, "bytes", "109 B"), (30_100, "bytes", "29.4 KiB"), (3 * 2**20, "bytes", "3.0 MiB"),
     (0.0065, "seconds", "6.5 ms"), (1.94, "seconds", "1.94 s"), (11826.5, "per_second", "11,826/s"),
-    (0.5, "per_second", "0.5/s"), (1_000_000, "count", "1,000,000"), (3, "count", "3"), (2.5, "count", "2.5"),
+    (0.5, "per_second", "0.5/s"), (1.99609, "per_second", "2.0/s"), (0.0166667, "per_second", "0.017/s"),
+    (0, "per_second", "0.0/s"), (1_000_000, "count", "1,000,000"), (3, "count", "3"), (2.5, "count", "2.5"),
 ])
 def test_format_value_reads_for_people(value: float, unit: str, text: str) -> None:
     """Assert each unit's reading: percent, KiB/MiB, ms/s, rates and counts without exponents."""

@@ -52,9 +52,17 @@ def prometheus(tmp: Path, backend: Live) -> Iterator[str]:
             proc.wait()
 
 
+def api_data(api: str, path: str) -> dict | None:
+    """The ``data`` of a Prometheus API answer; None while it starts ("Service Unavailable", not JSON)."""
+    try:
+        return httpx.get(f"{api}{path}", timeout=5).json()["data"]
+    except ValueError:
+        return None
+
+
 def alert_states(api: str) -> dict[str, str]:
-    alerts = httpx.get(f"{api}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
-    return {a["labels"]["alertname"]: a["state"] for a in alerts}
+    data = api_data(api, "/api/v1/alerts")
+    return {a["labels"]["alertname"]: a["state"] for a in data["alerts"]} if data else {}
 
 
 @pytest.mark.slow
@@ -64,7 +72,7 @@ def test_faults_fire_their_alerts_and_recovery_resolves_them(start_backend, tmp_
     backend = start_backend(cache_probe_interval=0.2)
     with prometheus(tmp_path, backend) as api:
         def target_up() -> bool:
-            targets = httpx.get(f"{api}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+            targets = (api_data(api, "/api/v1/targets") or {}).get("activeTargets")
             return bool(targets) and targets[0]["health"] == "up"
 
         wait_for(target_up, 30, "Prometheus to scrape the backend", interval=0.2)

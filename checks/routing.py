@@ -1,0 +1,44 @@
+"""Which runbook to open first, and where it is published.
+
+Failing rows are ranked cause before symptom: a backend that is down or hung explains every other
+row; a crash loop explains a down backend; a locked database, a failing cache disk or memory
+pressure explain errors and latency; WebSocket trouble comes next; API errors and latency are the
+symptoms most faults share, and a low cache hit ratio is last because it follows any restart.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from checks.result import Result, Status
+
+__all__ = ["CAUSE_ORDER", "DEFAULT_SITE_URL", "ranked", "runbook_url", "site_url"]
+
+DEFAULT_SITE_URL = "http://127.0.0.1:8000/"  # where `make serve` shows the handbook
+CAUSE_ORDER = (
+    "backend-down", "backend-crash-looping", "database-unavailable", "cache-disk-failure", "memory-high",
+    "websocket-connections-near-capacity", "network-partition", "websocket-disconnect-storm",
+    "api-error-rate-high", "api-latency-high", "cache-hit-rate-low",
+)
+
+
+def site_url(given: str | None = None) -> str:
+    """The handbook's address: ``--site-url``, else ``$HANDBOOK_SITE_URL``, else the local one."""
+    url = given or os.environ.get("HANDBOOK_SITE_URL") or DEFAULT_SITE_URL
+    return url.rstrip("/") + "/"
+
+
+def runbook_url(base: str, slug: str) -> str:
+    """The published page of runbook ``slug`` under the handbook at ``base``."""
+    return f"{base.rstrip('/')}/runbooks/{slug}/"
+
+
+def _cause(result: Result) -> int:
+    return CAUSE_ORDER.index(result.runbook) if result.runbook in CAUSE_ORDER else len(CAUSE_ORDER)
+
+
+def ranked(results: Sequence[Result]) -> list[Result]:
+    """Rows that found something first, most likely cause first; then ok rows; skipped rows last."""
+    found = sorted((r for r in results if r.status.found_something), key=lambda r: (_cause(r), -r.status.rank))
+    return [*found, *(r for r in results if r.status is Status.OK), *(r for r in results if r.status is Status.SKIP)]

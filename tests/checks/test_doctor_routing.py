@@ -1,0 +1,82 @@
+"""doctor names the right page first, never guesses, and says so when it cannot measure something."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from checks.cli import main
+from checks.result import Result, Status
+from checks.routing import ranked, runbook_url, site_url
+from scripts.live import Live, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _row(check: str, status: Status, runbook: str = "") -> Result:
+    return Result(check, status, "detail", runbook=runbook)
+
+
+def test_failing_rows_are_ranked_cause_before_symptom() -> None:
+    """Assert a locked database comes before the API errors and latency it causes, a down backend
+    before everything, and ok then skipped rows after every finding."""
+    rows = [_row("latency.p95", Status.WARN, "api-latency-high"), _row("http.health", Status.OK),
+            _row("db.lock_wait", Status.SKIP), _row("errors.ratio", Status.FAIL, "api-error-rate-high"),
+            _row("http.ready", Status.FAIL, "database-unavailable"), _row("ws.probe", Status.ERROR, "backend-down")]
+    assert [r.check for r in ranked(rows)] == ["ws.probe", "http.ready", "errors.ratio", "latency.p95",
+                                               "http.health", "db.lock_wait"]
+
+
+def test_runbook_links_point_at_the_published_site(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Assert links use --site-url, else $HANDBOOK_SITE_URL, else the local `make serve` address."""
+    monkeypatch.delenv("HANDBOOK_SITE_URL", raising=False)
+    assert runbook_url(site_url(), "backend-down") == "http://127.0.0.1:8000/runbooks/backend-down/"
+    monkeypatch.setenv("HANDBOOK_SITE_URL", "https://handbook.example/ops")
+    assert runbook_url(site_url(), "memory-high") == "https://handbook.example/ops/runbooks/memory-high/"
+    assert site_url("https://other.example") == "https://other.example/"
+
+
+def test_an_unreachable_backend_names_backend_down() -> None:
+    """Assert doctor against nothing exits 2 in one line that links the Backend down runbook."""
+    done = subprocess.run([sys.executable, "-m", "checks", "doctor", "--url", f"http://127.0.0.1:{free_port()}",
+                           "--site-url", "https://handbook.example/"], capture_output=True, text=True, timeout=30,
+                          cwd=REPO)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "connection refused" in done.stderr
+    assert done.stderr.strip().endswith("open https://handbook.example/runbooks/backend-down/")
+
+
+def test_missing_data_dir_is_a_skip_row_never_a_guess(shared_backend: Live, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Assert that with BACKEND_DATA_DIR unset (or empty, as an unset variable expands) doctor keeps
+    every file row as `skip`, saying which variable to set, counts them, and exits 0 when the rest is ok."""
+    monkeypatch.delenv("BACKEND_DATA_DIR", raising=False)
+    for extra in ([], ["--data-dir", ""]):
+        code = main(["doctor", "--url", shared_backend.url, "--json", *extra])
+        report = json.loads(capsys.readouterr().out)
+        rows = {r["check"]: r for r in report["results"]}
+        skipped = sorted(name for name, r in rows.items() if r["status"] == "skip")
+        assert skipped == ["db.integrity", "db.lock_wait", "db.wal_size", "host.disk_free"], rows
+        assert all("BACKEND_DATA_DIR" in rows[name]["detail"] for name in skipped)
+        assert report["skipped"] == 4 and code == 0, report
+
+
+def test_a_data_dir_that_does_not_exist_is_an_error(shared_backend: Live) -> None:
+    """Assert a mistyped data directory stops with exit 2 instead of checking some other directory."""
+    done = subprocess.run([sys.executable, "-m", "checks", "db", "--url", shared_backend.url, "--data-dir",
+                           "/nonexistent/data"], capture_output=True, text=True, timeout=30, cwd=REPO)
+    assert done.returncode == 2 and "--data-dir /nonexistent/data: no such directory" in done.stderr
+
+
+def test_plain_report_opens_with_the_page_to_read_first(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
+    """Assert a sick backend's plain report starts with the top runbook's published link."""
+    backend = start_backend()
+    backend.fault("db", unavailable=True)
+    assert main(["doctor", "--url", backend.url, "--site-url", "https://handbook.example/"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("open first: https://handbook.example/runbooks/database-unavailable/")
+    assert "-> https://handbook.example/runbooks/database-unavailable/" in lines[2]
