@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test site backend drill bench bench-quick soak clean
+.PHONY: serve test site backend drill gameday bench bench-quick soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ backend: $(STAMP)  ## the supervised backend in the foreground (BACKEND_* variab
 drill: $(STAMP)  ## the six fault drills against live backends; writes results/recovery.json
 	./scripts/install-system-tools.sh
 	$(BIN)/python -m scripts.drill
+
+gameday: $(STAMP)  ## one page's game days: make gameday PAGE=runbooks/backend-down.md [FAULT=hung-server]
+	./scripts/install-system-tools.sh
+	$(BIN)/python -m scripts.gameday $(or $(PAGE),$(error give PAGE=runbooks/NAME.md)) $(if $(FAULT),--fault $(FAULT))
 
 bench: $(STAMP)  ## the full benchmark suite (about 30 minutes); writes results/baselines.json
 	./scripts/install-system-tools.sh

@@ -3,6 +3,7 @@ per-page and per-fix results are written to ``results/test-runs.json`` for the s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,7 @@ _MARKERS = {fix.marker for fix in FIXES}
 _pages: dict[str, dict[str, int]] = {}
 _markers: dict[str, dict[str, int]] = {}
 _figures: dict[str, object] = {}  # measured by tests through record_property("figure:KEY", value)
+_gamedays: dict[str, dict[str, object]] = {}  # page::fault -> what its game day found (tests/gameday)
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +39,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" and report.passed:
         _figures.update({name.removeprefix("figure:"): value for name, value in report.user_properties
                          if name.startswith("figure:")})
+    if report.when == "call":
+        for name, value in report.user_properties:
+            if name == "gameday":
+                day = json.loads(str(value))
+                _gamedays[f"{day['page']}::{day['fault']}"] = day
     if report.when != "call" and not (report.when == "setup" and not report.passed):
         return
     outcome = "passed" if report.passed else "skipped" if report.skipped else "failed"
@@ -50,7 +57,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Merge this run into results/test-runs.json: each page, fix and figure that ran gets this run's
     stamp; the others keep their own."""
-    if not _pages and not _markers and not _figures:
+    if not _pages and not _markers and not _figures and not _gamedays:
         return
     path = results.DEFAULT_DIR / results.TEST_RUNS
     try:
@@ -60,7 +67,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     before = previous.data if previous else {}
     stamp = results.provenance()
     recorded = {key: (float(value), results.figure(key).unit, 1) for key, value in _figures.items()}  # type: ignore[arg-type]
-    rows = {"pages": _pages, "markers": _markers,
+    rows = {"pages": _pages, "markers": _markers, "gamedays": _gamedays,
             "figures": {key: {"value": value} for key, value in _figures.items()}}
     results.write(path, recorded, {key: results.merge_rows(before.get(key, {}), table, stamp)
                                    for key, table in rows.items()}, history=0, stamp=stamp)

@@ -5,7 +5,8 @@ one worker thread: the event loop never waits on the disk, and writes reach the 
 the API accepted them.
 
 When the disk fails (full, I/O error, directory gone or replaced under the open cache) the cache
-keeps serving from memory, counts each error and reports itself degraded. A monitor re-tests the directory every probe interval;
+keeps serving from memory, counts each error and reports itself degraded. A directory that vanished
+is not recreated by the server: that is the operator's step, with the right owner and mode. A monitor re-tests the directory every probe interval;
 once it works again the disk tier is reopened and every key that changed during the outage is
 removed from it, so a stale disk copy can never come back.
 """
@@ -83,12 +84,18 @@ class DiskTier:
         """Prove the directory takes a real write; on a recovery, reopen and purge ``dirty`` keys."""
         if self.fault_failing:
             raise DiskTierError("injected I/O error (drill fault)")
-        if dirty is None and self._cache is not None and _identity(self.directory) != self._identity:
+        if dirty is None and self._identity is not None and _identity(self.directory) != self._identity:
             # writes would go on into the open, deleted files and be lost (`rm -rf` of the directory)
             raise DiskTierError(f"{self.directory} was deleted or replaced while the cache had it open")
         probe = self.directory / ".probe"
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            if self._identity is None:  # the first probe, at start: create it
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self._identity = _identity(self.directory)
+            elif not self.directory.is_dir():
+                # recreating it here would hide an operator's mistake and pick an owner and mode for them
+                raise DiskTierError(f"{self.directory} is missing; recreate it as the service user "
+                                    f"(runbooks/cache-disk-failure) and the disk tier comes back by itself")
             fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
                 if os.write(fd, b"\0" * PROBE_BYTES) != PROBE_BYTES:
@@ -101,6 +108,7 @@ class DiskTier:
             raise DiskTierError(f"{self.directory} not writable: {exc.strerror or exc}") from exc
         if dirty is None:
             return
+        self._identity = _identity(self.directory)  # recovered: this directory is the cache's from now on
         self.close()  # the old handle may point at a deleted file
         if len(dirty) >= MAX_DIRTY_KEYS:
             self._guard(lambda c: c.clear())

@@ -7,6 +7,7 @@ what cannot be made safely on a shared machine. Every call needs the token in ``
 ``PUT /_faults/db``     body ``{"unavailable": true}``: database routes answer 503
 ``PUT /_faults/cache``  body ``{"disk_failing": true}``: disk tier raises I/O errors
 ``PUT /_faults/latency``  body ``{"seconds": 0.5}``: delay added to every /api request
+``PUT /_faults/errors``   body ``{"ratio": 0.5}``: that share of /api requests answer 500
 ``PUT /_faults/memory``   body ``{"megabytes": 200}``: hold that much touched memory
 ``POST /_faults/ws-drop``  close every WebSocket at once (1012), as a server-side cut
 ``POST /_faults/tracemalloc``  start tracing allocations; now is the baseline (the soak, after warm-up)
@@ -50,6 +51,7 @@ def _state(backend: Backend) -> dict[str, Any]:
         "db_unavailable": backend.db.fault_unavailable,
         "cache_disk_failing": backend.cache.disk.fault_failing,
         "latency_seconds": backend.faults.latency_seconds,
+        "error_ratio": backend.faults.error_ratio,
         "memory_megabytes": backend.faults.held_megabytes,
     }
 
@@ -74,6 +76,12 @@ async def cache_disk(request: Request, disk_failing: bool = Body(embed=True)) ->
 @router.put("/latency")
 async def latency(request: Request, seconds: float = Body(embed=True, ge=0, le=60)) -> dict[str, Any]:
     _backend(request).faults.latency_seconds = seconds
+    return _state(_backend(request))
+
+
+@router.put("/errors")
+async def errors(request: Request, ratio: float = Body(embed=True, ge=0, le=1)) -> dict[str, Any]:
+    _backend(request).faults.error_ratio = ratio
     return _state(_backend(request))
 
 
@@ -126,6 +134,7 @@ async def clear(request: Request) -> dict[str, Any]:
     backend.db.fault_unavailable = False
     backend.cache.disk.fault_failing = False
     backend.faults.latency_seconds = 0.0
+    backend.faults.error_ratio = 0.0
     backend.faults.held = []
     backend.faults.allocations_baseline = None
     tracemalloc.stop()

@@ -82,8 +82,13 @@ class Gateway:
             if rejection is not None:
                 await rejection(scope, receive, send_with_id)
                 return
-            if self.backend.faults.latency_seconds and scope["path"].startswith("/api/"):
-                await asyncio.sleep(self.backend.faults.latency_seconds)
+            injected = self.backend.faults
+            if injected.latency_seconds and scope["path"].startswith("/api/"):
+                await asyncio.sleep(injected.latency_seconds)
+            if injected.error_ratio and scope["path"].startswith("/api/") and _ids.random() < injected.error_ratio:
+                await error_response(500, "injected", "error injected by a drill (/_faults/errors)", rid)(
+                    scope, receive, send_with_id)
+                return
             await self.app(scope, self._limited(receive), send_with_id)
         finally:
             route = scope.get("route")

@@ -52,6 +52,7 @@ class InjectedFaults:
     """What the drill routes (:mod:`backend.faults`) currently inject. ``held`` keeps the ballast alive."""
 
     latency_seconds: float = 0.0
+    error_ratio: float = 0.0  # share of /api requests answered 500, as a bad deploy would
     held: list[bytearray] = dataclasses.field(default_factory=list)
     allocations_baseline: tracemalloc.Snapshot | None = None
 

@@ -137,6 +137,7 @@ def drop_slow(backend: Backend, conn: Connection) -> None:
     session = backend.ws_sessions.get(conn.id)
     log.warning("WebSocket connection %d dropped: send queue full (slow consumer)", conn.id)
     if session is not None:
+        session.closed(1008, "server")  # now: the peer may hang up before the close below is sent
         # A peer that never reads again is cut by uvicorn's keepalive (ping interval + timeout) anyway.
         keepalive = backend.settings.ws_ping_interval + backend.settings.ws_ping_timeout
         backend.spawn(_close(session, 1008, "slow consumer", timeout=keepalive))

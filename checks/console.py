@@ -8,6 +8,12 @@ The format (shared by ``checks run`` and the Sybil suite, which imports this mod
     {"status":"ready",...}
     ```
 
+``<!-- checks: read-only, fault -->`` marks a block whose output is what the reader sees during the
+page's fault (front matter ``faults:``); ``fault NAME ...`` narrows it to those faults. Such a block
+runs in the page's game day, under the real fault, and not on the healthy backend.
+``<!-- checks: read-only, healthy -->`` marks the opposite: an output only a healthy backend gives
+(a window that has cleared), run on the healthy backend and not in a game day.
+
 A line starting with ``$ `` is a command (a trailing ``\\`` continues it on the next line); the
 lines up to the next command are its expected output, where ``...`` matches any text, across
 lines too. A last expected line ``[exit N]`` expects that exit status (default 0). Each command
@@ -25,12 +31,16 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from checks.errors import PageError
+from checks.thresholds import SAFE_LOADER
 from checks.urls import ws_url_of
 
 __all__ = ["PYTHONS", "RUNNABLE", "RUNNABLE_CONSOLE", "SHELLS", "Block", "Outcome", "Safety", "Step", "environment",
-           "matches", "parse", "parse_file", "run_step"]
+           "front_matter", "matches", "parse", "parse_file", "run_step"]
 
 # The languages whose blocks are run: ``checks run`` runs console blocks; the page tests run all.
 RUNNABLE_CONSOLE = "console"
@@ -38,7 +48,9 @@ SHELLS = frozenset({"bash", "sh", "shell"})
 PYTHONS = frozenset({"python", "py"})
 RUNNABLE = frozenset({RUNNABLE_CONSOLE}) | SHELLS | PYTHONS
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
-_DIRECTIVE = re.compile(r"^\s*<!--\s*checks:\s*(?P<word>[a-z-]+)\s*(?::\s*(?P<reason>.*?))?\s*-->\s*$")
+_DIRECTIVE = re.compile(r"^\s*<!--\s*checks:\s*(?P<word>[a-z-]+)(?:\s*,\s*(?P<state>fault|healthy)"
+                        r"(?P<faults>(?:\s+[a-z0-9-]+)*))?"
+                        r"\s*(?::\s*(?P<reason>.*?))?\s*-->\s*$")
 _EXIT = re.compile(r"^\[exit (\d+)\]$")
 
 
@@ -74,6 +86,12 @@ class Block:
     safety: Safety = Safety.READ_ONLY
     skip_reason: str = ""
     directive: int = 0  # 1-based line of its ``<!-- checks: ... -->`` directive; 0 when it has none
+    faults: tuple[str, ...] | None = None  # None: not a fault block; (): every fault of the page; else those
+    healthy: bool = False  # only a healthy backend prints this (``checks: ..., healthy``)
+
+    def shows_fault(self, fault: str) -> bool:
+        """Whether this block's output is the one seen during ``fault``."""
+        return self.faults is not None and (not self.faults or fault in self.faults)
 
     @property
     def runnable(self) -> bool:
@@ -103,6 +121,15 @@ class Outcome:
             _normalise(self.step.expected).splitlines(), _normalise(self.output).splitlines(),
             "expected (page)", "actual", lineterm="", n=2))
         return f"{head}\n  {self.reason}\n{diff}".rstrip()
+
+
+def front_matter(text: str) -> dict[str, Any]:
+    """The YAML between the leading ``---`` lines of a page (empty when there is none)."""
+    if not text.startswith("---\n"):
+        return {}
+    end = text.find("\n---", 4)
+    data = yaml.load(text[4:end], Loader=SAFE_LOADER) if end != -1 else None
+    return data if isinstance(data, dict) else {}
 
 
 def parse_file(path: Path) -> list[Block]:
@@ -136,10 +163,11 @@ def parse(text: str, path: Path, first_line: int = 1) -> list[Block]:
         while j < len(lines) and not close.match(lines[j]):
             j += 1
         body = "\n".join(_dedent(line, indent) for line in lines[i + 1:j])
-        safety, reason, directive = _directive(lines, i, path, offset)
+        safety, reason, directive, faults = _directive(lines, i, path, offset)
         language = info.split()[0].lstrip("{.").rstrip("}").lower() if info else ""
+        healthy = faults == ("healthy",)
         blocks.append(Block(path, language, info, offset + i + 1, offset + j + 1, body, safety, reason,
-                            offset + directive if directive else 0))
+                            offset + directive if directive else 0, None if healthy else faults, healthy))
         i = j + 1
     return blocks
 
@@ -148,14 +176,15 @@ def _dedent(line: str, indent: str) -> str:
     return line[len(indent):] if line.startswith(indent) else line.lstrip()
 
 
-def _directive(lines: list[str], fence_index: int, path: Path, offset: int) -> tuple[Safety, str, int]:
-    """The safety class, skip reason and 1-based line of the directive before a fence."""
+def _directive(lines: list[str], fence_index: int, path: Path,
+               offset: int) -> tuple[Safety, str, int, tuple[str, ...] | None]:
+    """The safety class, skip reason, 1-based line and fault names of the directive before a fence."""
     k = fence_index - 1
     while k >= 0 and not lines[k].strip():
         k -= 1
     match = _DIRECTIVE.match(lines[k]) if k >= 0 else None
     if not match:
-        return Safety.READ_ONLY, "", 0
+        return Safety.READ_ONLY, "", 0, None
     where = f"{path}:{offset + k + 1}"
     try:
         safety = Safety(match["word"])
@@ -165,7 +194,10 @@ def _directive(lines: list[str], fence_index: int, path: Path, offset: int) -> t
     reason = (match["reason"] or "").strip()
     if safety is Safety.SKIP and not reason:
         raise PageError(f"{where}: 'checks: skip' needs a reason: <!-- checks: skip: why it cannot run -->")
-    return safety, reason, k + 1
+    if match["state"] == "healthy":
+        return safety, reason, k + 1, ("healthy",)
+    faults = None if match["state"] is None else tuple(match["faults"].split())
+    return safety, reason, k + 1, faults
 
 
 def _steps(text: str, first_line: int) -> list[Step]:

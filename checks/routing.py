@@ -1,6 +1,7 @@
 """Which runbook to open first, and where it is published.
 
-Failing rows are ranked cause before symptom: a backend that is down or hung explains every other
+Rows are ranked most severe first (error, fail, then warn: a warning limit crossed is not the page
+to open while a critical one is), and within a severity cause before symptom: a backend that is down or hung explains every other
 row; a crash loop explains a down backend; a locked database, a failing cache disk or memory
 pressure explain errors and latency; WebSocket trouble comes next; API errors and latency are the
 symptoms most faults share, and a low cache hit ratio is last because it follows any restart.
@@ -40,5 +41,5 @@ def _cause(result: Result) -> int:
 
 def ranked(results: Sequence[Result]) -> list[Result]:
     """Rows that found something first, most likely cause first; then ok rows; skipped rows last."""
-    found = sorted((r for r in results if r.status.found_something), key=lambda r: (_cause(r), -r.status.rank))
+    found = sorted((r for r in results if r.status.found_something), key=lambda r: (-r.status.rank, _cause(r)))
     return [*found, *(r for r in results if r.status is Status.OK), *(r for r in results if r.status is Status.SKIP)]

@@ -17,8 +17,8 @@ from docsite.markdown import front_matter
 
 __all__ = ["FRONT_MATTER", "SECTIONS", "lint_runbook", "main"]
 
-FRONT_MATTER = ("alerts", "severity", "component", "owner", "last_reviewed")
-SECTIONS = ("Summary", "Impact", "Diagnose", "Mitigate", "Verify", "Escalate", "Related")
+FRONT_MATTER = ("alerts", "faults", "severity", "component", "owner", "last_reviewed")
+SECTIONS = ("Before you start", "Summary", "Diagnose", "Impact", "Mitigate", "Verify", "Escalate", "Related")
 SEVERITIES = ("critical", "warning")
 _H2 = re.compile(r"^## (.+?)\s*$", re.MULTILINE)
 
@@ -37,6 +37,8 @@ def lint_runbook(path: Path) -> list[str]:
         problems.append("alerts must be a list of alert names")
     elif meta.get("alerts") == [] and meta.get("symptom") is not True:
         problems.append("no alert names: list its alerts, or mark it `symptom: true`")
+    if "faults" in meta and (not isinstance(meta["faults"], list) or not meta["faults"]):
+        problems.append("faults must list the faults the page is proven under (tests/gameday)")
     if "severity" in meta and meta["severity"] not in SEVERITIES:
         problems.append(f"severity {meta['severity']!r} is not one of {', '.join(SEVERITIES)}")
     if "last_reviewed" in meta and not isinstance(meta["last_reviewed"], dt.date):
@@ -57,6 +59,8 @@ def lint_runbook(path: Path) -> list[str]:
         problems.append("Diagnose has no runnable block")
     elif all(b.safety is Safety.SKIP for b in runnable_diagnose):
         problems.append("every Diagnose block is skipped; at least one must run in the tests")
+    elif not any(b.faults is not None for b in runnable_diagnose):
+        problems.append("Diagnose shows no output under the page's fault: mark such a block `checks: read-only, fault`")
     if not blocks:
         problems.append("no runnable block at all")
     return [f"{path}: {problem}" for problem in problems]

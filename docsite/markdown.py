@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from checks.console import Block, Safety, parse
-from checks.thresholds import SAFE_LOADER
+from checks.console import Block, Safety, front_matter, parse
 
 __all__ = ["LABELS", "front_matter", "prepare", "title"]
 
@@ -26,15 +22,6 @@ LABELS = {
 }
 
 
-def front_matter(text: str) -> dict[str, Any]:
-    """The YAML between the leading ``---`` lines of a page (empty when there is none)."""
-    if not text.startswith("---\n"):
-        return {}
-    end = text.find("\n---", 4)
-    data = yaml.load(text[4:end], Loader=SAFE_LOADER) if end != -1 else None
-    return data if isinstance(data, dict) else {}
-
-
 def title(text: str, default: str) -> str:
     """The page's first ``# `` heading."""
     return next((line[2:] for line in text.splitlines() if line.startswith("# ")), default)
@@ -42,6 +29,8 @@ def title(text: str, default: str) -> str:
 
 def _label(block: Block) -> str:
     text = LABELS[block.safety].format(reason=html.escape(block.skip_reason))
+    if block.faults is not None:
+        text = f"What you see during the fault · {block.safety.value}."
     return f"{{% raw %}}<span class=\"safety safety-{block.safety.value}\">{text}</span>{{% endraw %}}\n"
 
 

@@ -31,6 +31,23 @@ __all__ = ["HandbookPlugin"]
 _H1 = re.compile(r"^# .*$", re.MULTILINE)
 
 
+def _raw(parts: list[str]) -> str:
+    """Text Jinja must leave alone (it was rendered here already)."""
+    return "{% raw %}\n" + "\n\n".join(p for p in parts if p) + "\n{% endraw %}"
+
+
+def _joined(gameday: str, verified: str) -> str:
+    """Both notices as one: folded to one title line while both hold, open (and red or amber) when
+    either does not, so a phone still shows the first command without scrolling."""
+    if not (gameday.startswith("!!! success") and verified.startswith("!!! success")):
+        return f"{gameday}\n\n{verified}"
+    def title(notice: str) -> str:
+        return notice.split('"')[1]
+    body = "\n".join(line for notice in (gameday, verified) for line in notice.splitlines()[1:])
+    return f'??? success "{title(gameday)} · {title(verified)}"\n    - {title(verified)}\n{body}'
+
+
+
 class HandbookPlugin(BasePlugin[HandbookConfig]):
     """``plugins: [search, handbook, macros]`` in ``mkdocs.yml``."""
 
@@ -75,12 +92,17 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
     def _with_header(self, markdown: str, src: str, meta: dict[str, Any]) -> str:
         slug = src.removeprefix("runbooks/").removesuffix(".md")
         alerts = meta.get("alerts") or []
-        parts = [("Alerts: " + ", ".join(f"`{a}`" for a in alerts)) if alerts else "Symptom page: no alert.",
-                 VerificationMacros(self.data).verified_notice(src)]
+        verification = VerificationMacros(self.data)
+        # under the title only what says whether to trust the page, folded while it holds (a phone
+        # shows the first command without scrolling); the limits and the drill go after Diagnose
+        notices = [_joined(verification.gameday_notice(src), verification.verified_notice(src))]
+        later = [("Alerts: " + ", ".join(f"`{a}`" for a in alerts)) if alerts else "Symptom page: no alert.",
+                 LimitMacros(self.data).limits_for(slug)]
         if meta.get("drill"):
-            parts.append(DrillMacros(self.data).drill_result(meta["drill"]))
-        parts.append(LimitMacros(self.data).limits_for(slug))
-        header = "{% raw %}\n" + "\n\n".join(p for p in parts if p) + "\n{% endraw %}"
+            later.append(DrillMacros(self.data).drill_result(meta["drill"]))
         match = _H1.search(markdown)
         cut = match.end() if match else 0
-        return f"{markdown[:cut]}\n\n{header}\n{markdown[cut:]}"
+        markdown = f"{markdown[:cut]}\n\n{_raw(notices)}\n{markdown[cut:]}"
+        mitigate = markdown.find("\n## Mitigate")
+        at = mitigate if mitigate != -1 else len(markdown)
+        return f"{markdown[:at]}\n\n{_raw(later)}\n{markdown[at:]}"

@@ -46,6 +46,8 @@ def _env(example: Example) -> dict[str, str]:
 def _skip_if_directed(block: Block) -> None:
     if block.safety is Safety.SKIP:
         pytest.skip(f"checks: skip: {block.skip_reason}")
+    if block.faults is not None:
+        pytest.skip("shows the output during the page's fault: proven by its game day (tests/gameday)")
 
 
 def _evaluate_console(example: Example) -> None:

@@ -7,6 +7,7 @@ clients that ignore unknown messages, which the backend's protocol requires of t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -46,15 +47,26 @@ def check(ctx: Context) -> list[Result]:
     storm = ctx.limits["ws.disconnects_per_second"]
     window = ctx.window(storm)
     closes = window.increase(CLOSED, _abnormal)
-    results.append(judge("ws.disconnects", window.rate(CLOSED, _abnormal), storm,
-                         f"{closes:.0f} sockets ended abnormally {window.over} "
-                         f"({_by_code(window)})" if closes else f"no abnormal disconnects {window.over}"))
+    row = judge("ws.disconnects", window.rate(CLOSED, _abnormal), storm,
+                f"{closes:.0f} sockets ended abnormally {window.over} "
+                f"({_by_code(window)})" if closes else f"no abnormal disconnects {window.over}")
+    lost = window.increase(CLOSED, _path_lost)
+    if row.runbook and lost > closes / 2:  # most peers stopped answering pings: the path, not the hub
+        row = dataclasses.replace(row, runbook="network-partition",
+                                  detail=f"{row.detail}; most were keepalive timeouts or lost connections "
+                                         f"(1011/1006): the path between clients and server is broken")
+    results.append(row)
     slow = ctx.limits["ws.slow_consumers_per_second"]
     window = ctx.window(slow)
     results.append(judge("ws.slow_consumers", window.rate(SLOW), slow,
                          f"{window.increase(SLOW):.0f} slow consumers dropped {window.over}"))
     results.extend(_round_trips(ctx))
     return results
+
+
+def _path_lost(labels: dict[str, str]) -> bool:
+    """Peers that stopped answering (keepalive ping timeout) or vanished without a close frame."""
+    return labels.get("code") in ("1011", "1006")
 
 
 def _abnormal(labels: dict[str, str]) -> bool:

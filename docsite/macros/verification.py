@@ -47,6 +47,54 @@ class VerificationMacros:
                 "    Some commands on this page did not print what the page says. Trust the output you see, "
                 "and tell the page owner.")
 
+    def _gamedays(self, page: str | None = None) -> list[dict[str, Any]]:
+        runs = self.data.test_runs
+        rows = runs.data.get("gamedays", {}) if runs else {}
+        return [row for row in rows.values() if page is None or row.get("page") == page]
+
+    def gameday_notice(self, src_path: str) -> str:
+        """Per fault the page is proven under: detected by doctor in X s, mitigated by the page in Y s."""
+        runs = self.data.test_runs
+        days = self._gamedays(src_path)
+        if runs is None or not days:
+            return ('!!! warning "Not proven under its fault in this checkout"\n'
+                    "    Run `make test` (or `make gameday PAGE=...`) to prove this page under its real faults.")
+        failed = [d for d in days if not d.get("passed")]
+        kind = "failure" if failed else "success"
+        title = ("Game day FAILED under " + ", ".join(d["fault"] for d in failed)) if failed else \
+            "Proven under fault: " + ", ".join(d["fault"] for d in days)
+        lines = [f'!!! {kind} "{title}"']
+        for d in days:
+            when = _row_stamp(d, runs)
+            helped = f"mitigated by this page in {d['mitigated_seconds']} s" if d.get("mitigated_seconds") is not None \
+                else "not mitigated"
+            stand_in = f" (a production-only step stood in for: {d['stand_in']})" if d.get("stand_in") else ""
+            routed = (f"detected in {d['detected_seconds']} s by doctor" if d.get("routed")
+                      else f"doctor named {d.get('doctor_first') or 'nothing'} first")
+            diagnose = "{}/{}".format(*d.get("phases", {}).get("diagnose", [0, 0]))
+            lines.append(f"    - `{d['fault']}`: {routed}, diagnose steps {diagnose} as shown, {helped}{stand_in} "
+                         f"· {when}")
+        return "\n".join(lines)
+
+    def gameday_table(self) -> str:
+        """Every game day of the latest test run: runbook, fault, doctor, diagnose, mitigation."""
+        runs = self.data.test_runs
+        days = sorted(self._gamedays(), key=lambda d: (d["page"], d["fault"]))
+        if runs is None or not days:
+            return "*not measured yet: run `make test`*"
+        lines = ["| runbook | fault | doctor's first page | detected | diagnose | recovered by following the runbook "
+                 "| result |", "|---|---|---|---|---|---|---|"]
+        for d in days:
+            slug = d["page"].removeprefix("runbooks/").removesuffix(".md")
+            mitigated = "no" if d.get("mitigated_seconds") is None else f"{d['mitigated_seconds']} s"
+            if d.get("stand_in"):
+                mitigated += f" (stand-in: {d['stand_in']})"
+            phases = d.get("phases", {}).get("diagnose", [0, 0])
+            lines.append(f"| [{slug}](runbooks/{slug}.md) | `{d['fault']}` | {d.get('doctor_first') or 'none'} "
+                         f"{'(right)' if d.get('routed') else '(**wrong**)'} | {d.get('detected_seconds')} s | "
+                         f"{phases[0]}/{phases[1]} | {mitigated} | {'pass' if d.get('passed') else '**FAIL**'} |")
+        return "\n".join(lines) + f"\n\nFrom the test run of {runs.stamp}."
+
     def hardening_table(self) -> str:
         """One row per fix of the plan, its tests' latest results from the test run."""
         runs = self.data.test_runs

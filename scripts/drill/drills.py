@@ -13,8 +13,6 @@ import dataclasses
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ from typing import Any
 import httpx
 
 from scripts import live
-from scripts.drill.faults import tmpfs
+from scripts.drill.faults import tmpfs, write_lock_holder
 from scripts.drill.proxy import Proxy
 from scripts.drill.traffic import Fleet, Prober, Publisher, Writer
 
@@ -190,24 +188,6 @@ def backend_crash(tmp: Path, quick: bool) -> DrillResult:
     return result
 
 
-@contextlib.contextmanager
-def _lock_holder(db_path: Path) -> Iterator[None]:
-    """Another process holding the database's write lock, as a stuck backup or shell would."""
-    code = ("import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-            "c.execute('BEGIN EXCLUSIVE')\nprint('locked', flush=True)\nsys.stdin.read()\n")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(db_path)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-        yield
-    finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
 def database_disconnection(tmp: Path, quick: bool) -> DrillResult:
     result = DrillResult("database_disconnection", "Database unavailable (locked by another process)",
                          "another process holds SQLite's write lock (real)", "/ready names the database")
@@ -218,7 +198,7 @@ def database_disconnection(tmp: Path, quick: bool) -> DrillResult:
             pid = backend.server_pid()
             cache_failures = 0
             started = time.monotonic()
-            with _lock_holder(backend.data_dir / "backend.sqlite3"):
+            with write_lock_holder(backend.data_dir / "backend.sqlite3"):
                 _wait(lambda: parts.prober.first(started, lambda s, f: "database" in f) is not None, 10)
                 result.ttd_seconds = parts.prober.first(started, lambda s, f: "database" in f)
                 hold_until = time.monotonic() + (7 if quick else 12)  # past the 5 s busy timeout

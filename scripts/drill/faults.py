@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["FaultUnavailable", "tmpfs"]
+__all__ = ["FaultUnavailable", "tmpfs", "write_lock_holder"]
 
 
 class FaultUnavailable(RuntimeError):
@@ -30,3 +31,23 @@ def tmpfs(path: Path, size: str) -> Iterator[None]:
         yield
     finally:
         subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+@contextlib.contextmanager
+def write_lock_holder(db_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the database's write lock, as a stuck backup or shell would; it lets
+    go when the context ends, or when someone kills it (a runbook's mitigation)."""
+    code = ("import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('BEGIN EXCLUSIVE')\nprint('locked', flush=True)\nsys.stdin.read()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(db_path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        yield proc
+    finally:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()

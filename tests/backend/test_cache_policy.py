@@ -68,6 +68,9 @@ def test_vanished_directory_is_detected_by_probe(tmp_path: Path) -> None:
         assert cache.degraded and "deleted or replaced" in (cache.degraded_reason or "")
         directory.unlink()
         await cache.probe()
+        assert cache.degraded and "missing; recreate it" in (cache.degraded_reason or "")
+        directory.mkdir()
+        await cache.probe()
         assert not cache.degraded
         assert await cache.set("k2", b"v2") == "memory+disk"
         assert (directory / "cache.db").exists()

@@ -22,13 +22,14 @@ def _row(check: str, status: Status, runbook: str = "") -> Result:
 
 
 def test_failing_rows_are_ranked_cause_before_symptom() -> None:
-    """Assert a locked database comes before the API errors and latency it causes, a down backend
-    before everything, and ok then skipped rows after every finding."""
+    """Assert the most severe finding comes first and, among equals, a locked database before the API
+    errors it causes; a warning never outranks a failure; ok then skipped rows come last."""
     rows = [_row("latency.p95", Status.WARN, "api-latency-high"), _row("http.health", Status.OK),
             _row("db.lock_wait", Status.SKIP), _row("errors.ratio", Status.FAIL, "api-error-rate-high"),
+            _row("ws.disconnects", Status.WARN, "websocket-disconnect-storm"),
             _row("http.ready", Status.FAIL, "database-unavailable"), _row("ws.probe", Status.ERROR, "backend-down")]
-    assert [r.check for r in ranked(rows)] == ["ws.probe", "http.ready", "errors.ratio", "latency.p95",
-                                               "http.health", "db.lock_wait"]
+    assert [r.check for r in ranked(rows)] == ["ws.probe", "http.ready", "errors.ratio", "ws.disconnects",
+                                               "latency.p95", "http.health", "db.lock_wait"]
 
 
 def test_runbook_links_point_at_the_published_site(monkeypatch: pytest.MonkeyPatch) -> None:

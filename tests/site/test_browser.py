@@ -66,8 +66,9 @@ def test_runbook_page_in_a_real_browser(site: str, tmp_path: Path) -> None:
         page.goto(f"{site}/runbooks/backend-down/", wait_until="networkidle")
 
         assert page.locator("h1").first.inner_text().rstrip("¶") == "Backend down"
-        notice = page.locator(".admonition").first.inner_text()
-        assert "Diagnostics" in notice and ("verified" in notice or "not run" in notice.lower())
+        notices = " ".join(page.locator("details, .admonition").all_inner_texts())
+        assert "Proven under fault" in notices or "under its fault" in notices or "Game day FAILED" in notices
+        assert "Diagnostics" in notices and ("verified" in notices or "not run" in notices.lower())
         assert page.locator(".safety-destructive").first.is_visible()
         page.screenshot(path=str(tmp_path / "runbook.png"), full_page=False)
 
@@ -75,7 +76,7 @@ def test_runbook_page_in_a_real_browser(site: str, tmp_path: Path) -> None:
         first_block.hover()
         first_block.locator("button.md-code__button, button.md-clipboard").first.click()
         copied = page.evaluate("navigator.clipboard.readText()")
-        assert copied == 'curl -fsS --max-time 5 "$BACKEND_URL/health"'
+        assert copied == "checks doctor"
 
         page.keyboard.press("/")  # the site's search shortcut, as a reader would use it
         page.locator("input.md-search__input").press_sequentially("CacheDiskFailing", delay=20)
@@ -120,3 +121,62 @@ def test_baselines_charts_render_in_a_real_browser(site: str, tmp_path: Path) ->
     assert expected <= set(titles), titles
     outside = [u for u in requests if not u.startswith((site, "data:", "blob:"))]
     assert outside == [], f"requests left loopback (an emoji from a CDN?): {outside}"
+
+
+RUNBOOK_NAMES = sorted(p.stem for p in (REPO / "runbooks").glob("*.md") if p.name != "index.md")
+FIRST_COMMAND = """() => {
+  const diagnose = document.getElementById('diagnose');
+  for (let n = diagnose.nextElementSibling; n; n = n.nextElementSibling) {
+    const pre = n.matches('pre') ? n : n.querySelector('pre');
+    if (pre) return pre.getBoundingClientRect().top;
+  }
+  return -1;
+}"""
+
+
+@pytest.fixture(scope="module")
+def proven_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The site as `make publish` would build it once every page was proven: each runbook's diagnostics
+    and game days passed (crafted results; the notices then fold to one line)."""
+    import json
+
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    from scripts.gameday.scenarios import SCENARIOS
+
+    results = tmp_path_factory.mktemp("proven-results")
+    pages = {f"runbooks/{name}.md": {"passed": 5, "failed": 0, "skipped": 1, "total": 6} for name in RUNBOOK_NAMES}
+    days = {f"runbooks/{s.runbook}.md::{n}": {
+        "page": f"runbooks/{s.runbook}.md", "fault": n, "passed": True, "routed": True, "doctor_first": s.runbook,
+        "detected_seconds": 1.2, "mitigated_seconds": 2.3, "stand_in": "", "phases": {"diagnose": [2, 2]}}
+        for n, s in SCENARIOS.items()}
+    (results / "test-runs.json").write_text(json.dumps({"generated_at": "2026-11-27T10:00:00+00:00",
+                                                        "commit": "abc1234", "machine": {}, "pages": pages,
+                                                        "gamedays": days}))
+    out = tmp_path_factory.mktemp("proven") / "site"
+    config = load_config(str(REPO / "mkdocs.yml"), site_dir=str(out))
+    config.plugins["handbook"].config["results"] = str(results)
+    build(config)
+    with serve(out) as url:
+        yield url
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_first_diagnose_command_is_on_the_first_screen(proven_site: str, width: int, height: int) -> None:
+    """Assert every proven runbook shows its first Diagnose command without scrolling, on a laptop and
+    on a phone."""
+    from playwright.sync_api import sync_playwright
+
+    below = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": width, "height": height})
+        for name in RUNBOOK_NAMES:
+            page.goto(f"{proven_site}/runbooks/{name}/", wait_until="load")
+            top = page.evaluate(FIRST_COMMAND)
+            if not 0 <= top < height - 20:
+                below[name] = top
+        browser.close()
+    assert not below, f"first command below the fold at {width}x{height} (its top, in px): {below}"

@@ -13,6 +13,7 @@ RUNBOOKS = sorted(p for p in (REPO / "runbooks").glob("*.md") if p.name != "inde
 
 GOOD = """---
 alerts: [X]
+faults: [x-fault]
 severity: warning
 component: cache
 owner: oncall
@@ -21,16 +22,19 @@ last_reviewed: 2026-01-02
 
 # Title
 
+## Before you start
+b
 ## Summary
 s
-## Impact
-i
 ## Diagnose
 
+<!-- checks: read-only, fault -->
 ```console
 $ true
 ```
 
+## Impact
+i
 ## Mitigate
 m
 ## Verify
@@ -55,10 +59,13 @@ BROKEN = [
     ("no alert", GOOD.replace("alerts: [X]", "alerts: []"), "mark it `symptom: true`"),
     ("bad severity", GOOD.replace("severity: warning", "severity: high"), "severity 'high' is not one of"),
     ("no escalate", GOOD.replace("## Escalate\n", ""), "missing section(s) Escalate"),
-    ("order", GOOD.replace("## Impact\ni\n## Diagnose", "## Diagnose\nx\n## Impact\ni\n## Diagnose"),
+    ("order", GOOD.replace("## Summary\ns\n## Diagnose", "## Diagnose\nx\n## Summary\ns\n## Diagnose"),
      "sections out of order"),
     ("all skipped", GOOD.replace("```console\n$ true", "<!-- checks: skip: prod only -->\n```console\n$ true"),
      "every Diagnose block is skipped"),
+    ("no faults", GOOD.replace("faults: [x-fault]\n", ""), "front matter lacks faults"),
+    ("no fault output", GOOD.replace("<!-- checks: read-only, fault -->\n", ""),
+     "Diagnose shows no output under the page's fault"),
     ("no diagnostics", GOOD.replace("```console\n$ true\n```\n", "Look at the dashboard.\n"),
      "Diagnose has no runnable block"),
     ("skip without reason", GOOD.replace("```console\n$ true", "<!-- checks: skip -->\n```console\n$ true"),

@@ -109,3 +109,22 @@ def test_code_blocks_are_protected_from_jinja_and_keep_their_text() -> None:
     rendered = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True).from_string(
         prepare(page, Path("docs/x.md"))).render(x="90 %")
     assert rendered == page.replace("{{ x }}", "90 %")
+
+
+def test_gameday_notice_says_proven_or_failed_with_its_own_run(tmp_path: Path) -> None:
+    """Assert a runbook's game-day notice names each fault with doctor's seconds and the page's
+    mitigation seconds, turns red when one failed, and says "not proven" without a run."""
+    def day(fault: str, passed: bool) -> dict:
+        return {"page": "runbooks/x.md", "fault": fault, "passed": passed, "routed": passed,
+                "doctor_first": "x" if passed else "y", "detected_seconds": 1.5, "mitigated_seconds": 2.25,
+                "stand_in": "", "phases": {"diagnose": [2, 2]}, "generated_at": "2026-11-25T12:00:00+00:00",
+                "commit": "0123456789"}
+    good = result_file(tmp_path, "g.json", stamped(0, gamedays={"runbooks/x.md::hang": day("hang", True)}))
+    notice = macros(test_runs=good).gameday_notice("runbooks/x.md")
+    assert notice.startswith('!!! success "Proven under fault: hang"')
+    assert "detected in 1.5 s by doctor" in notice and "mitigated by this page in 2.25 s" in notice
+    assert "2026-11-25 12:00 UTC, commit 0123456" in notice
+    bad = result_file(tmp_path, "b.json", stamped(0, gamedays={"runbooks/x.md::hang": day("hang", False)}))
+    failed = macros(test_runs=bad).gameday_notice("runbooks/x.md")
+    assert failed.startswith('!!! failure "Game day FAILED under hang"') and "doctor named y first" in failed
+    assert "Not proven under its fault" in macros().gameday_notice("runbooks/x.md")

@@ -1,0 +1,296 @@
+"""The faults the runbooks are proven under, each made for real on a game day's own backend.
+
+A scenario names the runbook ``checks doctor`` must send the reader to first, the backend settings
+its game day runs with, and a context manager that makes the fault and undoes whatever the
+runbook's mitigation did not (so a failing game day never leaves a fault behind). The fault code
+lives here and in :mod:`scripts.drill.faults`, never in ``checks``: the on-call CLI breaks nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.sync.client import connect
+
+from scripts import live
+from scripts.drill.faults import tmpfs, write_lock_holder
+from scripts.drill.proxy import Proxy
+
+__all__ = ["SCENARIOS", "Scenario", "cache_dir_deleted", "cache_disk_full", "crash_loop", "error_spike", "hung_server",
+           "injected_latency", "memory_pressure", "miss_storm", "near_capacity", "partition", "slow_consumer_storm",
+           "supervisor_gone", "write_lock", "ws_drop_storm"]
+
+Lift = Callable[[], None]  # ends the fault's cause early: what a skipped production step would do
+Fault = Callable[[live.Live], contextlib.AbstractContextManager[Lift | None]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """One real fault and the page that must handle it."""
+
+    name: str
+    runbook: str
+    what: str
+    fault: Fault
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # rows allowed to stay not ok after a successful mitigation, and why (a window still holds the fault)
+    lingering: dict[str, str] = dataclasses.field(default_factory=dict)
+    # what must exist before the backend starts, given its data directory (a small filesystem)
+    prepare: Callable[[Path], contextlib.AbstractContextManager[None]] | None = None
+    # what a mitigation step that cannot run here (production tooling, skipped with its reason) does,
+    # done by the harness in its place: restart the service (returns the new backend), else lift the fault
+    stand_in_does: str = ""
+    restart: Callable[[live.Live], live.Live] | None = None
+    via_proxy: bool = False  # clients reach the backend through a TCP proxy the fault controls
+
+
+def _signal_quietly(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+@contextlib.contextmanager
+def hung_server(backend: live.Live) -> Iterator[None]:
+    """SIGSTOP of the server: it accepts connections and answers nothing (a blocked event loop)."""
+    pid = backend.server_pid()
+    live.wait_for(lambda: f"server pid {pid} ready after" in backend.log(), 10, "the supervisor to see it ready")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        _signal_quietly(pid, signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def supervisor_gone(backend: live.Live) -> Iterator[None]:
+    """SIGKILL of the supervisor: its server dies with it (parent-death signal); nothing listens."""
+    backend.proc.kill()
+    backend.proc.wait(10)
+    yield
+
+
+@contextlib.contextmanager
+def crash_loop(backend: live.Live) -> Iterator[None]:
+    """The server killed three times in a row (an OOM killer, a crashing dependency)."""
+    for _ in range(3):
+        pid = backend.server_pid()
+        os.kill(pid, signal.SIGKILL)
+        live.wait_for(lambda old=pid: backend.ready() and backend.server_pid() != old, 15, "the restarted server")
+    yield
+
+
+@contextlib.contextmanager
+def write_lock(backend: live.Live) -> Iterator[None]:
+    """Another process holds SQLite's write lock (a stuck backup or shell)."""
+    with write_lock_holder(backend.data_dir / "backend.sqlite3"):
+        yield
+
+
+@contextlib.contextmanager
+def cache_disk_full(backend: live.Live) -> Iterator[None]:
+    """The cache's own filesystem (a 2 MiB tmpfs mounted before start) filled by another writer."""
+    filler = backend.data_dir / "cache" / "filler.bin"
+    with contextlib.suppress(OSError), open(filler, "wb") as out:
+        out.write(b"\0" * (4 * 2**20))  # more than fits: ENOSPC
+    try:
+        yield
+    finally:
+        filler.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def cache_dir_deleted(backend: live.Live) -> Iterator[None]:
+    """``rm -rf`` of the cache directory under the running server."""
+    import shutil
+
+    shutil.rmtree(backend.data_dir / "cache")
+    try:
+        yield
+    finally:
+        (backend.data_dir / "cache").mkdir(exist_ok=True)
+
+
+@contextlib.contextmanager
+def memory_pressure(backend: live.Live) -> Iterator[None]:
+    """The server holds memory past its watermark (a leak, an unbounded cache): it sheds new work."""
+    backend.fault("memory", megabytes=160)
+    yield
+
+
+@contextlib.contextmanager
+def _storm(backend: live.Live, cut: Callable[[list[Any]], None], clients: int = 5) -> Iterator[Lift]:
+    """Clients keep reconnecting while ``cut`` ends their sockets, as in a real disconnect storm."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            with contextlib.ExitStack() as stack:
+                sockets = [stack.enter_context(connect(backend.ws_url, compression=None, proxy=None,
+                                                       close_timeout=0.2)) for _ in range(clients)]
+                cut(sockets)
+            stop.wait(0.2)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield stop.set
+    finally:
+        stop.set()
+        thread.join(15)
+
+
+def _drop_all(backend: live.Live) -> Callable[[list[Any]], None]:
+    def cut(sockets: list[Any]) -> None:
+        backend.fault("ws-drop")
+        for sock in sockets:
+            with contextlib.suppress(Exception):
+                sock.recv(timeout=1)
+    return cut
+
+
+def _never_read(backend: live.Live) -> Callable[[list[Any]], None]:
+    def cut(sockets: list[Any]) -> None:  # flood broadcasts at clients that never read: 1008 slow consumer
+        dropped = backend.metric("backend_ws_slow_consumers_dropped_total")
+        with httpx.Client(base_url=backend.url, timeout=5) as client:
+            for n in range(100):  # until the sockets' buffers and then their send queues are full
+                client.post("/api/broadcast", json={"message": {"flood": n, "pad": "x" * 200_000}})
+                if backend.metric("backend_ws_slow_consumers_dropped_total") >= dropped + len(sockets):
+                    break
+    return cut
+
+
+@contextlib.contextmanager
+def ws_drop_storm(backend: live.Live) -> Iterator[Lift]:
+    """The server cuts every socket again and again (a proxy or deploy dropping them)."""
+    with _storm(backend, _drop_all(backend)) as lift:
+        yield lift
+
+
+@contextlib.contextmanager
+def slow_consumer_storm(backend: live.Live) -> Iterator[Lift]:
+    """Clients that stop reading while broadcasts keep coming: each is dropped as a slow consumer."""
+    with _storm(backend, _never_read(backend)) as lift:
+        yield lift
+
+
+@contextlib.contextmanager
+def injected_latency(backend: live.Live) -> Iterator[Lift]:
+    """Every API request takes 1.5 s longer (a slow dependency)."""
+    backend.fault("latency", seconds=1.5)
+    yield lambda: backend.fault("latency", seconds=0)
+
+
+@contextlib.contextmanager
+def error_spike(backend: live.Live) -> Iterator[Lift]:
+    """Half the API requests answer 500 (a bad deploy)."""
+    backend.fault("errors", ratio=0.5)
+    yield lambda: backend.fault("errors", ratio=0)
+
+
+@contextlib.contextmanager
+def miss_storm(backend: live.Live) -> Iterator[Lift]:
+    """Clients ask for keys the cache never holds (a deploy changed the key format): every lookup misses."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        with httpx.Client(base_url=backend.url, timeout=5) as client:
+            n = 0
+            while not stop.is_set():
+                with contextlib.suppress(httpx.HTTPError):
+                    client.get(f"/api/cache/new-format-{n}")
+                n += 1
+                stop.wait(0.01)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield stop.set
+    finally:
+        stop.set()
+        thread.join(15)
+
+
+@contextlib.contextmanager
+def partition(backend: live.Live, proxy: Proxy) -> Iterator[Lift]:
+    """The path between the clients and the server drops the server's answers (requests still arrive):
+    the backend is healthy on its host, its clients see timeouts and half-open sockets."""
+    proxy.set_mode("blackhole")
+    try:
+        yield lambda: proxy.set_mode("pass")
+    finally:
+        proxy.set_mode("pass")
+
+
+@contextlib.contextmanager
+def near_capacity(backend: live.Live) -> Iterator[Lift]:
+    """Idle clients fill the hub to 93 % of its places."""
+    capacity = int(backend.metric("backend_ws_connections_capacity"))
+    wanted = -(-capacity * 93 // 100) - int(backend.metric("backend_ws_connections_active"))
+    with contextlib.ExitStack() as stack:
+        for _ in range(wanted):
+            sock = stack.enter_context(connect(backend.ws_url, compression=None, proxy=None, close_timeout=0.2))
+            sock.recv(timeout=5)  # the hello: registered
+        yield stack.close
+
+
+def _restart_supervisor(backend: live.Live) -> live.Live:
+    """`systemctl start backend`: a new supervisor on the same port and data directory."""
+    port = int(backend.url.rsplit(":", 1)[1])
+    settings = {k.removeprefix("BACKEND_").lower(): v for k, v in backend.env.items() if k.startswith("BACKEND_")
+                and k not in ("BACKEND_PORT", "BACKEND_DATA_DIR", "BACKEND_HOST", "BACKEND_FAULTS_TOKEN")}
+    return live.start(backend.log_path.parent, "supervise", port=port, data_dir=backend.data_dir, **settings)
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
+    Scenario("hung-server", "backend-down", "server alive but silent (SIGSTOP)", hung_server,
+             {"supervisor_health_failures": 1000},  # the watchdog is slower than the reader here
+             lingering={"latency.p95": "requests that waited out the hang, over the alert's 1-minute window"}),
+    Scenario("supervisor-gone", "backend-down", "supervisor killed; its server died with it", supervisor_gone,
+             restart=_restart_supervisor, stand_in_does="starts the supervisor again (systemctl start backend)"),
+    Scenario("crash-loop", "backend-crash-looping", "server killed three times in a row", crash_loop,
+             lingering={"process.restarts": "counts restarts over the alert's 10-minute window"}),
+    Scenario("db-write-lock", "database-unavailable", "another process holds SQLite's write lock", write_lock,
+             lingering={"errors.ratio": "the writes refused during the lock, over the alert's 1-minute window",
+                        "db.errors": "the same refusals, over the alert's 1-minute window",
+                        "latency.p95": "writes waited out the busy timeout, over the alert's 1-minute window"}),
+    Scenario("cache-disk-full", "cache-disk-failure", "the cache's own filesystem is full", cache_disk_full,
+             prepare=lambda data: tmpfs(data / "cache", "2m")),
+    Scenario("cache-dir-deleted", "cache-disk-failure", "rm -rf of the cache directory", cache_dir_deleted),
+    Scenario("memory-pressure", "memory-high", "RSS past the watermark: new work is shed", memory_pressure,
+             {"memory_watermark_bytes": 150 * 2**20},
+             lingering={"errors.ratio": "the requests shed with 503, over the alert's 1-minute window"}),
+    Scenario("ws-drop-storm", "websocket-disconnect-storm", "every socket cut by the server, again and again",
+             ws_drop_storm, lingering={"ws.disconnects": "counts closes over the alert's 1-minute window"},
+             stand_in_does="the component cutting the sockets is stopped (storm lifted)"),
+    Scenario("slow-consumer-storm", "websocket-disconnect-storm", "clients stop reading under a broadcast flood",
+             # the flood blocks the loop for seconds at a time; the watchdog is not what this proves
+             slow_consumer_storm, {"ws_send_queue": 4, "max_body_bytes": 2**20, "supervisor_health_failures": 1000},
+             lingering={"ws.disconnects": "counts closes over the alert's 1-minute window",
+                        "ws.slow_consumers": "counts drops over the alert's 1-minute window"},
+             stand_in_does="the flooding publisher is slowed down (storm lifted)"),
+    Scenario("injected-latency", "api-latency-high", "every API request 1.5 s slower", injected_latency,
+             lingering={"latency.p95": "p95 over the alert's 1-minute window",
+                        "ws.broadcast_rtt": "the probe's broadcast is an API request"},
+             stand_in_does="the slow dependency is failed over (latency fault lifted)"),
+    Scenario("error-spike", "api-error-rate-high", "half the API requests answer 500", error_spike,
+             lingering={"errors.ratio": "5xx share over the alert's 1-minute window"},
+             stand_in_does="the bad deploy is rolled back (error fault lifted)"),
+    Scenario("miss-storm", "cache-hit-rate-low", "every lookup asks for a key the cache never held", miss_storm,
+             lingering={"cache.hit_ratio": "hit ratio over the alert's 5-minute window"},
+             stand_in_does="the client asking for new-format keys is rolled back (storm lifted)"),
+    Scenario("partition", "network-partition", "the network drops the server's answers to its clients",
+             partition, via_proxy=True,
+             lingering={"ws.disconnects": "counts the cut sockets over the alert's 1-minute window"},
+             stand_in_does="traffic is failed over to a healthy path (the proxy passes again)"),
+    Scenario("near-capacity", "websocket-connections-near-capacity", "idle clients hold 93 % of the places",
+             near_capacity, {"ws_max_connections": 40},
+             stand_in_does="capacity is raised or idle clients are cut (the idle clients leave)"),
+)}

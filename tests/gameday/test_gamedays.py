@@ -1,0 +1,107 @@
+"""Every runbook proven under its own real faults: detect (doctor names the page first), diagnose
+(the page's failing outputs), mitigate (the page's own steps), verify (healthy again).
+
+The game days run in parallel, each on a backend of its own, once per test session; each scenario is
+then one test, whose result the page's notice shows (``results/test-runs.json``, ``gamedays``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+from pathlib import Path
+
+import pytest
+
+from checks.console import front_matter
+from scripts.drill.faults import FaultUnavailable
+from scripts.gameday.runner import GameDay, run
+from scripts.gameday.scenarios import SCENARIOS
+
+REPO = Path(__file__).resolve().parents[2]
+RUNBOOKS = sorted(p for p in (REPO / "runbooks").glob("*.md") if p.name != "index.md")
+PARALLEL = 4  # game days mostly wait on their backends; four at a time keep two cores busy, not swamped
+
+pytestmark = [pytest.mark.slow, pytest.mark.gameday]
+
+
+def _page_of(name: str) -> Path:
+    return REPO / "runbooks" / f"{SCENARIOS[name].runbook}.md"
+
+
+@pytest.fixture(scope="session")
+def gamedays(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GameDay | str]:
+    """Every scenario's game day (or why this machine could not make its fault)."""
+    def one(name: str) -> GameDay | str:
+        try:
+            return run(_page_of(name).relative_to(REPO), SCENARIOS[name], tmp_path_factory.mktemp(name),
+                       say=lambda line: None)
+        except FaultUnavailable as exc:
+            return str(exc)
+
+    with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
+        return dict(zip(SCENARIOS, pool.map(one, SCENARIOS), strict=True))
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_runbook_handles_its_fault(name: str, gamedays: dict[str, GameDay | str],
+                                   record_property: pytest.RecordProperty) -> None:
+    """Assert doctor names the page first, its failing outputs are what the reader sees, its own
+    mitigation restores service, and its verify steps pass."""
+    day = gamedays[name]
+    if isinstance(day, str):
+        pytest.fail(f"{name}: this machine cannot make the fault: {day}")
+    record_property("gameday", json.dumps(day.to_json()))
+    assert day.routed, f"doctor named {day.doctor_first!r} first, not {day.runbook!r}"
+    failures = [f"{s.phase} {s.report}" for s in day.steps if not s.passed]
+    assert not failures, "\n\n".join(failures)
+    assert not day.problems, day.problems
+    assert day.passed
+
+
+@pytest.mark.parametrize("page", RUNBOOKS, ids=[p.name for p in RUNBOOKS])
+def test_every_runbook_names_faults_it_is_proven_under(page: Path) -> None:
+    """Assert each runbook lists at least one known fault in its front matter, and each scenario's
+    runbook lists it back."""
+    faults = front_matter(page.read_text()).get("faults") or []
+    assert faults, f"{page.name}: no `faults:` in its front matter"
+    unknown = [f for f in faults if f not in SCENARIOS]
+    assert not unknown, f"{page.name}: unknown faults {unknown}; known: {sorted(SCENARIOS)}"
+    assert all(SCENARIOS[f].runbook == page.stem for f in faults)
+
+
+def _copy(page: str, tmp: Path, *changes: tuple[str, str]) -> Path:
+    """A scratch copy of a runbook (same file name, so doctor must still name it) with some changes."""
+    text = (REPO / "runbooks" / page).read_text()
+    for old, new in changes:
+        assert old in text, f"{page} no longer holds {old!r}; update this test"
+        text = text.replace(old, new, 1)
+    copy = tmp / page
+    copy.write_text(text)
+    return copy
+
+
+def test_a_page_run_under_a_fault_it_is_not_for_fails(tmp_path: Path) -> None:
+    """Assert the latency page under an error spike fails: doctor names another page first."""
+    day = run(Path("runbooks/api-latency-high.md"), SCENARIOS["error-spike"], tmp_path, say=lambda line: None,
+              detect_deadline=8, healthy_deadline=5)
+    assert not day.routed and day.doctor_first == "api-error-rate-high" and not day.passed
+
+
+def test_a_diagnose_block_showing_the_healthy_output_fails_under_its_fault(tmp_path: Path) -> None:
+    """Assert a diagnose step whose expected output is the healthy one fails against the sick backend."""
+    page = _copy("api-error-rate-high.md", tmp_path, ("    fail  errors.ratio ... of ... API requests were 5xx",
+                                                      "    ok    errors.ratio ... of ... API requests were 5xx"))
+    day = run(page, SCENARIOS["error-spike"], tmp_path / "run", say=lambda line: None)
+    failed = [s for s in day.steps if not s.passed]
+    assert day.routed and not day.passed
+    assert [s.phase for s in failed] == ["diagnose"] and "checks errors" in failed[0].command
+
+
+def test_a_mitigation_that_does_not_restore_service_fails(tmp_path: Path) -> None:
+    """Assert a mitigation that only pretends (keeps the evidence, never restarts) leaves the game day red."""
+    page = _copy("memory-high.md", tmp_path, ('kill -TERM "$server"; ', ""),
+                 ("$ timeout 30 sh -c 'until curl", "$ timeout 3 sh -c 'until curl"))
+    day = run(page, SCENARIOS["memory-pressure"], tmp_path / "run", say=lambda line: None, healthy_deadline=8)
+    assert day.routed and not day.passed and day.mitigated_seconds is None
+    assert any("waiting for /ready 200 and doctor clean" in p for p in day.problems), day.problems
