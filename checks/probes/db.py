@@ -39,8 +39,8 @@ def check(ctx: Context) -> list[Result]:
 
 def _file_checks(ctx: Context, path: Path) -> list[Result]:
     if not path.exists():  # a wrong setting, not a lost database: no runbook to restore from backup
-        return [Result("db.file", Status.ERROR, f"no {path.name} in {path.parent}; is --data-dir the "
-                       f"backend's BACKEND_DATA_DIR?")]
+        return [Result("db.file", Status.ERROR, f"no {path.name} in {path.parent}: the database file is gone, "
+                       f"or --data-dir is not the backend's BACKEND_DATA_DIR")]
     results = []
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=ctx.target.timeout)) as db:

@@ -30,7 +30,7 @@ from checks.console import Block, Outcome, Safety, environment, parse_file, run_
 from scripts import live
 from scripts.drill.drills import traffic
 from scripts.drill.proxy import Proxy
-from scripts.gameday.scenarios import Scenario
+from scripts.gameday.scenarios import Scenario, restart_service
 
 __all__ = ["GameDay", "Step", "blocks_of", "doctor", "run", "sections"]
 
@@ -128,16 +128,46 @@ def _not_ok_rows(backend: live.Live) -> dict[str, str]:
     return {r["check"]: r["detail"] for r in json.loads(done.stdout)["results"] if r["status"] in ("warn", "fail", "error")}
 
 
-def _run_blocks(day: GameDay, phase: str, blocks: list[Block], backend: live.Live, say: Callable[[str], None]) -> bool:
-    """Run ``blocks``' steps as the reader would; False when a skipped step asks the harness to stand in."""
-    stood_in = False
-    env = environment(backend.url, backend.data_dir)
+@dataclasses.dataclass
+class _Stage:
+    """The game day's moving parts: the backend (a stand-in may replace it) and the fault's lift."""
+
+    backend: live.Live
+    scenario: Scenario
+    lift: Callable[[], None] | None = None
+
+    def env(self) -> dict[str, str]:
+        extra = self.scenario.env(self.backend) if self.scenario.env else {}
+        return {**environment(self.backend.url, self.backend.data_dir), **extra}
+
+    def stand_in(self, block: Block, day: GameDay, say: Callable[[str], None]) -> None:
+        """Do, in place of a step only production tooling can run, what that step does: stop or start
+        the service, or end the fault's cause (a rollback, a failover)."""
+        if "systemctl stop" in block.text:
+            self.backend.stop()
+            what = "stops the service (systemctl stop backend)"
+        elif "systemctl start" in block.text or "systemctl restart" in block.text:
+            self.backend.stop()
+            self.backend = restart_service(self.backend)
+            what = "starts the service again (systemctl start backend)"
+        else:
+            if self.lift:
+                self.lift()
+            what = self.scenario.stand_in_does
+        day.stand_in = "; ".join(filter(None, [day.stand_in, what]))
+        say(f"  mitigate harness stands in: {what}")
+
+
+def _run_blocks(day: GameDay, phase: str, blocks: list[Block], stage: _Stage, say: Callable[[str], None]) -> None:
+    """Run ``blocks``' steps as the reader would; a skipped mitigation step is stood in for, in its place."""
     for block in blocks:
         if block.safety is Safety.SKIP:
             day.skipped.append(f"{phase} {block.path}:{block.start}: {block.skip_reason}")
             say(f"  {phase:<8} skipped {block.path}:{block.start} ({block.skip_reason})")
-            stood_in = True
+            if phase == "mitigate":
+                stage.stand_in(block, day, say)
             continue
+        env = stage.env()
         for step in block.steps:
             outcome: Outcome = run_step(step, env, BLOCK_TIMEOUT, live.REPO)
             day.steps.append(Step(phase, step.line, step.command.splitlines()[0], outcome.passed,
@@ -146,7 +176,6 @@ def _run_blocks(day: GameDay, phase: str, blocks: list[Block], backend: live.Liv
                 f"{step.command.splitlines()[0]}")
             if not outcome.passed:
                 say(outcome.report(block.path))
-    return stood_in
 
 
 def _ready(backend: live.Live) -> bool:
@@ -178,11 +207,13 @@ def run(page: Path, scenario: Scenario, tmp: Path, say: Callable[[str], None] = 
     with _prepared(scenario, data_dir):
         backend = live.start(tmp, "supervise", data_dir=data_dir, **{**BASE_SETTINGS, **scenario.settings})
         proxy = Proxy(int(backend.url.rsplit(":", 1)[1])) if scenario.via_proxy else None
+        stage = _Stage(backend, scenario)
         try:
             if proxy:
                 proxy.start()
             with traffic(backend, proxy.url if proxy else None, fleet_size=5):
                 with scenario.fault(backend, proxy) if proxy else scenario.fault(backend) as lift:
+                    stage.lift = lift
                     say(f"{page} under {scenario.name}: {scenario.what}")
                     started = time.monotonic()
                     while time.monotonic() - started < detect_deadline:
@@ -193,24 +224,16 @@ def run(page: Path, scenario: Scenario, tmp: Path, say: Callable[[str], None] = 
                     say(f"  detect   doctor exit {code}, first runbook {day.doctor_first or '(none)'} "
                         f"after {day.detected_seconds} s: {first[:160]}")
                     _run_blocks(day, "diagnose", blocks_of(page, "Diagnose", lambda b: b.shows_fault(scenario.name)),
-                                backend, say)
+                                stage, say)
                     mitigating = time.monotonic()
-                    stood_in = _run_blocks(day, "mitigate",
-                                           blocks_of(page, "Mitigate", lambda b: b.shows_fault(scenario.name)),
-                                           backend, say)
-                    if stood_in and scenario.stand_in_does:
-                        day.stand_in = scenario.stand_in_does
-                        say(f"  mitigate harness stands in: {scenario.stand_in_does}")
-                        if scenario.restart:
-                            backend.stop()
-                            backend = scenario.restart(backend)
-                        elif lift:
-                            lift()
+                    _run_blocks(day, "mitigate", blocks_of(page, "Mitigate", lambda b: b.shows_fault(scenario.name)),
+                                stage, say)
+                    backend = stage.backend
                     live.wait_for(lambda: not _still_sick(backend, scenario), healthy_deadline,
                                   "/ready 200 and doctor clean (but the windows still holding the fault)")
                     day.mitigated_seconds = round(time.monotonic() - mitigating, 2)
                 _run_blocks(day, "verify", blocks_of(page, "Verify", lambda b: not b.healthy and (
-                    b.faults is None or b.shows_fault(scenario.name))), backend, say)
+                    b.faults is None or b.shows_fault(scenario.name))), stage, say)
                 still = _still_sick(backend, scenario)
                 day.verified = not still
                 day.problems += [f"after mitigation, doctor still finds {k}: {v}" for k, v in still.items()]
@@ -219,6 +242,7 @@ def run(page: Path, scenario: Scenario, tmp: Path, say: Callable[[str], None] = 
         finally:
             if proxy:
                 proxy.close()
+            stage.backend.stop()
             backend.stop()
     say(f"  result   {'PASS' if day.passed else 'FAIL'} detected {day.detected_seconds} s, mitigated "
         f"{day.mitigated_seconds} s" + "".join(f"\n  problem  {p}" for p in day.problems))

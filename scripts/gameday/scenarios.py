@@ -26,7 +26,7 @@ from scripts.drill.proxy import Proxy
 
 __all__ = ["SCENARIOS", "Scenario", "cache_dir_deleted", "cache_disk_full", "crash_loop", "error_spike", "hung_server",
            "injected_latency", "memory_pressure", "miss_storm", "near_capacity", "partition", "slow_consumer_storm",
-           "supervisor_gone", "write_lock", "ws_drop_storm"]
+           "supervisor_gone", "write_lock", "ws_drop_storm", "database_lost", "restart_service"]
 
 Lift = Callable[[], None]  # ends the fault's cause early: what a skipped production step would do
 Fault = Callable[[live.Live], contextlib.AbstractContextManager[Lift | None]]
@@ -45,10 +45,11 @@ class Scenario:
     lingering: dict[str, str] = dataclasses.field(default_factory=dict)
     # what must exist before the backend starts, given its data directory (a small filesystem)
     prepare: Callable[[Path], contextlib.AbstractContextManager[None]] | None = None
-    # what a mitigation step that cannot run here (production tooling, skipped with its reason) does,
-    # done by the harness in its place: restart the service (returns the new backend), else lift the fault
+    # what a mitigation step that cannot run here (a rollback, a failover; skipped with its reason)
+    # does: the harness ends the fault's cause in its place (systemctl steps it stops and starts itself)
     stand_in_does: str = ""
-    restart: Callable[[live.Live], live.Live] | None = None
+    # variables the page's commands need beyond BACKEND_* (where the backup is), given the backend
+    env: Callable[[live.Live], dict[str, str]] | None = None
     via_proxy: bool = False  # clients reach the backend through a TCP proxy the fault controls
 
 
@@ -92,6 +93,26 @@ def write_lock(backend: live.Live) -> Iterator[None]:
     """Another process holds SQLite's write lock (a stuck backup or shell)."""
     with write_lock_holder(backend.data_dir / "backend.sqlite3"):
         yield
+
+
+def _backup_of(backend: live.Live) -> Path:
+    return backend.data_dir.parent / "backups" / "backend.sqlite3"
+
+
+@contextlib.contextmanager
+def database_lost(backend: live.Live) -> Iterator[None]:
+    """The database file deleted under the running server (an operator's `rm`, a bad cleanup job),
+    after the nightly online backup was taken (the deployment guide's `.backup`)."""
+    import sqlite3
+
+    backup = _backup_of(backend)
+    backup.parent.mkdir(exist_ok=True)
+    with contextlib.closing(sqlite3.connect(backend.data_dir / "backend.sqlite3")) as live_db, \
+            contextlib.closing(sqlite3.connect(backup)) as copy:
+        live_db.backup(copy)
+    for suffix in ("", "-wal", "-shm"):
+        (backend.data_dir / f"backend.sqlite3{suffix}").unlink(missing_ok=True)
+    yield
 
 
 @contextlib.contextmanager
@@ -241,7 +262,7 @@ def near_capacity(backend: live.Live) -> Iterator[Lift]:
         yield stack.close
 
 
-def _restart_supervisor(backend: live.Live) -> live.Live:
+def restart_service(backend: live.Live) -> live.Live:
     """`systemctl start backend`: a new supervisor on the same port and data directory."""
     port = int(backend.url.rsplit(":", 1)[1])
     settings = {k.removeprefix("BACKEND_").lower(): v for k, v in backend.env.items() if k.startswith("BACKEND_")
@@ -253,14 +274,17 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("hung-server", "backend-down", "server alive but silent (SIGSTOP)", hung_server,
              {"supervisor_health_failures": 1000},  # the watchdog is slower than the reader here
              lingering={"latency.p95": "requests that waited out the hang, over the alert's 1-minute window"}),
-    Scenario("supervisor-gone", "backend-down", "supervisor killed; its server died with it", supervisor_gone,
-             restart=_restart_supervisor, stand_in_does="starts the supervisor again (systemctl start backend)"),
+    Scenario("supervisor-gone", "backend-down", "supervisor killed; its server died with it", supervisor_gone),
     Scenario("crash-loop", "backend-crash-looping", "server killed three times in a row", crash_loop,
              lingering={"process.restarts": "counts restarts over the alert's 10-minute window"}),
     Scenario("db-write-lock", "database-unavailable", "another process holds SQLite's write lock", write_lock,
              lingering={"errors.ratio": "the writes refused during the lock, over the alert's 1-minute window",
                         "db.errors": "the same refusals, over the alert's 1-minute window",
                         "latency.p95": "writes waited out the busy timeout, over the alert's 1-minute window"}),
+    Scenario("database-lost", "database-unavailable", "the database file deleted; last night's backup exists",
+             database_lost, env=lambda backend: {"BACKEND_BACKUP": str(_backup_of(backend))},
+             lingering={"errors.ratio": "the writes refused while the file was gone, over the alert's 1-minute window",
+                        "db.errors": "the same refusals, over the alert's 1-minute window"}),
     Scenario("cache-disk-full", "cache-disk-failure", "the cache's own filesystem is full", cache_disk_full,
              prepare=lambda data: tmpfs(data / "cache", "2m")),
     Scenario("cache-dir-deleted", "cache-disk-failure", "rm -rf of the cache directory", cache_dir_deleted),
