@@ -143,10 +143,10 @@ class _Stage:
     def stand_in(self, block: Block, day: GameDay, say: Callable[[str], None]) -> None:
         """Do, in place of a step only production tooling can run, what that step does: stop or start
         the service, or end the fault's cause (a rollback, a failover)."""
-        if "systemctl stop" in block.text:
+        if "systemctl stop backend" in block.text:
             self.backend.stop()
             what = "stops the service (systemctl stop backend)"
-        elif "systemctl start" in block.text or "systemctl restart" in block.text:
+        elif "systemctl start backend" in block.text or "systemctl restart backend" in block.text:
             self.backend.stop()
             self.backend = restart_service(self.backend)
             what = "starts the service again (systemctl start backend)"
@@ -178,16 +178,19 @@ def _run_blocks(day: GameDay, phase: str, blocks: list[Block], stage: _Stage, sa
                 say(outcome.report(block.path))
 
 
-def _ready(backend: live.Live) -> bool:
-    with contextlib.suppress(httpx.HTTPError, OSError):
-        return httpx.get(f"{backend.url}/ready", timeout=2).status_code == 200
-    return False
+def _ready(backend: live.Live) -> str:
+    """Empty when /ready answers 200, else what it said."""
+    try:
+        response = httpx.get(f"{backend.url}/ready", timeout=2)
+    except (httpx.HTTPError, OSError) as exc:
+        return f"no answer: {exc}"
+    return "" if response.status_code == 200 else f"{response.status_code} {response.text[:300]}"
 
 
 def _still_sick(backend: live.Live, scenario: Scenario) -> dict[str, str]:
     """What keeps the backend from healthy: /ready, and doctor's findings but the lingering windows."""
-    if not _ready(backend):
-        return {"/ready": "not 200"}
+    if not_ready := _ready(backend):
+        return {"/ready": not_ready}
     return {k: v for k, v in _not_ok_rows(backend).items() if k not in scenario.lingering}
 
 
@@ -229,8 +232,18 @@ def run(page: Path, scenario: Scenario, tmp: Path, say: Callable[[str], None] = 
                     _run_blocks(day, "mitigate", blocks_of(page, "Mitigate", lambda b: b.shows_fault(scenario.name)),
                                 stage, say)
                     backend = stage.backend
-                    live.wait_for(lambda: not _still_sick(backend, scenario), healthy_deadline,
-                                  "/ready 200 and doctor clean (but the windows still holding the fault)")
+                    sick: dict[str, str] = {}
+
+                    def healthy() -> bool:
+                        sick.clear()
+                        sick.update(_still_sick(backend, scenario))
+                        return not sick
+
+                    try:
+                        live.wait_for(healthy, healthy_deadline,
+                                      "/ready 200 and doctor clean (but the windows still holding the fault)")
+                    except AssertionError as exc:
+                        raise AssertionError(f"{str(exc).splitlines()[0]}; still: {sick}") from None
                     day.mitigated_seconds = round(time.monotonic() - mitigating, 2)
                 _run_blocks(day, "verify", blocks_of(page, "Verify", lambda b: not b.healthy and (
                     b.faults is None or b.shows_fault(scenario.name))), stage, say)

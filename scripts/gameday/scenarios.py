@@ -8,16 +8,19 @@ lives here and in :mod:`scripts.drill.faults`, never in ``checks``: the on-call 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
 
 from scripts import live
@@ -153,38 +156,68 @@ def _storm(backend: live.Live, cut: Callable[[list[Any]], None], clients: int = 
 
     def loop() -> None:
         while not stop.is_set():
-            with contextlib.ExitStack() as stack:
+            # a cycle may meet a server that is restarting or shedding: the storm goes on regardless
+            with contextlib.suppress(OSError, WebSocketException, httpx.HTTPError), contextlib.ExitStack() as stack:
                 sockets = [stack.enter_context(connect(backend.ws_url, compression=None, proxy=None,
-                                                       close_timeout=0.2)) for _ in range(clients)]
+                                                       close_timeout=0.2, open_timeout=5)) for _ in range(clients)]
                 cut(sockets)
             stop.wait(0.2)
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
-    try:
-        yield stop.set
-    finally:
+
+    def lift() -> None:
         stop.set()
-        thread.join(15)
+        thread.join(30)
+
+    try:
+        yield lift
+    finally:
+        lift()
 
 
 def _drop_all(backend: live.Live) -> Callable[[list[Any]], None]:
     def cut(sockets: list[Any]) -> None:
         backend.fault("ws-drop")
         for sock in sockets:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(TimeoutError, WebSocketException):
                 sock.recv(timeout=1)
     return cut
 
 
+def _stalled_client(backend: live.Live) -> socket.socket:
+    """A WebSocket client that completes the handshake and then never reads a byte, with a small
+    receive buffer: the server's writes back up at once (a client library would read ahead)."""
+    host, port = backend.url.removeprefix("http://").rsplit(":", 1)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(5)
+    sock.connect((host, int(port)))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:  # the 101 answer only; what follows stays unread
+        chunk = sock.recv(1)
+        if not chunk:
+            raise ConnectionError("closed during the handshake")
+        answer += chunk
+    return sock
+
+
 def _never_read(backend: live.Live) -> Callable[[list[Any]], None]:
     def cut(sockets: list[Any]) -> None:  # flood broadcasts at clients that never read: 1008 slow consumer
+        stalled = [_stalled_client(backend) for _ in sockets]
         dropped = backend.metric("backend_ws_slow_consumers_dropped_total")
-        with httpx.Client(base_url=backend.url, timeout=5) as client:
-            for n in range(100):  # until the sockets' buffers and then their send queues are full
-                client.post("/api/broadcast", json={"message": {"flood": n, "pad": "x" * 200_000}})
-                if backend.metric("backend_ws_slow_consumers_dropped_total") >= dropped + len(sockets):
-                    break
+        try:
+            with httpx.Client(base_url=backend.url, timeout=5) as client:
+                for n in range(120):  # until the socket buffers (a few MiB) and then the send queues are full
+                    client.post("/api/broadcast", json={"message": {"flood": n, "pad": "x" * 250_000}})
+                    if backend.metric("backend_ws_slow_consumers_dropped_total") >= dropped + len(stalled):
+                        break
+        finally:
+            for sock in stalled:
+                sock.close()
     return cut
 
 
@@ -232,11 +265,15 @@ def miss_storm(backend: live.Live) -> Iterator[Lift]:
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
-    try:
-        yield stop.set
-    finally:
+
+    def lift() -> None:
         stop.set()
-        thread.join(15)
+        thread.join(30)
+
+    try:
+        yield lift
+    finally:
+        lift()
 
 
 @contextlib.contextmanager
@@ -296,7 +333,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              stand_in_does="the component cutting the sockets is stopped (storm lifted)"),
     Scenario("slow-consumer-storm", "websocket-disconnect-storm", "clients stop reading under a broadcast flood",
              # the flood blocks the loop for seconds at a time; the watchdog is not what this proves
-             slow_consumer_storm, {"ws_send_queue": 4, "max_body_bytes": 2**20, "supervisor_health_failures": 1000},
+             slow_consumer_storm, {"ws_send_queue": 4, "max_body_bytes": 2**20, "ws_replay_buffer": 50},
              lingering={"ws.disconnects": "counts closes over the alert's 1-minute window",
                         "ws.slow_consumers": "counts drops over the alert's 1-minute window"},
              stand_in_does="the flooding publisher is slowed down (storm lifted)"),
