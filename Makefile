@@ -1,5 +1,6 @@
 # Every target bootstraps .venv from pyproject.toml; it reinstalls only when pyproject.toml changed.
 PYTHON ?= python3
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -14,11 +15,11 @@ $(STAMP): pyproject.toml
 
 export NO_MKDOCS_2_WARNING := 1
 
-serve: $(STAMP)  ## the site on http://127.0.0.1:8000, reloading on edits
-	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+serve: $(STAMP)  ## the site on http://127.0.0.1:$(PORT) (PORT=8000), reloading on edits
+	$(BIN)/python -m mkdocs serve --dev-addr 127.0.0.1:$(PORT)
 
 site: $(STAMP)  ## build the static site into site/
-	$(BIN)/mkdocs build --strict
+	$(BIN)/python -m mkdocs build --strict
 
 test: $(STAMP)  ## every test: backend, checks, pages, the site in a browser
 	./scripts/install-system-tools.sh

@@ -52,6 +52,9 @@ _DIRECTIVE = re.compile(r"^\s*<!--\s*checks:\s*(?P<word>[a-z-]+)(?:\s*,\s*(?P<st
                         r"(?P<faults>(?:\s+[a-z0-9-]+)*))?"
                         r"\s*(?::\s*(?P<reason>.*?))?\s*-->\s*$")
 _EXIT = re.compile(r"^\[exit (\d+)\]$")
+# anything that looks like it meant to be a directive: an HTML comment opening with a word near "checks"
+_NEAR_DIRECTIVE = re.compile(r"^\s*<!--\s*(?P<prefix>[a-z]+)\s*:?\s*(?P<word>[a-z-]+)?", re.IGNORECASE)
+_SQUASHED_COMMAND = re.compile(r"^\$[^\s$]")
 
 
 class Safety(enum.Enum):
@@ -165,6 +168,8 @@ def parse(text: str, path: Path, first_line: int = 1) -> list[Block]:
         body = "\n".join(_dedent(line, indent) for line in lines[i + 1:j])
         safety, reason, directive, faults = _directive(lines, i, path, offset)
         language = info.split()[0].lstrip("{.").rstrip("}").lower() if info else ""
+        if language == RUNNABLE_CONSOLE:
+            _refuse_squashed(body.splitlines(), offset + i + 2, path)
         healthy = faults == ("healthy",)
         blocks.append(Block(path, language, info, offset + i + 1, offset + j + 1, body, safety, reason,
                             offset + directive if directive else 0, None if healthy else faults, healthy))
@@ -183,14 +188,17 @@ def _directive(lines: list[str], fence_index: int, path: Path,
     while k >= 0 and not lines[k].strip():
         k -= 1
     match = _DIRECTIVE.match(lines[k]) if k >= 0 else None
-    if not match:
-        return Safety.READ_ONLY, "", 0, None
     where = f"{path}:{offset + k + 1}"
+    if not match:
+        _refuse_misspelt(lines[k] if k >= 0 else "", where)
+        return Safety.READ_ONLY, "", 0, None
     try:
         safety = Safety(match["word"])
     except ValueError:
         words = ", ".join(s.value for s in Safety)
-        raise PageError(f"{where}: unknown directive 'checks: {match['word']}'; use one of {words}") from None
+        close = difflib.get_close_matches(match["word"], [s.value for s in Safety], n=1)
+        hint = f"; did you mean `checks: {close[0]}`?" if close else ""
+        raise PageError(f"{where}: unknown directive 'checks: {match['word']}'; use one of {words}{hint}") from None
     reason = (match["reason"] or "").strip()
     if safety is Safety.SKIP and not reason:
         raise PageError(f"{where}: 'checks: skip' needs a reason: <!-- checks: skip: why it cannot run -->")
@@ -198,6 +206,24 @@ def _directive(lines: list[str], fence_index: int, path: Path,
         return safety, reason, k + 1, ("healthy",)
     faults = None if match["state"] is None else tuple(match["faults"].split())
     return safety, reason, k + 1, faults
+
+
+def _refuse_misspelt(line: str, where: str) -> None:
+    """A comment right above a fence that is nearly a directive (``check: mutating``) is an error:
+    ignored, it would run a mutating command as read-only."""
+    near = _NEAR_DIRECTIVE.match(line)
+    if near and near["prefix"].lower() != "checks" and \
+            difflib.get_close_matches(near["prefix"].lower(), ["checks"], n=1, cutoff=0.7):
+        word = near["word"] or "read-only"
+        raise PageError(f"{where}: '{line.strip()}' is not a directive; did you mean `<!-- checks: {word} -->`?")
+
+
+def _refuse_squashed(block_lines: list[str], first_line: int, path: Path) -> None:
+    """``$df -h`` (no space after ``$``) would silently be expected output instead of a command."""
+    for i, line in enumerate(block_lines):
+        if _SQUASHED_COMMAND.match(line):
+            raise PageError(f"{path}:{first_line + i}: '{line.strip()}' starts with '$' but no space; "
+                            f"write '$ {line[1:].strip()}' for a command")
 
 
 def _steps(text: str, first_line: int) -> list[Step]:

@@ -56,6 +56,9 @@ def test_blocks_steps_and_directives_are_parsed() -> None:
 @pytest.mark.parametrize(("directive", "message"), [
     ("<!-- checks: skip -->", "needs a reason"),
     ("<!-- checks: sometimes -->", "unknown directive 'checks: sometimes'"),
+    ("<!-- checks: mutate -->", "did you mean `checks: mutating`"),
+    ("<!-- check: mutating -->", "is not a directive; did you mean `<!-- checks: mutating -->`"),
+    ("<!-- chekcs: destructive -->", "did you mean `<!-- checks: destructive -->`"),
 ])
 def test_bad_directives_are_rejected_with_the_line(directive: str, message: str) -> None:
     """Assert a skip without a reason, or an unknown directive, is an error naming page and line."""
@@ -91,3 +94,14 @@ def test_run_step_reports_exit_status_and_diff(tmp_path: Path) -> None:
     assert not wrong.passed and "-expected" in wrong.report(Path("p.md")) and "+actual" in wrong.report(Path("p.md"))
     assert exit3.passed
     assert not failing.passed and failing.reason == "exit status 1, page expects 0"
+
+
+def test_a_command_without_a_space_after_the_dollar_is_an_error() -> None:
+    """Assert `$df -h` is refused with its line instead of silently becoming expected output."""
+    with pytest.raises(PageError, match=r"p.md:3: '\$df -h' starts with '\$' but no space; write '\$ df -h'"):
+        parse("text\n```console\n$df -h\n```\n", Path("p.md"))
+
+
+def test_an_ordinary_comment_above_a_fence_is_left_alone() -> None:
+    """Assert a comment that is no near-directive (a note to authors) does not stop the page."""
+    assert parse("<!-- TODO: shorter -->\n```console\n$ true\n```\n", Path("p.md"))[0].safety is Safety.READ_ONLY
