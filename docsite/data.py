@@ -16,7 +16,7 @@ from checks.thresholds import Threshold
 from checks.thresholds import load as load_thresholds
 from scripts import results
 
-__all__ = ["MacroError", "SiteData", "not_measured"]
+__all__ = ["MacroError", "MacroSource", "SiteData", "not_measured"]
 
 
 class MacroError(ValueError):
@@ -54,3 +54,10 @@ class SiteData:
 
     def is_stale(self, file: results.ResultFile) -> bool:
         return file.age_days(self.now) > self.stale_after_days
+
+
+class MacroSource:
+    """A data source's macros: its public methods, over one build's data (see docsite.macros)."""
+
+    def __init__(self, data: SiteData) -> None:
+        self.data = data

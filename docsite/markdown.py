@@ -29,8 +29,12 @@ def title(text: str, default: str) -> str:
 
 def _label(block: Block) -> str:
     text = LABELS[block.safety].format(reason=html.escape(block.skip_reason))
-    if block.faults is not None:
+    if block.safety is Safety.SKIP:
+        pass  # its reason is what the reader needs (a production-only step)
+    elif block.faults is not None:
         text = f"What you see during the fault · {block.safety.value}."
+    elif block.healthy:
+        text = f"What a healthy backend prints · {block.safety.value}."
     return f"{{% raw %}}<span class=\"safety safety-{block.safety.value}\">{text}</span>{{% endraw %}}\n"
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from checks.thresholds import format_value
 from docsite import svg
-from docsite.data import SiteData, not_measured
+from docsite.data import MacroSource, SiteData, not_measured
 from scripts import results
 
 __all__ = ["ChartMacros", "rss_chart"]
@@ -27,10 +27,7 @@ def rss_chart(data: SiteData, source: results.ResultFile) -> str:
                      lambda v: f"{v / 2**20:.1f} MiB", lambda x: f"{x:,.0f}k")
 
 
-class ChartMacros:
-    def __init__(self, data: SiteData) -> None:
-        self.data = data
-
+class ChartMacros(MacroSource):
     def _metrics(self) -> dict[str, Any]:
         return dict(self.data.baselines.data.get("metrics", {})) if self.data.baselines else {}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from docsite.data import SiteData, not_measured
+from docsite.data import MacroSource, not_measured
 from docsite.macros.figures import machine
 from scripts import results
 
@@ -15,10 +15,7 @@ def _seconds(value: float | None) -> str:
     return "not reached" if value is None else f"{value:.2f} s"
 
 
-class DrillMacros:
-    def __init__(self, data: SiteData) -> None:
-        self.data = data
-
+class DrillMacros(MacroSource):
     def _drills(self) -> dict[str, dict[str, Any]]:
         drills = self.data.recovery.data.get("drills", []) if self.data.recovery else []
         return {d["name"]: d for d in drills}

@@ -4,7 +4,7 @@ one figure with its provenance, an area's table with targets, the run's provenan
 from __future__ import annotations
 
 from checks.thresholds import format_value
-from docsite.data import SiteData, not_measured
+from docsite.data import MacroSource, not_measured
 from docsite.macros.charts import rss_chart
 from scripts import results
 
@@ -21,10 +21,7 @@ def machine(file: results.ResultFile) -> str:
     return f"{m.get('cores', '?')} cores, Python {m.get('python', '?')}, {m.get('os', '?')}"
 
 
-class FigureMacros:
-    def __init__(self, data: SiteData) -> None:
-        self.data = data
-
+class FigureMacros(MacroSource):
     def _figure(self, key: str, file: results.ResultFile | None, command: str) -> str:
         try:
             declared = results.figure(key)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from checks.thresholds import Threshold, format_value
-from docsite.data import SiteData
+from docsite.data import MacroSource
 
 __all__ = ["LimitMacros"]
 
 
-class LimitMacros:
-    def __init__(self, data: SiteData) -> None:
-        self.data = data
-
+class LimitMacros(MacroSource):
     def _limit(self, key: str) -> Threshold:
         if key not in self.data.limits:
             raise self.data.error(f"unknown threshold key {key!r}; known keys are in checks/thresholds.yaml "

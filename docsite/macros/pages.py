@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from docsite.data import SiteData
+from docsite.data import MacroSource
 from docsite.markdown import front_matter, title
 
 __all__ = ["PageMacros"]
 
 
-class PageMacros:
-    def __init__(self, data: SiteData) -> None:
-        self.data = data
-
+class PageMacros(MacroSource):
     def runbook_index(self) -> str:
         """A table of the runbooks from their front matter: page, alerts, severity, component."""
         lines = ["| runbook | alerts | severity | component |", "|---|---|---|---|"]

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from backend.settings import SPECS
-from docsite.data import SiteData
+from docsite.data import MacroSource
 
 __all__ = ["SettingsMacros"]
 
 
-class SettingsMacros:
-    def __init__(self, data: SiteData) -> None:
-        self.data = data
-
+class SettingsMacros(MacroSource):
     def settings_table(self) -> str:
         """Every BACKEND_* variable from backend/settings.py, with its default, unit and purpose."""
         lines = ["| variable | default | unit | what it is for |", "|---|---|---|---|"]

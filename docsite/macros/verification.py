@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from docsite.data import SiteData
+from docsite.data import MacroSource
 from docsite.hardening import FIXES
 from scripts import results
 
@@ -21,10 +21,7 @@ def _row_stamp(row: Mapping[str, Any], file: results.ResultFile) -> str:
     return results.stamp(when, str(row.get("commit", file.commit)))
 
 
-class VerificationMacros:
-    def __init__(self, data: SiteData) -> None:
-        self.data = data
-
+class VerificationMacros(MacroSource):
     def verified_notice(self, src_path: str) -> str:
         """Whether this page's diagnostics passed in the latest test run that ran it."""
         runs = self.data.test_runs

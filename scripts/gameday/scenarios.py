@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import itertools
 import os
 import signal
 import socket
@@ -150,18 +151,16 @@ def memory_pressure(backend: live.Live) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _storm(backend: live.Live, cut: Callable[[list[Any]], None], clients: int = 5) -> Iterator[Lift]:
-    """Clients keep reconnecting while ``cut`` ends their sockets, as in a real disconnect storm."""
+def _repeating(cycle: Callable[[], None], pause: float) -> Iterator[Lift]:
+    """Run ``cycle`` again and again on a thread until lifted (or the fault ends); a cycle that meets
+    a restarting or shedding server is simply the next one's problem."""
     stop = threading.Event()
 
     def loop() -> None:
         while not stop.is_set():
-            # a cycle may meet a server that is restarting or shedding: the storm goes on regardless
-            with contextlib.suppress(OSError, WebSocketException, httpx.HTTPError), contextlib.ExitStack() as stack:
-                sockets = [stack.enter_context(connect(backend.ws_url, compression=None, proxy=None,
-                                                       close_timeout=0.2, open_timeout=5)) for _ in range(clients)]
-                cut(sockets)
-            stop.wait(0.2)
+            with contextlib.suppress(OSError, WebSocketException, httpx.HTTPError):
+                cycle()
+            stop.wait(pause)
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
@@ -174,6 +173,17 @@ def _storm(backend: live.Live, cut: Callable[[list[Any]], None], clients: int = 
         yield lift
     finally:
         lift()
+
+
+def _storm(backend: live.Live, cut: Callable[[list[Any]], None],
+           clients: int = 5) -> contextlib.AbstractContextManager[Lift]:
+    """Clients keep reconnecting while ``cut`` ends their sockets, as in a real disconnect storm."""
+    def cycle() -> None:
+        with contextlib.ExitStack() as stack:
+            cut([stack.enter_context(connect(backend.ws_url, compression=None, proxy=None, close_timeout=0.2,
+                                             open_timeout=5)) for _ in range(clients)])
+
+    return _repeating(cycle, 0.2)
 
 
 def _drop_all(backend: live.Live) -> Callable[[list[Any]], None]:
@@ -252,28 +262,10 @@ def error_spike(backend: live.Live) -> Iterator[Lift]:
 @contextlib.contextmanager
 def miss_storm(backend: live.Live) -> Iterator[Lift]:
     """Clients ask for keys the cache never holds (a deploy changed the key format): every lookup misses."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        with httpx.Client(base_url=backend.url, timeout=5) as client:
-            n = 0
-            while not stop.is_set():
-                with contextlib.suppress(httpx.HTTPError):
-                    client.get(f"/api/cache/new-format-{n}")
-                n += 1
-                stop.wait(0.01)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-
-    def lift() -> None:
-        stop.set()
-        thread.join(30)
-
-    try:
+    keys = itertools.count()
+    with httpx.Client(base_url=backend.url, timeout=5) as client, \
+            _repeating(lambda: client.get(f"/api/cache/new-format-{next(keys)}"), 0.01) as lift:
         yield lift
-    finally:
-        lift()
 
 
 @contextlib.contextmanager

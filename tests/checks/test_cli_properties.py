@@ -48,8 +48,8 @@ def test_no_argument_prints_a_traceback(command: str, url: str, timeout: str, in
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main(argv)
-        except SystemExit as exc:  # argparse's usage errors and --help
-            code = exc.code if isinstance(exc.code, int) else 2
+        except SystemExit as exc:  # argparse's usage errors (2) and --help (0); a message would exit 1
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else -1
     assert code in (0, 1, 2), (argv, code)
     assert "Traceback" not in err.getvalue() + out.getvalue(), argv
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from checks.console import front_matter
+from checks.console import front_matter, parse_file
 from scripts.drill.faults import FaultUnavailable
-from scripts.gameday.runner import GameDay, run
+from scripts.gameday.runner import GameDay, run, sections
 from scripts.gameday.scenarios import SCENARIOS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,3 +105,23 @@ def test_a_mitigation_that_does_not_restore_service_fails(tmp_path: Path) -> Non
     day = run(page, SCENARIOS["memory-pressure"], tmp_path / "run", say=lambda line: None, healthy_deadline=8)
     assert day.routed and not day.passed and day.mitigated_seconds is None
     assert any("waiting for /ready 200 and doctor clean" in p for p in day.problems), day.problems
+
+
+PAGES = sorted([*REPO.glob("docs/*.md"), *REPO.glob("runbooks/*.md")])
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(REPO)) for p in PAGES])
+def test_every_fault_block_is_run_by_a_game_day(page: Path) -> None:
+    """Assert the healthy run's skip of a fault block is honest: each one sits where a game day runs
+    it (a console block in Diagnose, Mitigate or Verify of a runbook) under a fault its page names."""
+    faults = front_matter(page.read_text()).get("faults") or []
+    unreached = []
+    for block in parse_file(page):
+        if block.faults is None:
+            continue
+        section = next((name for name, (start, end) in sections(page).items() if start <= block.start < end), "")
+        if page.parent.name != "runbooks" or block.language != "console" or \
+                section not in ("Diagnose", "Mitigate", "Verify") or not any(block.shows_fault(f) for f in faults):
+            unreached.append(f"{page.name}:{block.start} ({block.language} in {section or 'no section'}, "
+                             f"for {block.faults or 'every fault'}; the page names {faults})")
+    assert not unreached, "fault blocks no game day runs: " + "; ".join(unreached)

@@ -4,17 +4,14 @@ true, waiting out its ``for``) the matching check must not be ok."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from websockets.sync.client import connect
 
 from checks.cli import main
-from scripts.live import Live, wait_for
+from scripts.gameday.scenarios import ws_drop_storm
+from scripts.live import wait_for
 from tests.monitoring.test_prometheus import alert_states, prometheus
 
 pytestmark = [pytest.mark.slow]
@@ -30,37 +27,12 @@ def _check(capsys: pytest.CaptureFixture[str], component: str, url: str) -> dict
     return {row["check"]: row for row in json.loads(capsys.readouterr().out)["results"]}
 
 
-@contextlib.contextmanager
-def drop_storm(backend: Live, clients: int = 10) -> Iterator[None]:
-    """Clients keep connecting and the server keeps cutting every socket (1012), as in a real storm."""
-    stop = threading.Event()
-
-    def storm() -> None:
-        while not stop.is_set():
-            sockets = [connect(backend.ws_url, compression=None, proxy=None, close_timeout=0.2)
-                       for _ in range(clients)]
-            backend.fault("ws-drop")
-            for sock in sockets:
-                with contextlib.suppress(Exception):
-                    sock.recv(timeout=1)
-                sock.close()
-            stop.wait(0.2)
-
-    thread = threading.Thread(target=storm)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(15)
-
-
 def test_a_disconnect_storm_the_alert_sees_is_not_ok_in_checks_ws(start_backend, tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """Assert that once WebSocketDisconnectStorm's condition holds in Prometheus, `checks ws` reports
     ws.disconnects not ok and names the disconnect-storm runbook."""
     backend = start_backend()
-    with prometheus(tmp_path, backend) as api, drop_storm(backend):
+    with prometheus(tmp_path, backend) as api, ws_drop_storm(backend):
         wait_for(lambda: _condition_holds(api, "WebSocketDisconnectStorm"), 60,
                  "WebSocketDisconnectStorm to go pending", interval=0.5)
         rows = _check(capsys, "ws", backend.url)
