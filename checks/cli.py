@@ -24,7 +24,7 @@ from checks.context import Context
 from checks.errors import CheckError, TargetError, TargetTimeout, TargetUnreachable
 from checks.registry import CHECKS
 from checks.result import Result, Status
-from checks.routing import DEFAULT_SITE_URL, ranked, runbook_url, site_url
+from checks.routing import DEFAULT_SITE_URL, instance_of, ranked, runbook_url, site_url
 from checks.runner import run_page
 from checks.target import Target
 
@@ -172,7 +172,7 @@ def _main(argv: Sequence[str] | None) -> int:
             try:
                 target.identify()  # liveness first: a down or hung backend explains everything else
             except (TargetUnreachable, TargetTimeout) as exc:
-                raise CheckError(f"{exc}; open {runbook_url(site, BACKEND_DOWN)}") from None
+                raise CheckError(f"{exc}; open {runbook_url(site, BACKEND_DOWN, instance_of(target.url))}") from None
             ctx = Context(target, limits, args.interval, args.samples, data_dir)
             names = list(CHECKS) if args.command == "doctor" else [args.command]
             show_progress = err.is_terminal and not args.json

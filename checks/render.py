@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from checks.result import Result, Status
-from checks.routing import runbook_url
+from checks.routing import instance_of, runbook_url
 from checks.runner import PageRun
 from checks.thresholds import Threshold, format_value
 
@@ -25,10 +25,13 @@ def overall(results: Sequence[Result]) -> Status:
     return max((r.status for r in results if r.status is not Status.SKIP), key=lambda s: s.rank, default=Status.OK)
 
 
-def _first(results: Sequence[Result], site: str) -> str:
-    """``open first: URL (row)`` for the top-ranked row that names a runbook, or nothing."""
+def _first(results: Sequence[Result], site: str, target: str) -> str:
+    """``open first: URL (row)`` for the top-ranked row that names a runbook, or nothing; the link
+    carries the backend (``?instance=``) so the page's commands are filled in for it."""
     top = next((r for r in results if r.status.found_something and r.runbook), None)
-    return f"open first: {runbook_url(site, top.runbook)} ({top.check} {top.status.value})" if top else ""
+    if top is None:
+        return ""
+    return f"open first: {runbook_url(site, top.runbook, instance_of(target))} ({top.check} {top.status.value})"
 
 
 def _summary(results: Sequence[Result]) -> str:
@@ -37,7 +40,7 @@ def _summary(results: Sequence[Result]) -> str:
 
 
 def results_table(console: Console, target: str, results: Sequence[Result], site: str) -> None:
-    if first := _first(results, site):
+    if first := _first(results, site, target):
         console.print(first, style="bold", highlight=False)
     table = Table(title=f"checks against {target}", title_justify="left")
     for column in ("check", "status", "reading", "limit", "detail", "runbook"):
@@ -53,7 +56,7 @@ def results_plain(target: str, results: Sequence[Result], site: str) -> str:
     """One line per result, for pipes, logs and pages: ``status check reading limit detail [-> runbook]``,
     ranked (most likely cause first), under the runbook to open first."""
     lines = [f"checks against {target}"]
-    if first := _first(results, site):
+    if first := _first(results, site, target):
         lines.append(first)
     for r in results:
         runbook = f"  -> {runbook_url(site, r.runbook)}" if r.runbook else ""
@@ -74,6 +77,7 @@ def results_json(target: str, results: Sequence[Result], site: str) -> str:
     first = next((r for r in results if r.status.found_something and r.runbook), None)
     return json.dumps({"target": target, "status": overall(results).value,
                        "first_runbook": first.runbook if first else "",
+                       "first_runbook_url": runbook_url(site, first.runbook, instance_of(target)) if first else "",
                        "skipped": sum(r.status is Status.SKIP for r in results), "results": rows}, indent=2)
 
 

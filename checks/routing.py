@@ -10,11 +10,12 @@ symptoms most faults share, and a low cache hit ratio is last because it follows
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Sequence
 
 from checks.result import Result, Status
 
-__all__ = ["CAUSE_ORDER", "DEFAULT_SITE_URL", "ranked", "runbook_url", "site_url"]
+__all__ = ["CAUSE_ORDER", "DEFAULT_SITE_URL", "instance_of", "ranked", "runbook_url", "site_url"]
 
 DEFAULT_SITE_URL = "http://127.0.0.1:8000/"  # where `make serve` shows the handbook
 CAUSE_ORDER = (
@@ -30,9 +31,17 @@ def site_url(given: str | None = None) -> str:
     return url.rstrip("/") + "/"
 
 
-def runbook_url(base: str, slug: str) -> str:
-    """The published page of runbook ``slug`` under the handbook at ``base``."""
-    return f"{base.rstrip('/')}/runbooks/{slug}/"
+def runbook_url(base: str, slug: str, instance: str = "") -> str:
+    """The published page of runbook ``slug`` under the handbook at ``base``; with ``instance``
+    (``host:port``, as Prometheus labels it) the page fills its commands in for that backend."""
+    query = f"?{urllib.parse.urlencode({'instance': instance}, safe=':')}" if instance else ""
+    return f"{base.rstrip('/')}/runbooks/{slug}/{query}"
+
+
+def instance_of(url: str) -> str:
+    """``host:port`` of a backend URL, the way Prometheus names a scrape target's ``instance``."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.netloc.rsplit("@", 1)[-1]
 
 
 def _cause(result: Result) -> int:

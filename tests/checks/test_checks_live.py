@@ -45,7 +45,7 @@ def test_doctor_table_names_the_runbook_of_a_failing_row(start_backend, capsys: 
     assert main(["doctor", "--url", backend.url]) == 1
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[1].startswith("open first: http://127.0.0.1:8000/runbooks/database-unavailable/ (")
+    assert lines[1].startswith("open first: http://127.0.0.1:8000/runbooks/database-unavailable/?instance=")
     assert "http.ready" in out and "overall: fail" in out
 
 

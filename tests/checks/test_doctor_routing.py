@@ -39,16 +39,19 @@ def test_runbook_links_point_at_the_published_site(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("HANDBOOK_SITE_URL", "https://handbook.example/ops")
     assert runbook_url(site_url(), "memory-high") == "https://handbook.example/ops/runbooks/memory-high/"
     assert site_url("https://other.example") == "https://other.example/"
+    assert runbook_url(site_url(), "memory-high", "backend-3.example:8080") == \
+        "https://handbook.example/ops/runbooks/memory-high/?instance=backend-3.example:8080"
 
 
 def test_an_unreachable_backend_names_backend_down() -> None:
-    """Assert doctor against nothing exits 2 in one line that links the Backend down runbook."""
-    done = subprocess.run([sys.executable, "-m", "checks", "doctor", "--url", f"http://127.0.0.1:{free_port()}",
+    """Assert doctor against nothing exits 2 in one line that links the Backend down runbook for that backend."""
+    port = free_port()
+    done = subprocess.run([sys.executable, "-m", "checks", "doctor", "--url", f"http://127.0.0.1:{port}",
                            "--site-url", "https://handbook.example/"], capture_output=True, text=True, timeout=30,
                           cwd=REPO)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "connection refused" in done.stderr
-    assert done.stderr.strip().endswith("open https://handbook.example/runbooks/backend-down/")
+    assert done.stderr.strip().endswith(f"open https://handbook.example/runbooks/backend-down/?instance=127.0.0.1:{port}")
 
 
 def test_missing_data_dir_is_a_skip_row_never_a_guess(shared_backend: Live, capsys: pytest.CaptureFixture[str],
@@ -74,10 +77,11 @@ def test_a_data_dir_that_does_not_exist_is_an_error(shared_backend: Live) -> Non
 
 
 def test_plain_report_opens_with_the_page_to_read_first(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
-    """Assert a sick backend's plain report starts with the top runbook's published link."""
+    """Assert a sick backend's plain report starts with the top runbook's published link, for this backend."""
     backend = start_backend()
     backend.fault("db", unavailable=True)
     assert main(["doctor", "--url", backend.url, "--site-url", "https://handbook.example/"]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1].startswith("open first: https://handbook.example/runbooks/database-unavailable/")
+    instance = backend.url.removeprefix("http://")
+    assert lines[1].startswith(f"open first: https://handbook.example/runbooks/database-unavailable/?instance={instance} (")
     assert "-> https://handbook.example/runbooks/database-unavailable/" in lines[2]

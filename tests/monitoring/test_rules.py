@@ -14,7 +14,8 @@ import yaml
 
 from checks.thresholds import load as load_thresholds
 from docsite.markdown import front_matter
-from scripts.alert_rules import RULES, TESTS, site_url
+from checks.routing import DEFAULT_SITE_URL
+from scripts.alert_rules import RULES, TESTS
 from scripts.live import Live
 from tests.tools import require
 
@@ -59,18 +60,21 @@ def test_promtool_unit_tests_pass_and_a_wrong_expectation_fails(tmp_path: Path) 
 
 def test_every_alert_has_for_severity_annotations_and_a_runbook_url() -> None:
     """Assert each rule's for, severity, summary with its value, description, and runbook_url under the site."""
-    base = site_url()
+    base = DEFAULT_SITE_URL
     for rule in rules():
         assert re.fullmatch(r"\d+[smh]", rule["for"]), rule["alert"]
         assert rule["labels"]["severity"] in SEVERITIES, rule["alert"]
         notes = rule["annotations"]
         assert "$value" in notes["summary"] and notes["description"]
-        assert notes["runbook_url"].startswith(f"{base}runbooks/") and notes["runbook_url"].endswith("/")
+        page, _, query = notes["runbook_url"].partition("?")
+        assert page.startswith(f"{base}runbooks/") and page.endswith("/"), rule["alert"]
+        assert query == f"alertname={rule['alert']}&instance={{{{ $labels.instance | urlquery }}}}", rule["alert"]
 
 
 def test_every_alert_has_a_runbook_that_names_it_and_every_runbook_names_an_alert() -> None:
     """Assert alert ↔ runbook: the runbook_url's page lists the alert, and each page lists a real alert or is a symptom."""
-    alerts = {rule["alert"]: rule["annotations"]["runbook_url"].rstrip("/").rsplit("/", 1)[1] for rule in rules()}
+    alerts = {rule["alert"]: rule["annotations"]["runbook_url"].split("?")[0].rstrip("/").rsplit("/", 1)[1]
+              for rule in rules()}
     for alert, slug in alerts.items():
         assert slug in RUNBOOKS, f"{alert}: no runbooks/{slug}.md"
         assert alert in (front_matter(RUNBOOKS[slug].read_text()).get("alerts") or []), f"runbooks/{slug}.md does not list {alert}"
@@ -86,9 +90,8 @@ def test_every_runbook_url_resolves_to_a_built_page(tmp_path: Path) -> None:
     mkdocs = str(Path(sys.executable).parent / "mkdocs")
     subprocess.run([mkdocs, "build", "--strict", "-q", "-d", str(tmp_path / "site")], cwd=REPO, check=True,
                    capture_output=True)
-    base = site_url()
     for rule in rules():
-        relative = rule["annotations"]["runbook_url"].removeprefix(base)
+        relative = rule["annotations"]["runbook_url"].split("?")[0].removeprefix(DEFAULT_SITE_URL)
         assert (tmp_path / "site" / relative / "index.html").is_file(), rule["alert"]
 
 
