@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test site backend drill gameday bench bench-quick soak clean
+.PHONY: serve test site publish backend drill gameday bench bench-quick soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ serve: $(STAMP)  ## the site on http://127.0.0.1:$(PORT) (PORT=8000), reloading 
 
 site: $(STAMP)  ## build the static site into site/
 	$(BIN)/python -m mkdocs build --strict
+
+publish: $(STAMP)  ## prove every page, then build the site and the offline bundle from that run into dist/
+	./scripts/install-system-tools.sh
+	$(BIN)/python -m scripts.publish $(if $(HANDBOOK_SITE_URL),--site-url $(HANDBOOK_SITE_URL))
 
 test: $(STAMP)  ## every test: backend, checks, pages, the site in a browser
 	./scripts/install-system-tools.sh
@@ -49,4 +53,4 @@ soak: $(STAMP)  ## the memory soak, compressed; HOURS=8 runs the plan's 8 hours 
 	$(BIN)/python -m scripts.bench.soak $(if $(HOURS),--hours $(HOURS))
 
 clean:
-	rm -rf $(VENV) site .pytest_cache
+	rm -rf $(VENV) site dist .pytest_cache

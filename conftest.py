@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,11 @@ _pages: dict[str, dict[str, int]] = {}
 _markers: dict[str, dict[str, int]] = {}
 _figures: dict[str, object] = {}  # measured by tests through record_property("figure:KEY", value)
 _gamedays: dict[str, dict[str, object]] = {}  # page::fault -> what its game day found (tests/gameday)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--proof-dir", default=str(results.DEFAULT_DIR), metavar="DIR",
+                     help="where this run's per-page proof (test-runs.json) is merged (make publish: a fresh one)")
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +65,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     stamp; the others keep their own."""
     if not _pages and not _markers and not _figures and not _gamedays:
         return
-    path = results.DEFAULT_DIR / results.TEST_RUNS
+    path = Path(session.config.getoption("proof_dir")) / results.TEST_RUNS
     try:
         previous = results.load(path)
     except results.ResultsError:

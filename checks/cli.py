@@ -154,9 +154,9 @@ def _main(argv: Sequence[str] | None) -> int:
             if args.json:
                 print(json.dumps({k: {**vars(t), "for": t.for_} for k, t in limits.items()}, indent=2, default=str))
             elif out.is_terminal:
-                render.thresholds_table(out, limits)
+                render.thresholds_table(out, limits, site)
             else:
-                print(render.thresholds_plain(limits))
+                print(render.thresholds_plain(limits, site))
             return EXIT_OK
         data_dir = _data_dir(args.data_dir)
         if args.command == "run":

@@ -65,9 +65,10 @@ def results_plain(target: str, results: Sequence[Result], site: str) -> str:
     return "\n".join(lines)
 
 
-def thresholds_plain(limits: Mapping[str, Threshold]) -> str:
+def thresholds_plain(limits: Mapping[str, Threshold], site: str) -> str:
+    """One line per limit, with the published page of its runbook (never a source path: it 404s there)."""
     lines = [f"{t.key:<28} {t.comparison} {format_value(t.value, t.unit):<10} for {t.for_:<4} {t.severity:<8} "
-             f"runbooks/{t.runbook}.md" for t in limits.values()]
+             f"{runbook_url(site, t.runbook)}" for t in limits.values()]
     return "\n".join(lines)
 
 
@@ -81,13 +82,13 @@ def results_json(target: str, results: Sequence[Result], site: str) -> str:
                        "skipped": sum(r.status is Status.SKIP for r in results), "results": rows}, indent=2)
 
 
-def thresholds_table(console: Console, limits: Mapping[str, Threshold]) -> None:
+def thresholds_table(console: Console, limits: Mapping[str, Threshold], site: str) -> None:
     table = Table(title="thresholds (checks/thresholds.yaml)", title_justify="left")
     for column in ("key", "limit", "for", "severity", "runbook", "why"):
         table.add_column(column, overflow="fold")
     for t in limits.values():
         table.add_row(t.key, f"{t.comparison} {format_value(t.value, t.unit)}", t.for_, t.severity,
-                      t.runbook, t.why)
+                      runbook_url(site, t.runbook), t.why)
     console.print(table)
 
 

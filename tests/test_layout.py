@@ -6,7 +6,8 @@ Import directions (one way only):
   any deployment, and the backend knows nothing of its diagnostics;
 * ``scripts`` (what people run) may use ``checks``; it starts the backend as a process, except the
   benchmark's hello-world, which takes the backend's FastAPI options so the ratio is fair;
-* ``docsite`` (the site plugin) reads ``checks``, the results module and the backend's settings
+* ``docsite`` (the site plugin) reads ``checks``, the results module, the alert rule generator (the
+  site publishes the rules for its own address) and the backend's settings
   table; nothing outside it imports it but the tests.
 """
 
@@ -24,7 +25,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "backend": ("backend",),
     "checks": ("checks",),
     "scripts": ("scripts", "checks"),
-    "docsite": ("docsite", "checks", "scripts.results", "backend.settings"),
+    "docsite": ("docsite", "checks", "scripts.results", "scripts.alert_rules", "backend.settings"),
 }
 EXCEPTIONS = {("scripts/bench/hello.py", "backend.app")}
 

@@ -1,9 +1,11 @@
-"""Macros over ``checks/thresholds.yaml``: a limit's value, its rule, a runbook's limits, the alert table."""
+"""Macros over ``checks/thresholds.yaml``: a limit's value, its rule, a runbook's limits, the alert table
+and the rule file for the address the site is built for."""
 
 from __future__ import annotations
 
 from checks.thresholds import Threshold, format_value
 from docsite.data import MacroSource
+from scripts.alert_rules import render_rules
 
 __all__ = ["LimitMacros"]
 
@@ -45,3 +47,7 @@ class LimitMacros(MacroSource):
             lines.append(f"| `{t.alert}` | `{t.key}` {t.describe()} | {t.for_} | {t.severity} | "
                          f"[{t.runbook}](runbooks/{t.runbook}.md) | {measured} |")
         return "\n".join(lines)
+
+    def alert_rules_file(self) -> str:
+        """The generated rule file as a YAML block, its ``runbook_url`` under this site's address."""
+        return f"```yaml\n{render_rules(dict(self.data.limits), self.data.site_url)}```"

@@ -3,14 +3,19 @@ and each hardening fix's tests. Every row shows the run that produced it, not th
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from docsite.data import MacroSource
 from docsite.hardening import FIXES
+from docsite.proof import State, row_staleness
 from scripts import results
 
 __all__ = ["VerificationMacros"]
+
+_STATE_TEXT = {State.PASSED: ":material-check: passed", State.STALE: ":material-clock-alert: **stale**",
+               State.FAILED: ":material-close: **FAILED**", State.MISSING: ":material-help: not run"}
 
 
 def _row_stamp(row: Mapping[str, Any], file: results.ResultFile) -> str:
@@ -22,27 +27,36 @@ def _row_stamp(row: Mapping[str, Any], file: results.ResultFile) -> str:
 
 
 class VerificationMacros(MacroSource):
-    def verified_notice(self, src_path: str) -> str:
-        """Whether this page's diagnostics passed in the latest test run that ran it."""
+    def _staleness(self, row: Mapping[str, Any], page: str) -> list[str]:
+        assert self.data.test_runs is not None
+        return row_staleness(row, self.data.test_runs, page, self.data.git, self.data.now, self.data.stale_after_days)
+
+    def verified_notice(self, page: str) -> str:
+        """Whether this page's diagnostics passed in the latest test run that ran it: green, red when
+        a block failed, amber when the proof is too old or older than the page's last change."""
         runs = self.data.test_runs
         if runs is None:
             return ('!!! warning "Diagnostics not run in this checkout"\n'
                     "    Run `make test` to prove every command on this page against a live backend.")
         pages = runs.data.get("pages", {})
-        if src_path not in pages:
+        if page not in pages:
             return (f'!!! warning "Diagnostics not run in the latest test run ({runs.stamp})"\n'
                     "    This page was not part of it. Run `make test`.")
-        row = pages[src_path]
+        row = pages[page]
         passed, total, skipped = int(row["passed"]), int(row["total"]), int(row.get("skipped", 0))
         skipped_text = f", {skipped} skipped with a reason" if skipped else ""
         when = _row_stamp(row, runs)
-        if passed == total - skipped:
-            return (f'!!! success "Diagnostics verified: {passed} of {total - skipped} blocks passed'
-                    f'{skipped_text} · {when}"\n'
-                    "    Every command below ran against a live backend in the latest `make test`.")
-        return (f'!!! failure "Diagnostics FAILED: {passed} of {total - skipped} blocks passed · {when}"\n'
-                "    Some commands on this page did not print what the page says. Trust the output you see, "
-                "and tell the page owner.")
+        if passed != total - skipped:
+            return (f'!!! failure "Diagnostics FAILED: {passed} of {total - skipped} blocks passed · {when}"\n'
+                    "    Some commands on this page did not print what the page says. Trust the output you see, "
+                    "and tell the page owner.")
+        if stale := self._staleness(row, page):
+            return (f'!!! warning "Diagnostics STALE: {passed} of {total - skipped} blocks passed{skipped_text} '
+                    f'· {when}"\n    This proof may no longer hold: {"; ".join(stale)}. '
+                    "Run `make test` (or `make publish`) to prove the page again.")
+        return (f'!!! success "Diagnostics verified: {passed} of {total - skipped} blocks passed'
+                f'{skipped_text} · {when}"\n'
+                "    Every command below ran against a live backend in the latest `make test`.")
 
     def _gamedays(self, page: str | None = None) -> list[dict[str, Any]]:
         runs = self.data.test_runs
@@ -57,10 +71,14 @@ class VerificationMacros(MacroSource):
             return ('!!! warning "Not proven under its fault in this checkout"\n'
                     "    Run `make test` (or `make gameday PAGE=...`) to prove this page under its real faults.")
         failed = [d for d in days if not d.get("passed")]
-        kind = "failure" if failed else "success"
-        title = ("Game day FAILED under " + ", ".join(d["fault"] for d in failed)) if failed else \
-            "Proven under fault: " + ", ".join(d["fault"] for d in days)
-        lines = [f'!!! {kind} "{title}"']
+        stale = sorted({reason for d in days for reason in self._staleness(d, src_path)})
+        if failed:
+            lines = ['!!! failure "Game day FAILED under ' + ", ".join(d["fault"] for d in failed) + '"']
+        elif stale:
+            lines = ['!!! warning "Game-day proof STALE: ' + ", ".join(d["fault"] for d in days) + '"',
+                     f"    This proof may no longer hold: {'; '.join(stale)}.", ""]
+        else:
+            lines = ['!!! success "Proven under fault: ' + ", ".join(d["fault"] for d in days) + '"']
         for d in days:
             when = _row_stamp(d, runs)
             helped = f"mitigated by this page in {d['mitigated_seconds']} s" if d.get("mitigated_seconds") is not None \
@@ -91,6 +109,29 @@ class VerificationMacros(MacroSource):
                          f"{'(right)' if d.get('routed') else '(**wrong**)'} | {d.get('detected_seconds')} s | "
                          f"{phases[0]}/{phases[1]} | {mitigated} | {'pass' if d.get('passed') else '**FAIL**'} |")
         return "\n".join(lines) + f"\n\nFrom the test run of {runs.stamp}."
+
+    def stale_after_days(self) -> str:
+        """After how many days a proof is stale (``stale_after_days`` in ``mkdocs.yml``)."""
+        return f"{self.data.stale_after_days:g}"
+
+    def proof_status_table(self) -> str:
+        """Every page with commands, oldest proof first: its state, blocks, game days, run and why."""
+        proofs = [self.data.proof(page) for page in self.data.proven_pages]
+        epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+        proofs.sort(key=lambda p: (p.when or epoch, list(State).index(p.state), p.page))
+        lines = ["| page | state | blocks passed | game days passed | proven at | why |",
+                 "|---|---|---|---|---|---|"]
+        for p in proofs:
+            link = p.page.removeprefix("docs/")
+            blocks = f"{p.blocks[0]} of {p.blocks[1]}" + (f", {p.blocks[2]} skipped" if p.blocks[2] else "") \
+                if p.blocks else "-"
+            days = f"{p.gamedays[0]} of {p.gamedays[1]}" if p.gamedays[1] else "-"
+            when = results.stamp(p.when, p.commit) if p.when else "never"
+            state = _STATE_TEXT[p.state]
+            lines.append(f"| [{p.page}]({link}) | {state} | {blocks} | {days} | {when} | {'; '.join(p.reasons)} |")
+        counts = {s: sum(p.state is s for p in proofs) for s in State}
+        summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+        return "\n".join(lines) + f"\n\n{len(proofs)} pages: {summary}."
 
     def hardening_table(self) -> str:
         """One row per fix of the plan, its tests' latest results from the test run."""

@@ -19,8 +19,8 @@ from scripts.results.files import (
                                    stamp,
 )
 from scripts.results.schema import DRILL_FIGURES, DRILLS, FIGURES, Figure, UnknownFigure, figure
-from scripts.results.writer import Recorded, merge_rows, provenance, write
+from scripts.results.writer import Recorded, commit, merge_rows, provenance, version, write
 
 __all__ = ["BASELINES", "DEFAULT_DIR", "DRILLS", "DRILL_FIGURES", "FIGURES", "RECOVERY", "REPO", "SOAK", "TEST_RUNS",
-           "Figure", "Measurement", "Recorded", "ResultFile", "ResultsError", "UnknownFigure", "figure", "load",
-           "merge_rows", "parse_time", "provenance", "stamp", "write"]
+           "Figure", "Measurement", "Recorded", "ResultFile", "ResultsError", "UnknownFigure", "commit", "figure",
+           "load", "merge_rows", "parse_time", "provenance", "stamp", "version", "write"]

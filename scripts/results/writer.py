@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import subprocess
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from scripts.results.files import REPO, ResultsError, load
 from scripts.results.schema import figure
 
-__all__ = ["Recorded", "merge_rows", "provenance", "write"]
+__all__ = ["Recorded", "commit", "merge_rows", "provenance", "version", "write"]
 
 Recorded = Mapping[str, tuple[float, str, int | None]]  # key -> (value, unit, samples)
 
@@ -30,12 +31,24 @@ def _git(*args: str) -> str:
     return done.stdout.strip() if done.returncode == 0 else "unknown"
 
 
-def provenance() -> dict[str, Any]:
-    """What every results file carries: when, which commit (dirty or not), which machine."""
+def version() -> str:
+    """The handbook's version, from ``pyproject.toml`` of this checkout (not an installed copy's)."""
+    with (REPO / "pyproject.toml").open("rb") as file:
+        return str(tomllib.load(file)["project"]["version"])
+
+
+def commit() -> str:
+    """The checkout's commit, ``-dirty`` when tracked files have uncommitted changes; ``unknown`` without git."""
     dirty = _git("status", "--porcelain", "--untracked-files=no") not in ("", "unknown")
+    return _git("rev-parse", "HEAD") + ("-dirty" if dirty else "")
+
+
+def provenance() -> dict[str, Any]:
+    """What every results file carries: when, which version and commit (dirty or not), which machine."""
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "commit": _git("rev-parse", "HEAD") + ("-dirty" if dirty else ""),
+        "commit": commit(),
+        "version": version(),
         "machine": {
             "node": platform.node(),
             "cpu": platform.processor() or platform.machine(),

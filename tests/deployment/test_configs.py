@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,8 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
-from scripts.live import Live, free_port, wait_for
+from scripts.live import Live, free_port
+from tests.nginx import running_nginx
 from tests.tools import require
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "deployment"
@@ -31,30 +31,8 @@ def nginx(tmp: Path, backend: Live) -> Iterator[str]:
     site = NGINX_CONF.read_text().replace("server 127.0.0.1:8080;", f"server 127.0.0.1:{backend_port};")
     site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
     assert site.count(str(port)) == 1 and site.count(backend_port) >= 1, "the guide's ports moved; update this test"
-    (tmp / "site.conf").write_text(site)
-    temp = "\n".join(f"    {kind}_temp_path {tmp / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    (tmp / "nginx.conf").write_text(
-        f"daemon off;\nworker_processes 1;\npid {tmp / 'nginx.pid'};\nerror_log {tmp / 'error.log'} warn;\n"
-        f"events {{}}\nhttp {{\n    access_log {tmp / 'access.log'};\n{temp}\n    include {tmp / 'site.conf'};\n}}\n")
-    with open(tmp / "stderr.log", "wb") as stderr:
-        proc = subprocess.Popen([require("nginx", "nginx"), "-c", str(tmp / "nginx.conf"), "-p", str(tmp),
-                                 "-e", str(tmp / "error.log")], stdout=subprocess.DEVNULL, stderr=stderr)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        def proxied_ready() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"nginx exited: {(tmp / 'stderr.log').read_text()}{(tmp / 'error.log').read_text()}")
-            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
-
-        wait_for(proxied_ready, 15, "nginx to proxy /ready")
-        yield url
-    finally:
-        proc.send_signal(signal.SIGQUIT)  # graceful stop
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with running_nginx(tmp, site, f"http://127.0.0.1:{port}/ready"):
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_nginx_proxies_http_and_websocket(start_backend, tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from checks.routing import DEFAULT_SITE_URL
 from checks.thresholds import load as load_thresholds
 from docsite.markdown import front_matter
-from checks.routing import DEFAULT_SITE_URL
 from scripts.alert_rules import RULES, TESTS
 from scripts.live import Live
 from tests.tools import require

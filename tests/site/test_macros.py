@@ -34,7 +34,7 @@ def stamped(days_old: float, **extra: object) -> dict:
 def macros(baselines=None, test_runs=None, soak=None, recovery=None) -> types.SimpleNamespace:
     """Every macro by name, over the given result files, rendering ``runbooks/x.md`` at ``NOW``."""
     data = SiteData(load_thresholds(), baselines, recovery, soak, test_runs, now=NOW, page="runbooks/x.md")
-    return types.SimpleNamespace(**collect(data))
+    return types.SimpleNamespace(**collect(data), data=data)
 
 
 def test_threshold_comes_from_the_thresholds_file() -> None:
@@ -128,3 +128,57 @@ def test_gameday_notice_says_proven_or_failed_with_its_own_run(tmp_path: Path) -
     failed = macros(test_runs=bad).gameday_notice("runbooks/x.md")
     assert failed.startswith('!!! failure "Game day FAILED under hang"') and "doctor named y first" in failed
     assert "Not proven under its fault" in macros().gameday_notice("runbooks/x.md")
+
+
+def _git(*args: str) -> str:
+    import subprocess
+    return subprocess.run(["git", *args], cwd=results.REPO, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_a_proof_is_stale_when_old_or_older_than_the_pages_last_change(tmp_path: Path) -> None:
+    """Assert amber for a proof past stale_after_days, amber for a proof run on a commit before the
+    page's last change (from git), green for one on a commit containing it, red for a failed one,
+    each saying why."""
+    page = "runbooks/backend-down.md"
+    changed = _git("log", "-1", "--format=%H", "--", page)
+    before = _git("rev-parse", f"{changed}^")
+    row = {"passed": 4, "failed": 0, "skipped": 0, "total": 4}
+
+    def notice(days_old: float, commit: str, **extra: int) -> str:
+        when = (NOW - dt.timedelta(days=days_old)).isoformat()
+        runs = result_file(tmp_path, "t.json", stamped(0, pages={page: {**row, **extra, "generated_at": when,
+                                                                        "commit": commit}}))
+        return macros(test_runs=runs).verified_notice(page)
+
+    assert notice(1, changed).startswith('!!! success "Diagnostics verified: 4 of 4')
+    old = notice(45, changed)
+    assert old.startswith('!!! warning "Diagnostics STALE: 4 of 4') and "proven 45 days ago (limit 30)" in old
+    behind = notice(1, before)
+    assert behind.startswith('!!! warning "Diagnostics STALE')
+    assert f"the page changed in commit {changed[:7]}, after the proof's commit {before[:7]}" in behind
+    assert notice(45, before, passed=3, failed=1).startswith('!!! failure "Diagnostics FAILED: 3 of 4')
+
+
+def test_proof_status_lists_every_page_oldest_first_with_its_state(tmp_path: Path) -> None:
+    """Assert the status table orders pages by the age of their oldest proof, never-run pages first,
+    and gives each its state: a failed game day fails its page."""
+    head = _git("rev-parse", "HEAD")
+    when = {name: (NOW - dt.timedelta(days=days)).isoformat() for name, days in (("new", 1), ("old", 40))}
+    runs = result_file(tmp_path, "t.json", stamped(0, pages={
+        "docs/index.md": {"passed": 2, "failed": 0, "total": 2, "generated_at": when["new"], "commit": head},
+        "runbooks/memory-high.md": {"passed": 5, "failed": 0, "total": 5, "generated_at": when["old"], "commit": head},
+        "runbooks/backend-down.md": {"passed": 4, "failed": 0, "total": 4, "generated_at": when["new"],
+                                     "commit": head}},
+        gamedays={"runbooks/backend-down.md::hung-server": {"page": "runbooks/backend-down.md", "fault": "hung-server",
+                                                            "passed": False, "generated_at": when["new"],
+                                                            "commit": head}}))
+    m = macros(test_runs=runs)
+    m.data.proven_pages = ["docs/index.md", "runbooks/backend-down.md", "runbooks/memory-high.md",
+                           "runbooks/network-partition.md"]
+    table = m.proof_status_table()
+    rows = [line for line in table.splitlines() if line.startswith("| [")]
+    assert [r.split("]")[0].removeprefix("| [") for r in rows] == [
+        "runbooks/network-partition.md", "runbooks/memory-high.md", "runbooks/backend-down.md", "docs/index.md"]
+    assert "not run" in rows[0] and "**stale**" in rows[1] and "proven 40 days ago" in rows[1]
+    assert "**FAILED**" in rows[2] and "0 of 1" in rows[2] and "passed" in rows[3]
+    assert table.endswith("4 pages: 1 failed, 1 not run, 1 stale, 1 passed.")
