@@ -50,6 +50,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             if name == "gameday":
                 day = json.loads(str(value))
                 _gamedays[f"{day['page']}::{day['fault']}"] = day
+            if name == "marker_counts":  # tests run outside pytest (node --test), counted under a fix's marker
+                for marker, counts in json.loads(str(value)).items():
+                    row = _markers.setdefault(marker, {"passed": 0, "failed": 0, "skipped": 0, "total": 0})
+                    for key in ("passed", "failed", "total"):
+                        row[key] += int(counts[key])
     if report.when != "call" and not (report.when == "setup" and not report.passed):
         return
     outcome = "passed" if report.passed else "skipped" if report.skipped else "failed"

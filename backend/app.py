@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
 
 from backend import errors, faults, routes, ws
 from backend.gateway import Gateway
@@ -21,6 +23,7 @@ __all__ = ["TELEMETRY_OFF", "create_app"]
 TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False}
 
 log = logging.getLogger(__name__)
+CLIENT_DIR = Path(__file__).with_name("client")
 
 
 def create_app(settings: Settings, restarts: Restarts | None = None) -> Gateway:
@@ -41,6 +44,8 @@ def create_app(settings: Settings, restarts: Restarts | None = None) -> Gateway:
     app = FastAPI(title="backend", lifespan=lifespan, docs_url=None, redoc_url=None,
                   routes=list(routes.router.routes), telemetry=TELEMETRY_OFF)  # type: ignore[arg-type]
     app.state.backend = backend
+    # the reference WebSocket client and its status page: static files, no build step, no CDN
+    app.mount("/client", StaticFiles(directory=CLIENT_DIR, html=True), name="client")
     errors.install(app)
     if settings.faults_token:
         log.warning("fault injection routes are ENABLED (/_faults); never set BACKEND_FAULTS_TOKEN in production")

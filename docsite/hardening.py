@@ -22,7 +22,8 @@ FIXES: tuple[Fix, ...] = (
         "`backend/hub.py` bounded send queues and replay buffer; `backend/memory_guard.py`"),
     Fix("C2", "c2", "Cache disk I/O off the event loop",
         "`backend/cache.py`: one disk worker thread, memory-only degradation"),
-    Fix("C3", "c3", "Process coordination", "`backend/supervisor.py`: lock, restart with backoff, crash-loop stop"),
+    Fix("C3", "c3", "Process coordination", "`backend/supervisor.py`: lock, restart with backoff, crash-loop stop; "
+        "the Node tests in `clients/` drive it as a desktop shell's main process"),
     Fix("H1", "h1", "WebSocket resource limits",
         "`backend/ws.py`: capacity 1013, message size 1009, slow consumers, idle timeout"),
     Fix("H2", "h2", "Error boundaries (API and supervisor)",

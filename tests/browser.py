@@ -1,24 +1,19 @@
-"""Debian's headless Chromium, driven by Playwright, with every host but loopback unresolvable: a
-page that tries to leave the machine fails to, and the test sees the request."""
+"""The drills' headless Chromium (scripts/browser.py) for tests: a missing browser fails the test
+loudly, saying how to get it; CI must not skip a browser test."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-__all__ = ["ARGS", "CHROMIUM", "launch"]
+from scripts import browser
 
-CHROMIUM = Path("/usr/lib/chromium/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
-        "--disable-background-networking", "--disable-component-update", "--disable-quic",
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1"]
+__all__ = ["launch"]
 
 
 def launch(pw: Any, **kwargs: Any) -> Any:
-    """The browser, or a failing test that says how to get it (CI must not skip a browser test)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: the browser tests need Debian's chromium. "
-                    "`make test` installs it as root (scripts/install-system-tools.sh); install it and rerun.")
-    return pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, **kwargs)
+    try:
+        return browser.launch(pw, **kwargs)
+    except browser.BrowserMissing as exc:
+        pytest.fail(f"{exc}; `make test` installs it as root. The browser tests cannot run without it.")

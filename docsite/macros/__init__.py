@@ -11,6 +11,7 @@ from typing import Any
 
 from docsite.data import SiteData
 from docsite.macros.charts import ChartMacros
+from docsite.macros.client import ClientMacros
 from docsite.macros.drills import DrillMacros
 from docsite.macros.figures import FigureMacros
 from docsite.macros.limits import LimitMacros
@@ -20,7 +21,8 @@ from docsite.macros.verification import VerificationMacros
 
 __all__ = ["SOURCES", "collect"]
 
-SOURCES = (LimitMacros, SettingsMacros, FigureMacros, DrillMacros, VerificationMacros, PageMacros, ChartMacros)
+SOURCES = (LimitMacros, SettingsMacros, FigureMacros, DrillMacros, VerificationMacros, PageMacros, ChartMacros,
+           ClientMacros)
 
 
 def collect(data: SiteData) -> dict[str, Callable[..., Any]]:

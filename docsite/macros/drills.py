@@ -25,16 +25,47 @@ class DrillMacros(MacroSource):
         recovery = self.data.recovery
         if recovery is None:
             return not_measured("make drill")
-        lines = ["| scenario | fault used | detection | TTD | TTR | data lost | result |",
-                 "|---|---|---|---|---|---|---|"]
+        lines = ["| scenario | fault used | detection | TTD | TTR | data lost | client: outage shown after "
+                 "| client: live again after | client: missed | result |",
+                 "|---|---|---|---|---|---|---|---|---|---|"]
+        clients = self._clients()
         for d in self._drills().values():
+            view = clients.get(results.CLIENT_VIEW.get(d["name"], ""))
+            client = (f"{_seconds(view['outage_shown_seconds'])} | {_seconds(view['live_again_seconds'])} | "
+                      f"{view['missed']} of {view['acknowledged']}") if view else "- | - | -"
             lost = (f"{d['writes_lost']} of {d['writes_acked']} acknowledged writes, "
                     f"{d['ws_messages_lost']} broadcasts, {d['writes_duplicated']} duplicates")
             verdict = "**pass**" if d["passed"] else "**FAIL**: " + ", ".join(t for t, ok in d["targets"].items()
                                                                               if not ok)
             lines.append(f"| <a id=\"{d['name']}\"></a>{d['scenario']} | {d['fault']} | {d['detection']} | "
-                         f"{_seconds(d['ttd_seconds'])} | {_seconds(d['ttr_seconds'])} | {lost} | {verdict} |")
+                         f"{_seconds(d['ttd_seconds'])} | {_seconds(d['ttr_seconds'])} | {lost} | {client} | {verdict} |")
         return "\n".join(lines) + f"\n\nMeasured {recovery.stamp}, on {machine(recovery)}."
+
+    def _clients(self) -> dict[str, dict[str, Any]]:
+        clients = self.data.recovery.data.get("clients", []) if self.data.recovery else []
+        return {c["name"]: c for c in clients}
+
+    def client_view_table(self) -> str:
+        """What the reference client's status page showed through each outage (the latest `make drill`)."""
+        clients = self._clients()
+        if self.data.recovery is None or not clients:
+            return not_measured("make drill")
+        lines = ["| outage | outage shown after | live again after | missed | duplicated, out of order "
+                 "| connection attempts | result |", "|---|---|---|---|---|---|---|"]
+        for name in results.CLIENT_SCENARIOS:
+            c = clients.get(name)
+            if c is None:
+                lines.append(f"| {name.replace('_', ' ')} | {not_measured('make drill')} | | | | | |")
+                continue
+            attempts = f"{c['attempts']} (policy allows {c['attempts_bound']})" if c.get("attempts_bound") else \
+                str(c.get("attempts") or "-")
+            missed = f"{c['missed']} of {c['acknowledged']}" + (" (gap shown, view reloaded)" if c.get("gap_shown") else "")
+            verdict = "**pass**" if c["passed"] else "**FAIL**: " + ", ".join(t for t, ok in c["targets"].items()
+                                                                              if not ok)
+            lines.append(f"| {name.replace('_', ' ')} | {_seconds(c['outage_shown_seconds'])} | "
+                         f"{_seconds(c['live_again_seconds'])} | {missed} | {c['duplicated']}, {c['out_of_order']} | "
+                         f"{attempts} | {verdict} |")
+        return "\n".join(lines) + f"\n\nMeasured {self.data.recovery.stamp}, in headless Chromium."
 
     def drill_result(self, name: str) -> str:
         """One drill's latest outcome, for the runbook of its scenario."""

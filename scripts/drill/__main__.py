@@ -1,7 +1,9 @@
-"""``make drill``: run the fault drills against live backends and write ``results/recovery.json``.
+"""``make drill``: run the fault drills against live backends, then the reference client's view of
+each outage in Chromium, and write ``results/recovery.json``.
 
-    python -m scripts.drill                 all six, full length; writes the results
-    python -m scripts.drill --quick NAME..  shorter phases, chosen drills; writes nothing
+    python -m scripts.drill                 all six drills and every client scenario; writes the results
+    python -m scripts.drill --quick NAME..  shorter phases, chosen drills (``clients``: the client
+                                            scenarios); writes nothing
 
 Exit code 0 when every drill met its targets, 1 otherwise (the results are written either way:
 a miss is a finding).
@@ -15,6 +17,8 @@ import tempfile
 from pathlib import Path
 
 from scripts import results
+from scripts.drill import client
+from scripts.drill.client import ClientResult
 from scripts.drill.drills import DRILLS, DrillResult
 
 
@@ -27,26 +31,40 @@ def _row(r: DrillResult) -> str:
             f"lost broadcasts {r.ws_messages_lost}")
 
 
-def _write(found: list[DrillResult], directory: Path) -> None:
+def _client_row(r: ClientResult) -> str:
+    def sec(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f} s"
+
+    attempts = f"  attempts {r.attempts}/{r.attempts_bound} allowed" if r.attempts_bound is not None else ""
+    return (f"{'PASS' if r.passed else 'FAIL'}  client {r.name:<17} shown {sec(r.outage_shown_seconds):>8}  "
+            f"live {sec(r.live_again_seconds):>8}  missed {r.missed}/{r.acknowledged}  dup {r.duplicated}{attempts}")
+
+
+def _write(found: list[DrillResult], clients: list[ClientResult], directory: Path) -> None:
     recorded: results.Recorded = {
         f"{r.name}.{field}": (round(float(value), 3), unit, 1)
         for r in found for field, (unit, _) in results.DRILL_FIGURES.items()
         if (value := getattr(r, field)) is not None}
+    recorded.update({
+        f"client.{c.name}.{field}": (round(float(value), 3), unit, 1)
+        for c in clients for field, (unit, _) in results.CLIENT_FIGURES.items()
+        if (value := getattr(c, field)) is not None})
     path = directory / results.RECOVERY
     results.write(path, recorded, {"tools": {"python": sys.version.split()[0]},
-                                   "drills": [r.to_json() for r in found]}, history=20)
+                                   "drills": [r.to_json() for r in found],
+                                   "clients": [c.to_json() for c in clients]}, history=20)
     print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", choices=[[], *DRILLS], default=[], metavar="NAME",
-                        help=f"drills to run (default all): {', '.join(DRILLS)}")
+    parser.add_argument("names", nargs="*", choices=[[], *DRILLS, "clients"], default=[], metavar="NAME",
+                        help=f"drills to run (default all): {', '.join(DRILLS)}, clients")
     parser.add_argument("--quick", action="store_true", help="shorter phases; results are not written")
     args = parser.parse_args(argv)
-    names = args.names or list(DRILLS)
+    names = args.names or [*DRILLS, "clients"]
     found = []
-    for name in names:
+    for name in (n for n in names if n != "clients"):
         with tempfile.TemporaryDirectory(prefix=f"drill-{name}-") as tmp:
             result = DRILLS[name](Path(tmp), args.quick)
         found.append(result)
@@ -54,9 +72,17 @@ def main(argv: list[str] | None = None) -> int:
         for target, met in result.targets.items():
             print(f"      {'ok  ' if met else 'MISS'} {target}")
         print(f"      client errors: {result.client_errors or 'none'}; {result.figures or ''}")
-    if not args.quick and names == list(DRILLS):
-        _write(found, results.DEFAULT_DIR)
-    return 0 if all(r.passed for r in found) else 1
+    clients = []
+    if "clients" in names:
+        with tempfile.TemporaryDirectory(prefix="drill-clients-") as tmp:
+            clients = client.run(Path(tmp), quick=args.quick)
+        for c in clients:
+            print(_client_row(c), flush=True)
+            for target, met in c.targets.items():
+                print(f"      {'ok  ' if met else 'MISS'} {target}")
+    if not args.quick and not args.names:
+        _write(found, clients, results.DEFAULT_DIR)
+    return 0 if all(r.passed for r in [*found, *clients]) else 1
 
 
 if __name__ == "__main__":

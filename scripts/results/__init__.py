@@ -18,9 +18,19 @@ from scripts.results.files import (
                                    parse_time,
                                    stamp,
 )
-from scripts.results.schema import DRILL_FIGURES, DRILLS, FIGURES, Figure, UnknownFigure, figure
+from scripts.results.schema import (
+                                   CLIENT_FIGURES,
+                                   CLIENT_SCENARIOS,
+                                   CLIENT_VIEW,
+                                   DRILL_FIGURES,
+                                   DRILLS,
+                                   FIGURES,
+                                   Figure,
+                                   UnknownFigure,
+                                   figure,
+)
 from scripts.results.writer import Recorded, commit, merge_rows, provenance, version, write
 
-__all__ = ["BASELINES", "DEFAULT_DIR", "DRILLS", "DRILL_FIGURES", "FIGURES", "RECOVERY", "REPO", "SOAK", "TEST_RUNS",
+__all__ = ["BASELINES", "CLIENT_FIGURES", "CLIENT_SCENARIOS", "CLIENT_VIEW", "DEFAULT_DIR", "DRILLS", "DRILL_FIGURES", "FIGURES", "RECOVERY", "REPO", "SOAK", "TEST_RUNS",
            "Figure", "Measurement", "Recorded", "ResultFile", "ResultsError", "UnknownFigure", "commit", "figure",
            "load", "merge_rows", "parse_time", "provenance", "stamp", "version", "write"]

@@ -13,7 +13,7 @@ import fnmatch
 
 from checks.thresholds import COMPARISONS
 
-__all__ = ["DRILL_FIGURES", "DRILLS", "FIGURES", "Figure", "UnknownFigure", "figure"]
+__all__ = ["CLIENT_FIGURES", "CLIENT_SCENARIOS", "CLIENT_VIEW", "DRILL_FIGURES", "DRILLS", "FIGURES", "Figure", "UnknownFigure", "figure"]
 
 class UnknownFigure(KeyError):
     """A key no declaration covers: a typo in a page, or a new figure not declared here yet."""
@@ -54,6 +54,14 @@ DRILLS = ("backend_crash", "database_disconnection", "cache_disk_failure", "webs
           "memory_exhaustion", "network_partition")
 DRILL_FIGURES = {"ttd_seconds": ("seconds", "time to detect"), "ttr_seconds": ("seconds", "time to recover"),
                  "writes_lost": ("count", "acknowledged writes lost")}
+
+# What the reference client's status page shows through each outage (scripts/drill/client.py), and
+# which drill's fault each scenario is the client's view of (the recovery matrix's client columns).
+CLIENT_SCENARIOS = ("server_killed", "server_drained", "server_full", "server_gone", "replay_exceeded", "half_open")
+CLIENT_VIEW = {"backend_crash": "server_killed", "network_partition": "half_open"}
+CLIENT_FIGURES = {"outage_shown_seconds": ("seconds", "outage shown on the page after"),
+                  "live_again_seconds": ("seconds", "page live again after"),
+                  "missed": ("count", "acknowledged broadcasts the page never got")}
 
 FIGURES: tuple[Figure, ...] = (
     # the API at 1,000 req/s, open loop
@@ -123,6 +131,8 @@ FIGURES: tuple[Figure, ...] = (
     # fault drills
     *(Figure(f"{drill}.{name}", unit, f"{drill.replace('_', ' ')}: {text}", "make drill", LOWER)
       for drill in DRILLS for name, (unit, text) in DRILL_FIGURES.items()),
+    *(Figure(f"client.{scenario}.{name}", unit, f"client, {scenario.replace('_', ' ')}: {text}", "make drill", LOWER)
+      for scenario in CLIENT_SCENARIOS for name, (unit, text) in CLIENT_FIGURES.items()),
     # measured by the test run (a real Prometheus firing each alert it can make)
     Figure("alert.*.ttd_seconds", "seconds", "time from fault to the alert firing in a real Prometheus",
            "make test", LOWER),
