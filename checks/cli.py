@@ -19,7 +19,7 @@ from typing import NoReturn
 from rich.console import Console
 
 from checks import render, thresholds
-from checks.console import environment
+from checks.console import DEFAULT_TIMEOUT, environment
 from checks.context import Context
 from checks.errors import CheckError, TargetError, TargetTimeout, TargetUnreachable
 from checks.registry import CHECKS
@@ -101,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="run a page's console blocks against the target")
     run.add_argument("page", type=Path, help="a Markdown page, e.g. runbooks/backend-down.md")
     run.add_argument("--allow-mutating", action="store_true", help="also run blocks marked mutating/destructive")
-    run.add_argument("--block-timeout", type=_seconds, default=60.0, help="seconds per command (default 60)")
+    run.add_argument("--block-timeout", type=_seconds, default=DEFAULT_TIMEOUT,
+                     help=f"seconds per command (default {DEFAULT_TIMEOUT:g}; a block's `timeout N` directive wins)")
     return parser
 
 

@@ -22,11 +22,13 @@ runs in ``bash`` with ``set -euo pipefail``; stdout and stderr are compared toge
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import enum
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -39,8 +41,8 @@ from checks.errors import PageError
 from checks.thresholds import SAFE_LOADER
 from checks.urls import ws_url_of
 
-__all__ = ["PYTHONS", "RUNNABLE", "RUNNABLE_CONSOLE", "SHELLS", "Block", "Outcome", "Safety", "Step", "environment",
-           "front_matter", "matches", "parse", "parse_file", "run_step"]
+__all__ = ["DEFAULT_TIMEOUT", "PYTHONS", "RUNNABLE", "RUNNABLE_CONSOLE", "SHELLS", "Block", "Outcome", "Safety",
+           "Step", "environment", "front_matter", "matches", "parse", "parse_file", "run_bash", "run_step"]
 
 # The languages whose blocks are run: ``checks run`` runs console blocks; the page tests run all.
 RUNNABLE_CONSOLE = "console"
@@ -49,8 +51,10 @@ PYTHONS = frozenset({"python", "py"})
 RUNNABLE = frozenset({RUNNABLE_CONSOLE}) | SHELLS | PYTHONS
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _DIRECTIVE = re.compile(r"^\s*<!--\s*checks:\s*(?P<word>[a-z-]+)(?:\s*,\s*(?P<state>fault|healthy)"
-                        r"(?P<faults>(?:\s+[a-z0-9-]+)*))?"
+                        r"(?P<faults>(?:\s+(?!timeout\b)[a-z0-9-]+)*))?"
+                        r"(?:\s*,\s*timeout\s+(?P<timeout>\d+(?:\.\d+)?)\s*s?)?"
                         r"\s*(?::\s*(?P<reason>.*?))?\s*-->\s*$")
+DEFAULT_TIMEOUT = 60.0  # seconds a command may run; a directive's ``timeout N`` changes it for its block
 _EXIT = re.compile(r"^\[exit (\d+)\]$")
 # anything that looks like it meant to be a directive: an HTML comment opening with a word near "checks"
 _NEAR_DIRECTIVE = re.compile(r"^\s*<!--\s*(?P<prefix>[a-z]+)\s*:?\s*(?P<word>[a-z-]+)?", re.IGNORECASE)
@@ -91,6 +95,7 @@ class Block:
     directive: int = 0  # 1-based line of its ``<!-- checks: ... -->`` directive; 0 when it has none
     faults: tuple[str, ...] | None = None  # None: not a fault block; (): every fault of the page; else those
     healthy: bool = False  # only a healthy backend prints this (``checks: ..., healthy``)
+    timeout: float | None = None  # seconds each command may run (``checks: ..., timeout N``); None: the caller's
 
     def shows_fault(self, fault: str) -> bool:
         """Whether this block's output is the one seen during ``fault``."""
@@ -114,16 +119,65 @@ class Outcome:
     output: str
     exit_code: int | None
     reason: str = ""
+    timed_out: bool = False
 
     def report(self, path: Path) -> str:
-        """A failure as a reader needs it: where, the command, and a diff of expected vs actual."""
+        """A failure as a reader needs it: where, the command, why, and the lines that really differ,
+        each expected line with its page line number (``...`` in the page is not a difference)."""
         head = f"{path}:{self.step.line}: $ {self.step.command.splitlines()[0]}"
         if self.passed:
             return f"{head}: ok"
-        diff = "\n".join(difflib.unified_diff(
-            _normalise(self.step.expected).splitlines(), _normalise(self.output).splitlines(),
-            "expected (page)", "actual", lineterm="", n=2))
-        return f"{head}\n  {self.reason}\n{diff}".rstrip()
+        if self.timed_out:
+            tail = _normalise(self.output).splitlines()[-5:]
+            printed = "\n".join(f"      | {line}" for line in tail) if tail else "      (it printed nothing)"
+            return f"{head}\n  {self.reason}; its last output:\n{printed}"
+        first = self.step.line + self.step.command.count("\n") + 1  # the page line of the first expected line
+        return f"{head}\n  {self.reason}\n" + "\n".join(_diff(self.step.expected, self.output, first))
+
+
+def _aligned(expected: list[str], actual: list[str]) -> list[str]:
+    """``actual`` with each line a page line's pattern matches replaced by that page line, and a run
+    of lines a lone ``...`` stands for folded into it, so only real differences remain. A line that
+    ``...`` could swallow but that resembles the page's next line is kept: it is the likely culprit."""
+    out: list[str] = []
+    e = 0
+    shown = -1  # the index of the last page `...` already in ``out``
+    for line in actual:
+        wildcard = e < len(expected) and expected[e] == "..."
+        nxt = e + 1 if wildcard else e
+        hit = next((j for j in range(nxt, len(expected)) if expected[j] != "..." and matches(expected[j], line)), None)
+        resembles = nxt < len(expected) and difflib.SequenceMatcher(None, expected[nxt], line).ratio() >= 0.6
+        if hit == nxt or (hit is not None and not wildcard):
+            out.extend(x for x in expected[e:hit] if x == "...")  # a wildcard that stood for nothing
+            out.append(expected[hit])
+            e = hit + 1
+        elif wildcard and not resembles and hit is None:
+            if shown != e:
+                out.append("...")
+                shown = e
+        elif hit is not None:
+            if wildcard and shown != e:
+                out.append("...")
+            out.append(expected[hit])
+            e = hit + 1
+        else:
+            out.append(line)
+    return out
+
+
+def _diff(expected_text: str, actual_text: str, first_line: int) -> list[str]:
+    """`` 12 | line`` equal, ``-12 | line`` only on the page, ``+   | line`` only in the output."""
+    expected = _normalise(expected_text).splitlines()
+    actual = _aligned(expected, _normalise(actual_text).splitlines())
+    width = len(str(first_line + len(expected)))
+    rows: list[str] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, expected, actual, autojunk=False).get_opcodes():
+        if tag == "equal":
+            rows += [f"  {first_line + i:>{width}} | {expected[i]}" for i in range(i1, i2)]
+            continue
+        rows += [f"- {first_line + i:>{width}} | {expected[i]}" for i in range(i1, i2)]
+        rows += [f"+ {'':>{width}} | {actual[j]}" for j in range(j1, j2)]
+    return rows
 
 
 def front_matter(text: str) -> dict[str, Any]:
@@ -166,13 +220,13 @@ def parse(text: str, path: Path, first_line: int = 1) -> list[Block]:
         while j < len(lines) and not close.match(lines[j]):
             j += 1
         body = "\n".join(_dedent(line, indent) for line in lines[i + 1:j])
-        safety, reason, directive, faults = _directive(lines, i, path, offset)
+        safety, reason, directive, faults, timeout = _directive(lines, i, path, offset)
         language = info.split()[0].lstrip("{.").rstrip("}").lower() if info else ""
         if language == RUNNABLE_CONSOLE:
             _refuse_squashed(body.splitlines(), offset + i + 2, path)
         healthy = faults == ("healthy",)
         blocks.append(Block(path, language, info, offset + i + 1, offset + j + 1, body, safety, reason,
-                            offset + directive if directive else 0, None if healthy else faults, healthy))
+                            offset + directive if directive else 0, None if healthy else faults, healthy, timeout))
         i = j + 1
     return blocks
 
@@ -182,8 +236,8 @@ def _dedent(line: str, indent: str) -> str:
 
 
 def _directive(lines: list[str], fence_index: int, path: Path,
-               offset: int) -> tuple[Safety, str, int, tuple[str, ...] | None]:
-    """The safety class, skip reason, 1-based line and fault names of the directive before a fence."""
+               offset: int) -> tuple[Safety, str, int, tuple[str, ...] | None, float | None]:
+    """The safety class, skip reason, 1-based line, fault names and timeout of the directive before a fence."""
     k = fence_index - 1
     while k >= 0 and not lines[k].strip():
         k -= 1
@@ -191,7 +245,7 @@ def _directive(lines: list[str], fence_index: int, path: Path,
     where = f"{path}:{offset + k + 1}"
     if not match:
         _refuse_misspelt(lines[k] if k >= 0 else "", where)
-        return Safety.READ_ONLY, "", 0, None
+        return Safety.READ_ONLY, "", 0, None, None
     try:
         safety = Safety(match["word"])
     except ValueError:
@@ -202,10 +256,11 @@ def _directive(lines: list[str], fence_index: int, path: Path,
     reason = (match["reason"] or "").strip()
     if safety is Safety.SKIP and not reason:
         raise PageError(f"{where}: 'checks: skip' needs a reason: <!-- checks: skip: why it cannot run -->")
+    timeout = float(match["timeout"]) if match["timeout"] else None
     if match["state"] == "healthy":
-        return safety, reason, k + 1, ("healthy",)
+        return safety, reason, k + 1, ("healthy",), timeout
     faults = None if match["state"] is None else tuple(match["faults"].split())
-    return safety, reason, k + 1, faults
+    return safety, reason, k + 1, faults, timeout
 
 
 def _refuse_misspelt(line: str, where: str) -> None:
@@ -273,22 +328,40 @@ def matches(expected: str, actual: str) -> bool:
     return re.fullmatch(r"(?s)" + pattern, _normalise(actual)) is not None
 
 
+def run_bash(script: str, env: Mapping[str, str], timeout: float, cwd: Path) -> tuple[int | None, str]:
+    """Run ``script`` in bash (``set -euo pipefail``) in its own process group; its exit status
+    (None on timeout) and what it printed. On timeout the whole group is killed: a ``sleep`` or a
+    server the script started does not outlive it."""
+    proc = subprocess.Popen(["bash", "-c", "set -euo pipefail\n" + script], env=dict(env), cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        return proc.returncode, out.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        try:
+            out, _ = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:  # a child that left the group still holds the pipe
+            proc.kill()
+            out = b""
+        return None, out.decode(errors="replace")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # what the script left running in the background
+
+
 def run_step(step: Step, env: Mapping[str, str], timeout: float, cwd: Path) -> Outcome:
     """Run one command in bash and compare its output and exit status with the page."""
-    script = "set -euo pipefail\n" + step.command
-    try:
-        done = subprocess.run(["bash", "-c", script], env=dict(env), cwd=cwd, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        output = (exc.output or b"").decode(errors="replace")
-        return Outcome(step, False, output, None, f"timed out after {timeout:g} s")
-    output = done.stdout.decode(errors="replace")
-    if done.returncode != step.exit_code:
-        return Outcome(step, False, output, done.returncode,
-                       f"exit status {done.returncode}, page expects {step.exit_code}")
+    code, output = run_bash(step.command, env, timeout, cwd)
+    if code is None:
+        return Outcome(step, False, output, None, f"TIMEOUT after {timeout:g} s (the command and everything it "
+                                                  "started were killed)", timed_out=True)
+    if code != step.exit_code:
+        return Outcome(step, False, output, code, f"exit status {code}, page expects {step.exit_code}")
     if not matches(step.expected, output):
-        return Outcome(step, False, output, done.returncode, "output differs from the page")
-    return Outcome(step, True, output, done.returncode)
+        return Outcome(step, False, output, code, "output differs from the page")
+    return Outcome(step, True, output, code)
 
 
 def environment(url: str, data_dir: Path | None, base: Mapping[str, str] | None = None) -> dict[str, str]:

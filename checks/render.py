@@ -94,7 +94,8 @@ def thresholds_table(console: Console, limits: Mapping[str, Threshold], site: st
 
 def run_report(console: Console, run: PageRun) -> None:
     for outcome in run.outcomes:
-        mark = "[green]ok[/]" if outcome.passed else "[bold red]DIFFERS[/]"
+        mark = "[green]ok[/]" if outcome.passed else "[bold red]TIMEOUT[/]" if outcome.timed_out else \
+            "[bold red]DIFFERS[/]"
         console.print(f"{mark} {run.path}:{outcome.step.line} $ {outcome.step.command.splitlines()[0]}",
                       highlight=False, markup=True)
         if not outcome.passed:

@@ -32,7 +32,8 @@ class PageRun:
 
 
 def run_page(path: Path, env: Mapping[str, str], timeout: float, allow_mutating: bool) -> PageRun:
-    """Run every console block; a failed step does not stop the run."""
+    """Run every console block; a failed step does not stop the run. ``timeout`` is per command,
+    unless the block's directive gives its own (``checks: read-only, timeout 120``)."""
     run = PageRun(path)
     for block in parse_file(path):
         if block.language != RUNNABLE_CONSOLE:
@@ -44,5 +45,5 @@ def run_page(path: Path, env: Mapping[str, str], timeout: float, allow_mutating:
             run.skipped.append((block.start, f"{block.safety.value}: rerun with --allow-mutating to run it"))
             continue
         for step in block.steps:
-            run.outcomes.append(run_step(step, env, timeout, Path.cwd()))
+            run.outcomes.append(run_step(step, env, block.timeout or timeout, Path.cwd()))
     return run

@@ -38,7 +38,7 @@ COMMITTED = (results.BASELINES, results.RECOVERY, results.SOAK)  # figures the p
 
 def failures(runs: dict) -> list[str]:
     """Every page whose proof failed, with what failed: blocks, or a game day by its fault."""
-    found = [f"{page} ({row['passed']} of {row['total'] - row.get('skipped', 0)} blocks passed)"
+    found = [f"{page} ({row['passed']} of {row['total'] - row.get('skipped', 0)} commands passed)"
              for page, row in sorted(runs.get("pages", {}).items()) if row.get("failed")]
     found += [f"{day['page']} (game day {day['fault']} failed)"
               for _, day in sorted(runs.get("gamedays", {}).items()) if not day.get("passed")]

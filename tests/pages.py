@@ -3,19 +3,22 @@
 Blocks are found by :func:`checks.console.parse`, the same parser ``checks run`` uses, so what CI
 proves is what the on-call engineer runs. Languages:
 
-* ``console``: each ``$`` command runs in bash, its output compared with the page (``...`` wildcard);
+* ``console``: each ``$`` command runs in bash, its output compared with the page (``...`` wildcard),
+  as its own example, so a failure's test id names the command's line and its report is short (the
+  command, why, and only the lines that differ, with their page line numbers);
 * ``bash``, ``sh``, ``shell``: the whole block runs as one bash script and must exit 0;
 * ``python``, ``py``: executed in the page's namespace, with the backend's variables in ``os.environ``.
 
 A ``<!-- checks: skip: REASON -->`` directive skips a block with its reason; Sybil's
-``<!-- clear-namespace -->`` empties a page's namespace.
+``<!-- clear-namespace -->`` empties a page's namespace. Each command may run for
+:data:`checks.console.DEFAULT_TIMEOUT` seconds, or its block's ``timeout N``; on timeout everything
+it started is killed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,12 +27,23 @@ import pytest
 from sybil import Document, Example, Region, Sybil
 from sybil.parsers.markdown import ClearNamespaceParser
 
-from checks.console import PYTHONS, RUNNABLE_CONSOLE, SHELLS, Block, Safety, environment, parse, run_step
+from checks.console import (
+    DEFAULT_TIMEOUT,
+    PYTHONS,
+    RUNNABLE_CONSOLE,
+    SHELLS,
+    Block,
+    Safety,
+    Step,
+    environment,
+    parse,
+    run_bash,
+    run_step,
+)
 
-__all__ = ["BLOCK_TIMEOUT", "page_sybil", "runnable_blocks"]
+__all__ = ["page_sybil", "runnable_blocks"]
 
 REPO = Path(__file__).resolve().parent.parent
-BLOCK_TIMEOUT = 60.0
 FIXTURE = "live_backend"
 
 
@@ -50,26 +64,32 @@ def _skip_if_directed(block: Block) -> None:
         pytest.skip("shows the output during the page's fault: proven by its game day (tests/gameday)")
 
 
-def _evaluate_console(example: Example) -> None:
-    block: Block = example.parsed
+def _evaluate_step(example: Example) -> str | None:
+    """One ``$`` command; a failure is returned, not raised, so pytest shows only its report."""
+    block, step = example.parsed
     _skip_if_directed(block)
-    if not block.steps:
-        raise AssertionError(f"{block.path}:{block.start}: console block without a `$ ` command")
-    env = _env(example)
-    failures = [o.report(block.path) for o in (run_step(s, env, BLOCK_TIMEOUT, REPO) for s in block.steps)
-                if not o.passed]
-    if failures:
-        raise AssertionError("\n\n".join(failures))
+    outcome = run_step(step, _env(example), block.timeout or DEFAULT_TIMEOUT, REPO)
+    return None if outcome.passed else outcome.report(block.path)
 
 
-def _evaluate_shell(example: Example) -> None:
+def _evaluate_console(example: Example) -> str | None:
+    """A console block run as a whole: one that is skipped, or has no command (an error)."""
     block: Block = example.parsed
     _skip_if_directed(block)
-    done = subprocess.run(["bash", "-c", "set -euo pipefail\n" + block.text], env=_env(example), cwd=REPO,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=BLOCK_TIMEOUT, check=False)
-    if done.returncode != 0:
-        raise AssertionError(f"{block.path}:{block.start}: script exited {done.returncode}:\n"
-                             f"{done.stdout.decode(errors='replace')[-2000:]}")
+    return f"{block.path}:{block.start}: console block without a `$ ` command"
+
+
+def _evaluate_shell(example: Example) -> str | None:
+    block: Block = example.parsed
+    _skip_if_directed(block)
+    timeout = block.timeout or DEFAULT_TIMEOUT
+    code, output = run_bash(block.text, _env(example), timeout, REPO)
+    if code is None:
+        return f"{block.path}:{block.start}: TIMEOUT after {timeout:g} s (the script and everything it started " \
+               f"were killed):\n{output[-2000:]}"
+    if code != 0:
+        return f"{block.path}:{block.start}: script exited {code}:\n{output[-2000:]}"
+    return None
 
 
 @contextlib.contextmanager
@@ -110,11 +130,23 @@ def _offsets(text: str) -> list[int]:
     return starts
 
 
+def _step_regions(block: Block, starts: list[int]) -> Iterator[Region]:
+    """One region per command: from its ``$`` line to the next command, or the closing fence."""
+    steps: list[Step] = block.steps
+    for k, step in enumerate(steps):
+        end = steps[k + 1].line if k + 1 < len(steps) else block.end
+        yield Region(starts[step.line - 1], starts[end - 1], (block, step), _evaluate_step)
+
+
 def parse_page(document: Document) -> Iterator[Region]:
-    """Sybil parser: one region per runnable block, spanning its fences."""
+    """Sybil parser: one region per console command, one per other runnable block; a skipped or
+    empty console block is one region."""
     starts = _offsets(document.text)
     for block in parse(document.text, Path(document.path)):
-        if block.language in EVALUATORS:
+        if block.language == RUNNABLE_CONSOLE and block.steps and block.safety is not Safety.SKIP \
+                and block.faults is None:
+            yield from _step_regions(block, starts)
+        elif block.language in EVALUATORS:
             yield Region(starts[block.start - 1], starts[min(block.end, len(starts) - 1)], block,
                          EVALUATORS[block.language])
 

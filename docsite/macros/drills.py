@@ -59,7 +59,10 @@ class DrillMacros(MacroSource):
                 continue
             attempts = f"{c['attempts']} (policy allows {c['attempts_bound']})" if c.get("attempts_bound") else \
                 str(c.get("attempts") or "-")
-            missed = f"{c['missed']} of {c['acknowledged']}" + (" (gap shown, view reloaded)" if c.get("gap_shown") else "")
+            missed = f"{c['missed']} of {c['acknowledged']}"
+            if c.get("gone"):
+                missed = (f"{c['missed']} of the {c['acknowledged'] - c['gone']} still held; {c['gone']} older than "
+                          f"the replay buffer{', gap shown and view reloaded' if c.get('gap_shown') else ''}")
             verdict = "**pass**" if c["passed"] else "**FAIL**: " + ", ".join(t for t, ok in c["targets"].items()
                                                                               if not ok)
             lines.append(f"| {name.replace('_', ' ')} | {_seconds(c['outage_shown_seconds'])} | "

@@ -47,14 +47,14 @@ class VerificationMacros(MacroSource):
         skipped_text = f", {skipped} skipped with a reason" if skipped else ""
         when = _row_stamp(row, runs)
         if passed != total - skipped:
-            return (f'!!! failure "Diagnostics FAILED: {passed} of {total - skipped} blocks passed · {when}"\n'
+            return (f'!!! failure "Diagnostics FAILED: {passed} of {total - skipped} commands passed · {when}"\n'
                     "    Some commands on this page did not print what the page says. Trust the output you see, "
                     "and tell the page owner.")
         if stale := self._staleness(row, page):
-            return (f'!!! warning "Diagnostics STALE: {passed} of {total - skipped} blocks passed{skipped_text} '
+            return (f'!!! warning "Diagnostics STALE: {passed} of {total - skipped} commands passed{skipped_text} '
                     f'· {when}"\n    This proof may no longer hold: {"; ".join(stale)}. '
                     "Run `make test` (or `make publish`) to prove the page again.")
-        return (f'!!! success "Diagnostics verified: {passed} of {total - skipped} blocks passed'
+        return (f'!!! success "Diagnostics verified: {passed} of {total - skipped} commands passed'
                 f'{skipped_text} · {when}"\n'
                 "    Every command below ran against a live backend in the latest `make test`.")
 
@@ -119,7 +119,7 @@ class VerificationMacros(MacroSource):
         proofs = [self.data.proof(page) for page in self.data.proven_pages]
         epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
         proofs.sort(key=lambda p: (p.when or epoch, list(State).index(p.state), p.page))
-        lines = ["| page | state | blocks passed | game days passed | proven at | why |",
+        lines = ["| page | state | commands passed | game days passed | proven at | why |",
                  "|---|---|---|---|---|---|"]
         for p in proofs:
             link = p.page.removeprefix("docs/")

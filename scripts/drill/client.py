@@ -45,6 +45,7 @@ class ClientResult:
     attempts: int | None = None
     attempts_bound: int | None = None
     gap_shown: bool | None = None
+    gone: int = 0  # broadcasts older than the replay buffer, named by the gap notice
     close_codes: list[int] = dataclasses.field(default_factory=list)
     targets: dict[str, bool] = dataclasses.field(default_factory=dict)
 
@@ -254,7 +255,7 @@ def _replay_exceeded(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> C
         kept = acked[-buffer:]
         result.missed = len(set(kept) - set(log["seqs"]))
         result.acknowledged = len(acked)
-        declared = sum(g["to"] - g["from"] + 1 for g in log["gaps"])
+        declared = result.gone = sum(g["to"] - g["from"] + 1 for g in log["gaps"])
         result.attempts = int(page.state()["counts"]["attempts"])
     result.targets = {"the gap is shown and the view reloaded": bool(result.gap_shown),
                       "every broadcast still held was delivered": result.missed == 0,

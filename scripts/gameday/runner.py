@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from checks.console import Block, Outcome, Safety, environment, parse_file, run_step
+from checks.console import DEFAULT_TIMEOUT, Block, Outcome, Safety, environment, parse_file, run_step
 from scripts import live
 from scripts.drill.drills import traffic
 from scripts.drill.proxy import Proxy
@@ -36,7 +36,6 @@ __all__ = ["GameDay", "Step", "blocks_of", "doctor", "run", "sections"]
 
 DETECT_DEADLINE = 60.0
 HEALTHY_DEADLINE = 45.0
-BLOCK_TIMEOUT = 60.0
 BASE_SETTINGS: dict[str, object] = {"cache_probe_interval": 0.5, "memory_check_interval": 0.2, "log_level": "info",
                                     "ws_ping_interval": 2, "ws_ping_timeout": 4}
 _SECTION = re.compile(r"^## (\w+)", re.MULTILINE)
@@ -169,7 +168,7 @@ def _run_blocks(day: GameDay, phase: str, blocks: list[Block], stage: _Stage, sa
             continue
         env = stage.env()
         for step in block.steps:
-            outcome: Outcome = run_step(step, env, BLOCK_TIMEOUT, live.REPO)
+            outcome: Outcome = run_step(step, env, block.timeout or DEFAULT_TIMEOUT, live.REPO)
             day.steps.append(Step(phase, step.line, step.command.splitlines()[0], outcome.passed,
                                   outcome.report(block.path)))
             say(f"  {phase:<8} {'ok  ' if outcome.passed else 'FAIL'} {block.path}:{step.line} $ "

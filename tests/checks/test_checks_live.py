@@ -193,5 +193,5 @@ def test_run_passes_a_correct_page_and_reports_a_wrong_one(shared_backend: Live,
     bad.write_text('```console\n$ curl -fsS "$BACKEND_URL/health"\n{"status":"sick",...}\n$ echo next\nnext\n```\n')
     assert main(["run", str(bad), "--url", shared_backend.url]) == 1
     out = capsys.readouterr().out
-    assert '-{"status":"sick",...}' in out and '+{"status":"ok"' in out
+    assert '- 3 | {"status":"sick",...}' in out and '+   | {"status":"ok"' in out
     assert "1 of 2 steps passed" in out and "differed at line 2" in out

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from checks.console import Safety, matches, parse, run_step
 from checks.errors import PageError
+from tests.pages import REPO
 
 PAGE = """\
 # Title
@@ -91,7 +94,8 @@ def test_run_step_reports_exit_status_and_diff(tmp_path: Path) -> None:
                   Path("p.md"))[0].steps
     env = dict(os.environ)
     wrong, exit3, failing = (run_step(s, env, 5, tmp_path) for s in steps)
-    assert not wrong.passed and "-expected" in wrong.report(Path("p.md")) and "+actual" in wrong.report(Path("p.md"))
+    assert not wrong.passed and "- 3 | expected" in wrong.report(Path("p.md"))
+    assert "+   | actual" in wrong.report(Path("p.md"))
     assert exit3.passed
     assert not failing.passed and failing.reason == "exit status 1, page expects 0"
 
@@ -105,3 +109,49 @@ def test_a_command_without_a_space_after_the_dollar_is_an_error() -> None:
 def test_an_ordinary_comment_above_a_fence_is_left_alone() -> None:
     """Assert a comment that is no near-directive (a note to authors) does not stop the page."""
     assert parse("<!-- TODO: shorter -->\n```console\n$ true\n```\n", Path("p.md"))[0].safety is Safety.READ_ONLY
+
+
+def test_the_diff_marks_only_lines_that_really_differ_with_page_line_numbers(tmp_path: Path) -> None:
+    """Assert lines matched through `...` (inside a line, or a lone `...` for several lines) are not
+    marked, the one wrong line is, and every page line carries its number."""
+    page = ("text\n```console\n$ printf 'head\\nt=1.25 ms\\nx\\ny\\nstatus: FAIL\\nend\\n'\n"
+            "head\nt=... ms\n...\nstatus: ok\nend\n```\n")
+    outcome = run_step(parse(page, Path("p.md"))[0].steps[0], dict(os.environ), 5, tmp_path)
+    rows = outcome.report(Path("p.md")).splitlines()[2:]
+    assert rows == ["  4 | head", "  5 | t=... ms", "  6 | ...", "- 7 | status: ok", "+   | status: FAIL",
+                    "  8 | end"], rows
+
+
+def test_a_timed_out_command_leaves_no_process_and_says_timeout(tmp_path: Path) -> None:
+    """Assert a hung command is reported as TIMEOUT (no diff), its block's `timeout N` is used, and
+    nothing it started (a background sleep, a sleep in the foreground) survives it."""
+    marker = f"sleep {os.getpid() % 1000 + 1000}.{os.getpid()}"
+    page = f"<!-- checks: read-only, timeout 1 -->\n```console\n$ {marker} & {marker}\nnever\n```\n"
+    block = parse(page, Path("p.md"))[0]
+    assert block.timeout == 1.0
+    outcome = run_step(block.steps[0], dict(os.environ), block.timeout, tmp_path)
+    report = outcome.report(Path("p.md"))
+    assert not outcome.passed and outcome.exit_code is None and "TIMEOUT after 1 s" in report
+    assert "never" not in report, "a timeout is not a diff"
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True, check=False).stdout.split()
+    assert left == [], f"processes survived the timed-out block: {left}"
+
+
+def test_a_page_example_failure_is_reported_without_framework_frames(tmp_path: Path) -> None:
+    """Assert pytest's report of a failing page command is the command, why and the diff: no
+    traceback from Sybil, and the test id names the command's line, not the fence's."""
+    (tmp_path / "page.md").write_text("# P\n\n```console\n$ echo one\none\n$ echo two\nthree\n```\n")
+    (tmp_path / "conftest.py").write_text(
+        "import sys\nsys.path.insert(0, %r)\nfrom tests.pages import page_sybil\n"
+        "from sybil import Sybil\nimport pytest\n"
+        "@pytest.fixture(scope='session')\ndef live_backend():\n"
+        "    class L: url = 'http://127.0.0.1:9'; data_dir = None\n    return L()\n"
+        "pytest_collect_file = Sybil(parsers=page_sybil().parsers, patterns=['*.md'], fixtures=['live_backend'])"
+        ".pytest()\n" % str(REPO))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "page.md"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    out = done.stdout
+    assert done.returncode == 1 and "1 failed, 1 passed" in out, out
+    assert "page.md::line:6,column:1" in out, out
+    assert "- 7 | three" in out and "+   | two" in out, out
+    assert "sybil/" not in out and "Traceback" not in out, out

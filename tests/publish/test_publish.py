@@ -175,6 +175,6 @@ def test_publish_refuses_when_a_page_failed_and_names_it(tmp_path: Path, monkeyp
     monkeypatch.setattr(publish, "_prove", failed_proof)
     assert publish.main(["--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "refused" in err and "runbooks/memory-high.md (3 of 4 blocks passed)" in err
+    assert "refused" in err and "runbooks/memory-high.md (3 of 4 commands passed)" in err
     assert "runbooks/backend-down.md (game day hung-server failed)" in err and "docs/index.md" not in err
     assert list(tmp_path.iterdir()) == []

@@ -66,7 +66,7 @@ def test_verified_notice_reflects_the_latest_run(tmp_path: Path) -> None:
         "runbooks/bad.md": {"passed": 3, "failed": 2, "skipped": 0, "total": 5}}))
     m = macros(test_runs=runs)
     ok = m.verified_notice("runbooks/ok.md")
-    assert ok.startswith('!!! success "Diagnostics verified: 5 of 5 blocks passed, 1 skipped')
+    assert ok.startswith('!!! success "Diagnostics verified: 5 of 5 commands passed, 1 skipped')
     assert "2026-11-26 12:00 UTC, commit abcdef1" in ok
     assert m.verified_notice("runbooks/bad.md").startswith('!!! failure "Diagnostics FAILED: 3 of 5')
     assert "not run in the latest test run" in m.verified_notice("runbooks/other.md").lower()
