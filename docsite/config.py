@@ -19,3 +19,6 @@ class HandbookConfig(base.Config):
     """The runbook pages, published under /runbooks/ beside docs/."""
     stale_after_days = c.Type(int, default=30)
     """A figure older than this is flagged stale on its page."""
+    fail_on_error = c.Type(bool, default=True)
+    """A page or macro error stops the build (``make site``, ``make test``, ``make publish``); false for
+    ``make serve``, where the error is shown in the page and the terminal and the server keeps running."""

@@ -6,13 +6,14 @@ It must come before ``macros`` in ``plugins:`` so its page hook runs before Jinj
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin
+from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
@@ -21,7 +22,7 @@ from checks.errors import CheckError
 from checks.routing import site_url
 from docsite import macros
 from docsite.config import HandbookConfig
-from docsite.data import SiteData
+from docsite.data import MacroError, SiteData
 from docsite.macros.drills import DrillMacros
 from docsite.macros.limits import LimitMacros
 from docsite.macros.verification import VerificationMacros
@@ -32,13 +33,10 @@ from scripts.results import ResultsError
 
 __all__ = ["HandbookPlugin"]
 
+log = logging.getLogger("mkdocs.plugins.handbook")
+
 _H1 = re.compile(r"^# .*$", re.MULTILINE)
 OFFLINE_SHIM = "assets/vendor/iframe-worker/shim.js"  # search from file:// (vendored: docs/assets/vendor)
-
-
-def _raw(parts: list[str]) -> str:
-    """Text Jinja must leave alone (it was rendered here already)."""
-    return "{% raw %}\n" + "\n\n".join(p for p in parts if p) + "\n{% endraw %}"
 
 
 def _joined(gameday: str, verified: str) -> str:
@@ -97,12 +95,8 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
         for path in sorted(runbooks.rglob("*.md")):
             files.append(File(str(path.relative_to(runbooks.parent)), str(runbooks.parent), config["site_dir"],
                               config["use_directory_urls"]))
-        try:
-            self.data.proven_pages = sorted(
-                key for f in files.documentation_pages()
-                if (key := self._key(f)) and any(b.runnable for b in parse(f.content_string, Path(key))))
-        except CheckError as exc:
-            raise PluginError(str(exc)) from None
+        self.data.proven_pages = sorted(key for f in files.documentation_pages()
+                                        if (key := self._key(f)) and self._has_commands(f, key))
         limits = dict(self.data.limits)
         for name, text in ((RULES.name, render_rules(limits, self.data.site_url)),
                            (TESTS.name, render_tests(limits, self.data.site_url))):
@@ -110,6 +104,14 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
                 files.remove(old)
             files.append(File.generated(config, f"monitoring/{name}", content=text))
         return files
+
+    def _has_commands(self, file: File, key: str) -> bool:
+        try:
+            return any(b.runnable for b in parse(file.content_string, Path(key)))
+        except CheckError as exc:  # the page's own build says so, with its line
+            if self.config.fail_on_error:
+                raise PluginError(str(exc)) from None
+            return False
 
     def _key(self, file: File) -> str:
         """A page's path in the repository, the key of its rows in the test run (``docs/x.md``); a page
@@ -119,22 +121,44 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
         except ValueError:
             return file.src_uri
 
-    def on_page_markdown(self, markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-        """Protect code blocks and label them; under a runbook's title, its notice and limits."""
+    @event_priority(0)  # before macros, which comes after this plugin under plugins:
+    def _protect(self, markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+        """Protect code blocks from Jinja and label them."""
         src = page.file.src_uri
         self.data.page = src
         source = page.file.content_string
         at = source.find(markdown) if markdown else -1
         first_line = source.count("\n", 0, at) + 1 if at > 0 else 1
         try:
-            markdown = prepare(markdown, Path(src), first_line)
+            return prepare(markdown, Path(src), first_line)
         except CheckError as exc:
-            raise PluginError(str(exc)) from None
-        if src.startswith("runbooks/") and not src.endswith("index.md"):
-            markdown = self._with_header(markdown, src, page.meta)
-        elif (key := self._key(page.file)) in self.data.proven_pages:
-            markdown = _under_title(markdown, _raw([_folded(VerificationMacros(self.data).verified_notice(key))]))
+            return self._failed(str(exc), markdown)
+
+    @event_priority(-50)  # after macros: nothing here is Jinja, and a macro error's lines are the page's own
+    def _notices(self, markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+        """Under a runbook's title its notices, after Diagnose its limits; under another page with
+        commands, its proof."""
+        src = page.file.src_uri
+        self.data.page = src
+        try:
+            if src.startswith("runbooks/") and not src.endswith("index.md"):
+                return self._with_header(markdown, src, page.meta)
+            if (key := self._key(page.file)) in self.data.proven_pages:
+                return _under_title(markdown, _folded(VerificationMacros(self.data).verified_notice(key)))
+        except MacroError as exc:
+            return self._failed(str(exc), markdown)
         return markdown
+
+    on_page_markdown = CombinedEvent(_protect, _notices)
+
+    def _failed(self, message: str, markdown: str) -> str:
+        """A page error stops a strict build; for an author's `make serve` it is shown, in the
+        terminal and at the top of the page, and the server keeps running."""
+        if self.config.fail_on_error:
+            raise PluginError(message)
+        log.error("%s", message)
+        body = "\n".join(f"    {line}" for line in message.splitlines())
+        return f'!!! failure "This page does not build"\n{body}\n\n{markdown}'
 
     def _with_header(self, markdown: str, src: str, meta: dict[str, Any]) -> str:
         slug = src.removeprefix("runbooks/").removesuffix(".md")
@@ -147,7 +171,7 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
                  LimitMacros(self.data).limits_for(slug)]
         if meta.get("drill"):
             later.append(DrillMacros(self.data).drill_result(meta["drill"]))
-        markdown = _under_title(markdown, _raw(notices))
+        markdown = _under_title(markdown, "\n\n".join(notices))
         mitigate = markdown.find("\n## Mitigate")
         at = mitigate if mitigate != -1 else len(markdown)
-        return f"{markdown[:at]}\n\n{_raw(later)}\n{markdown[at:]}"
+        return f"{markdown[:at]}\n\n" + "\n\n".join(p for p in later if p) + f"\n{markdown[at:]}"

@@ -21,14 +21,21 @@ def fences_naming_a_runnable_language(path: Path) -> set[int]:
 
 
 def collected_lines(path: Path) -> set[int]:
+    """The fence of every block with a Sybil example inside it (a console command is its own example)."""
     document = Document.parse(str(path), parse_page)
-    return {example.line for example in document}
+    lines = {example.line for example in document}
+    return {b.start for b in parse_file(path) if any(b.start <= line <= b.end for line in lines)}
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(REPO)) for p in PAGES])
 def test_every_runnable_block_of_every_page_is_collected(page: Path) -> None:
-    """Assert each fence naming console/bash/sh/shell/python/py becomes a Sybil example."""
+    """Assert each fence naming console/bash/sh/shell/python/py becomes Sybil examples, and every
+    command of a console block that runs is its own example, on its own line."""
     assert fences_naming_a_runnable_language(page) == collected_lines(page)
+    lines = {example.line for example in Document.parse(str(page), parse_page)}
+    for block in parse_file(page):
+        if block.language == "console" and block.faults is None and block.skip_reason == "":
+            assert {step.line for step in block.steps} <= lines, f"{page}:{block.start}"
 
 
 def test_the_suite_collects_every_page() -> None:

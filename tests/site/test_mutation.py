@@ -43,5 +43,7 @@ def test_changing_one_expected_line_makes_the_page_fail(tmp_path: Path, live_bac
     failures = evaluate(mutant, live_backend)
     assert len(failures) == 1
     line, message = failures[0]
-    assert "-delete" in message and "+wal" in message and "output differs from the page" in message
-    assert text.splitlines()[line - 1].strip().startswith("```console")
+    assert "output differs from the page" in message
+    wrong = text.splitlines().index(ORIGINAL.rstrip("\n")) + 1  # the same line in the mutant
+    assert f"- {wrong} | delete" in message and f"+ {'':>{len(str(wrong))}} | wal" in message, message
+    assert text.splitlines()[line - 1].strip().startswith("$ "), "the failing example is the command's line"
