@@ -8,9 +8,12 @@ paths, so a scan of random URLs cannot blow up the series count. The process col
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, disable_created_metrics
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "watch_disk"]
 
 # The ``*_created`` series double the exposition and no alert or check reads them.
 disable_created_metrics()
@@ -76,9 +79,29 @@ class Metrics:
             "backend_memory_guard_shedding", "1 while the memory guard sheds new work.", registry=reg)
         self.memory_watermark = Gauge(
             "backend_memory_watermark_bytes", "Configured RSS watermark of the memory guard.", registry=reg)
+        self.data_disk_free = Gauge(
+            "backend_data_disk_free_bytes", "Bytes free on the data directory's filesystem (for the backend's user), "
+            "read at each scrape.", registry=reg)
+        self.data_disk_total = Gauge(
+            "backend_data_disk_total_bytes", "Size of the data directory's filesystem, read at each scrape.",
+            registry=reg)
         self.supervisor_restarts = Counter(
             "backend_supervisor_restarts",
             "Restarts of the server by its supervisor since the supervisor started.", registry=reg)
         self.supervisor_watchdog_kills = Counter(
             "backend_supervisor_watchdog_kills",
             "Servers the supervisor's watchdog killed because /health stopped answering (hung).", registry=reg)
+
+
+def watch_disk(metrics: Metrics, directory: Path) -> None:
+    """Read the data volume's free and total bytes at every scrape: the data directory holds SQLite and
+    the disk cache, and a full volume stops both. A directory that vanished reads 0 free."""
+    def usage() -> tuple[int, int]:
+        try:
+            found = shutil.disk_usage(directory)
+        except OSError:
+            return 0, 0
+        return found.free, found.total
+
+    metrics.data_disk_free.set_function(lambda: usage()[0])
+    metrics.data_disk_total.set_function(lambda: usage()[1])

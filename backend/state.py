@@ -21,7 +21,7 @@ from backend.db import Database
 from backend.history import MetricsHistory
 from backend.hub import Hub
 from backend.memory_guard import MemoryGuard, watch
-from backend.metrics import Metrics
+from backend.metrics import Metrics, watch_disk
 from backend.restarts import Restarts
 from backend.settings import Settings
 
@@ -89,6 +89,7 @@ class Backend:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.metrics.ws_capacity.set(settings.ws_max_connections)
         self.metrics.memory_watermark.set(settings.memory_watermark_bytes)
+        watch_disk(self.metrics, settings.data_dir)
         self.metrics.supervisor_restarts.inc(self.restarts.total)
         self.metrics.supervisor_watchdog_kills.inc(self.restarts.watchdog_kills)
 

@@ -26,7 +26,7 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
 SEVERITIES = ("critical", "warning")
 UNITS = ("ratio", "seconds", "bytes", "count", "per_second")
 FIELDS = {"value", "unit", "comparison", "severity", "for", "runbook", "why"}
-OPTIONAL = {"alert", "promql", "window"}
+OPTIONAL = {"alert", "promql", "window", "fixture"}
 # libyaml's safe loader where PyYAML was built with it: the pure-Python one takes ~70 ms for this file
 SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DURATION = re.compile(r"^\d+[smh]$")
@@ -49,6 +49,8 @@ class Threshold:
     alert: str = ""
     promql: str = ""  # with ``$window`` and ``$probes`` placeholders; see the thresholds file's header
     window: str = ""
+    fixture_series: Mapping[str, str] = dataclasses.field(default_factory=dict)  # promtool: selector -> values
+    fixture_value: float = 0.0  # what ``promql`` gives on ``fixture_series``
 
     @property
     def window_seconds(self) -> float:
@@ -117,6 +119,13 @@ def _entry(path: Path, key: str, raw: Any) -> Threshold:
         promql = raw.get("promql")
         checks.append(("promql", isinstance(promql, str) and promql.strip() != "",
                        "the PromQL the alert compares with the value"))
+    if "alert" in raw:
+        fixture = raw.get("fixture")
+        series = fixture.get("series") if isinstance(fixture, dict) else None
+        checks.append(("fixture", isinstance(series, dict) and bool(series) and
+                       all(isinstance(k, str) and isinstance(v, str) for k, v in series.items()) and
+                       isinstance(fixture.get("value"), int | float),  # type: ignore[union-attr]
+                       "{value: N, series: {selector: 'promtool values'}}: the promtool test of the alert"))
     if "window" in raw:
         checks.append(("window", isinstance(raw["window"], str) and bool(_DURATION.match(raw["window"])),
                        "a duration like 1m or 10m"))
@@ -127,9 +136,10 @@ def _entry(path: Path, key: str, raw: Any) -> Threshold:
     for field, ok, expected in checks:
         if not ok:
             raise ThresholdsError(f"{where}.{field}: expected {expected}, found {raw.get(field)!r}")
+    fixture = raw.get("fixture") or {}
     return Threshold(key, float(value), raw["unit"], raw["comparison"], raw["severity"], raw["for"],
                      raw["runbook"], raw["why"].strip(), raw.get("alert", ""), str(raw.get("promql", "")).strip(),
-                     raw.get("window", ""))
+                     raw.get("window", ""), dict(fixture.get("series", {})), float(fixture.get("value", 0)))
 
 
 def load(path: Path | None = None) -> dict[str, Threshold]:

@@ -1,7 +1,7 @@
 """Generate the Prometheus alert rules and their promtool tests from ``checks/thresholds.yaml``.
 
 The limit, its PromQL and window, ``for``, severity and runbook of every alert come from the
-thresholds file; only the promtool fixtures are written here. The test file feeds each rule a
+thresholds file, and so does its promtool fixture. The test file feeds each rule a
 series that breaks its limit and asserts, through promtool, that the alert is still pending
 before its ``for`` and firing after it, with exact labels and annotations.
 
@@ -19,7 +19,7 @@ The committed files link the local handbook (``make serve``); ``make publish`` w
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import re
 import os
 import sys
 import urllib.parse
@@ -33,7 +33,7 @@ from checks.routing import DEFAULT_SITE_URL, runbook_url, site_url
 from checks.thresholds import Threshold, duration_seconds
 from checks.thresholds import load as load_thresholds
 
-__all__ = ["FIXTURES", "RULES", "TESTS", "Fixture", "main", "promql", "render_rules", "render_tests"]
+__all__ = ["RULES", "TESTS", "main", "promql", "render_rules", "render_tests", "series_selector"]
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "docs" / "monitoring"
@@ -46,61 +46,22 @@ INSTANCE_QUERY = "{{ $labels.instance | urlquery }}"  # Go's text/template escap
 STEP = "15s"
 
 
-@dataclasses.dataclass(frozen=True)
-class Fixture:
-    """A promtool input that breaks an alert's limit.
-
-    ``series`` maps series selectors to promtool value strings (one sample per 15 s); ``value``
-    is what the alert's PromQL evaluates to on them once the rate windows are full.
-    """
-
-    series: dict[str, str]
-    value: float
+_SELECTOR = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?$")
 
 
-def _s(name: str, **labels: str) -> str:
+def series_selector(selector: str) -> str:
+    """A fixture's series (``name`` or ``name{a="b"}``, from thresholds.yaml) with the test
+    instance's labels merged in, sorted: what promtool's ``input_series`` takes."""
+    match = _SELECTOR.match(selector.strip())
+    if match is None:
+        raise SystemExit(f"checks/thresholds.yaml: fixture series {selector!r} is not a metric name with labels")
+    labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"] or ""))
     merged = {**INSTANCE, **labels}
-    return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(merged.items())) + "}"
-
-
-_LATENCY = {"route": "/api/items", "method": "GET"}
-_ERRORS = {"route": "/api/items", "method": "POST"}
-
-FIXTURES: dict[str, Fixture] = {
-    "BackendDown": Fixture({_s("up"): "0x80"}, 0.0),
-    "BackendCrashLooping": Fixture({_s("backend_supervisor_restarts_total"): "0+1x3 3x76"}, 3.0),
-    "ApiLatencyHigh": Fixture({
-        _s("backend_http_request_duration_seconds_bucket", **_LATENCY, le="1.0"): "0x80",
-        _s("backend_http_request_duration_seconds_bucket", **_LATENCY, le="2.0"): "0+10x80",
-        _s("backend_http_request_duration_seconds_bucket", **_LATENCY, le="+Inf"): "0+10x80"}, 1.95),
-    "ApiErrorRateHigh": Fixture({
-        _s("backend_http_requests_total", **_ERRORS, status="503"): "0+3x80",
-        _s("backend_http_requests_total", **_ERRORS, status="201"): "0+9x80"}, 0.25),
-    "WebSocketConnectionsNearCapacity": Fixture({
-        _s("backend_ws_connections_active"): "950x80", _s("backend_ws_connections_capacity"): "1000x80"}, 0.95),
-    "WebSocketDisconnectStorm": Fixture({
-        _s("backend_ws_connections_closed_total", code="1012", side="server"): "0+30x80",
-        _s("backend_ws_connections_closed_total", code="1000", side="client"): "0+600x80"}, 2.0),
-    "CacheHitRateLow": Fixture({
-        _s("backend_cache_requests_total", tier="memory", result="hit"): "0+5x80",
-        _s("backend_cache_requests_total", tier="memory", result="miss"): "0+15x80",
-        _s("backend_cache_requests_total", tier="disk", result="hit"): "0+5x80",
-        _s("backend_cache_requests_total", tier="disk", result="miss"): "0+10x80"}, 0.5),
-    "CacheDiskFailing": Fixture({_s("backend_cache_disk_degraded"): "1x80"}, 1.0),
-    "DatabaseErrors": Fixture({_s("backend_db_errors_total", kind="locked"): "0+15x80"}, 1.0),
-    "MemoryHigh": Fixture({
-        _s("process_resident_memory_bytes"): "450x80", _s("backend_memory_watermark_bytes"): "500x80"}, 0.9),
-    "MemoryShedding": Fixture({_s("backend_memory_guard_shedding"): "1x80"}, 1.0),
-    "FileDescriptorsHigh": Fixture({_s("process_open_fds"): "850x80", _s("process_max_fds"): "1000x80"}, 0.85),
-}
+    return match["name"] + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(merged.items())) + "}"
 
 
 def _alerting(limits: dict[str, Threshold]) -> list[Threshold]:
-    alerting = [t for t in limits.values() if t.alert]
-    unknown = sorted({t.alert for t in alerting} - FIXTURES.keys())
-    if unknown:
-        raise SystemExit(f"checks/thresholds.yaml names alert(s) with no promtool fixture in {__file__}: {unknown}")
-    return alerting
+    return [t for t in limits.values() if t.alert]
 
 
 def promql(t: Threshold) -> str:
@@ -132,12 +93,11 @@ def render_rules(limits: dict[str, Threshold], base: str) -> str:
 
 
 def _case(t: Threshold, base: str) -> dict[str, Any]:
-    fixture = FIXTURES[t.alert]
     pending_at = int(duration_seconds(t.for_)) - 10  # every fixture breaks its limit by 45 s; `for` has not elapsed
     firing_at = int(duration_seconds(t.for_)) + 120
     annotations = _annotations(t, base)
     annotations["summary"] = annotations["summary"].replace("{{ $labels.instance }}", INSTANCE["instance"]).replace(
-        '{{ $value | printf "%.3g" }}', f"{fixture.value:.3g}")
+        '{{ $value | printf "%.3g" }}', f"{t.fixture_value:.3g}")
     annotations["runbook_url"] = annotations["runbook_url"].replace(
         INSTANCE_QUERY, urllib.parse.quote_plus(INSTANCE["instance"]))  # what Go's urlquery makes of it
     labels = {"instance": INSTANCE["instance"], "severity": t.severity}
@@ -145,7 +105,8 @@ def _case(t: Threshold, base: str) -> dict[str, Any]:
         {**labels, "alertname": t.alert, "alertstate": "pending"}.items())) + "}"
     return {
         "interval": STEP,
-        "input_series": [{"series": name, "values": values} for name, values in fixture.series.items()],
+        "input_series": [{"series": series_selector(name), "values": values}
+                         for name, values in t.fixture_series.items()],
         "promql_expr_test": [{"expr": f'ALERTS{{alertname="{t.alert}"}}', "eval_time": f"{pending_at}s",
                               "exp_samples": [{"labels": pending, "value": 1}]}],
         "alert_rule_test": [

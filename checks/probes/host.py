@@ -14,6 +14,10 @@ from checks.result import Result, judge, skipped
 __all__ = ["check"]
 
 
+def _size(size: float) -> str:
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.1f} MiB"
+
+
 def check(ctx: Context) -> list[Result]:
     if not ctx.target.is_local:
         why = f"measures this machine, and {ctx.target.url} is another host: run checks on the backend's host"
@@ -29,5 +33,5 @@ def check(ctx: Context) -> list[Result]:
     except OSError as exc:
         raise CheckError(f"cannot measure free space of {ctx.data_dir}: {exc.strerror}; check --data-dir") from None
     results.append(judge("host.disk_free", usage.free / usage.total, ctx.limits["host.disk_free_ratio"],
-                         f"{usage.free / 2**30:.1f} GiB free of {usage.total / 2**30:.1f} GiB under {ctx.data_dir}"))
+                         f"{_size(usage.free)} free of {_size(usage.total)} under {ctx.data_dir}"))
     return results

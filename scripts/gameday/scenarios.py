@@ -131,6 +131,33 @@ def cache_disk_full(backend: live.Live) -> Iterator[None]:
         filler.unlink(missing_ok=True)
 
 
+STRAY_EXPORT = "exports/db-export-2026-11-27.sql"
+
+
+@contextlib.contextmanager
+def data_disk_almost_full(backend: live.Live) -> Iterator[None]:
+    """Someone's database export left on the data volume (a 32 MiB tmpfs mounted before start) until
+    5 % is free: the backend still works, and the next big write will not."""
+    import shutil
+
+    stray = backend.data_dir / STRAY_EXPORT
+    stray.parent.mkdir(exist_ok=True)
+    usage = shutil.disk_usage(backend.data_dir)
+    with open(stray, "wb") as out:
+        out.write(b"-- export\n" * int((usage.free - 0.05 * usage.total) / 10))
+    try:
+        yield
+    finally:
+        stray.unlink(missing_ok=True)
+
+
+def _archive(backend: live.Live) -> dict[str, str]:
+    """Where the page moves what does not belong on the data volume: another filesystem."""
+    archive = backend.data_dir.parent / "archive"
+    archive.mkdir(exist_ok=True)
+    return {"ARCHIVE_DIR": str(archive)}
+
+
 @contextlib.contextmanager
 def cache_dir_deleted(backend: live.Live) -> Iterator[None]:
     """``rm -rf`` of the cache directory under the running server."""
@@ -317,6 +344,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("cache-disk-full", "cache-disk-failure", "the cache's own filesystem is full", cache_disk_full,
              prepare=lambda data: tmpfs(data / "cache", "2m")),
     Scenario("cache-dir-deleted", "cache-disk-failure", "rm -rf of the cache directory", cache_dir_deleted),
+    Scenario("data-disk-almost-full", "data-disk-almost-full", "a stray export fills the data volume to 95 %",
+             data_disk_almost_full, prepare=lambda data: tmpfs(data, "32m"), env=_archive),
     Scenario("memory-pressure", "memory-high", "RSS past the watermark: new work is shed", memory_pressure,
              {"memory_watermark_bytes": 150 * 2**20},
              lingering={"errors.ratio": "the requests shed with 503, over the alert's 1-minute window"}),

@@ -12,6 +12,7 @@ import pytest
 from websockets.sync.client import connect
 
 from checks.cli import main
+from checks.thresholds import load as load_thresholds
 from scripts.live import Live, wait_for
 
 MiB = 1024 * 1024
@@ -173,7 +174,7 @@ def test_host_disk_full_fails_host_check(tmp_path: Path, shared_backend: Live,
                 handle.flush()
         code, rows = run(capsys, "host", "--url", shared_backend.url, "--data-dir", str(full))
     assert code == 1 and rows["host.disk_free"]["status"] == "fail"
-    assert rows["host.disk_free"]["runbook"] == "cache-disk-failure"
+    assert rows["host.disk_free"]["runbook"] == load_thresholds()["host.disk_free_ratio"].runbook
 
 
 def test_run_passes_a_correct_page_and_reports_a_wrong_one(shared_backend: Live, tmp_path: Path,
