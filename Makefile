@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test site publish backend drill gameday bench bench-quick soak clean
+.PHONY: serve test site publish new-runbook backend drill gameday bench bench-quick soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ publish: $(STAMP)  ## prove every page, then build the site and the offline bund
 test: $(STAMP)  ## every test: backend, checks, pages, the site in a browser
 	./scripts/install-system-tools.sh
 	$(BIN)/python -m pytest
+
+new-runbook: $(STAMP)  ## a new alert's page, limit and nav entry: make new-runbook ALERT=DataDiskAlmostFull [KEY=host.disk_free_ratio]
+	$(BIN)/python -m scripts.new_runbook $(or $(ALERT),$(error give ALERT=CamelCaseName)) $(if $(KEY),--key $(KEY)) $(if $(SLUG),--slug $(SLUG))
 
 backend: $(STAMP)  ## the supervised backend in the foreground (BACKEND_* variables honoured)
 	$(BIN)/backend supervise

@@ -133,6 +133,10 @@ def _entry(path: Path, key: str, raw: Any) -> Threshold:
     if "promql" in raw and uses_window != ("window" in raw):
         raise ThresholdsError(f"{where}: promql uses $window but no window is set" if uses_window else
                               f"{where}: window is set but the promql does not use $window")
+    todo = [field for field, value in (("promql", raw.get("promql")), ("why", raw.get("why")),
+                                       ("fixture", raw.get("fixture"))) if "TODO" in str(value)]
+    if todo:
+        raise ThresholdsError(f"{where}: fill in the placeholder in {', '.join(todo)} (make new-runbook left a TODO)")
     for field, ok, expected in checks:
         if not ok:
             raise ThresholdsError(f"{where}.{field}: expected {expected}, found {raw.get(field)!r}")

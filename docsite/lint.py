@@ -21,6 +21,7 @@ FRONT_MATTER = ("alerts", "faults", "severity", "component", "owner", "last_revi
 SECTIONS = ("Before you start", "Summary", "Diagnose", "Impact", "Mitigate", "Verify", "Escalate", "Related")
 SEVERITIES = ("critical", "warning")
 _H2 = re.compile(r"^## (.+?)\s*$", re.MULTILINE)
+_PLACEHOLDER = re.compile(r"\bTODO\b")  # what `make new-runbook` leaves for the author
 
 
 def _section(text: str, name: str) -> str:
@@ -31,6 +32,8 @@ def _section(text: str, name: str) -> str:
 def lint_runbook(path: Path) -> list[str]:
     """Every way ``path`` breaks the template, as ``path: problem`` lines."""
     text = path.read_text(encoding="utf-8")
+    placeholders = [f"{path}:{n}: unfilled placeholder: {line.strip()}"
+                    for n, line in enumerate(text.splitlines(), 1) if _PLACEHOLDER.search(line)]
     meta = front_matter(text)
     problems = [f"front matter lacks {key}" for key in FRONT_MATTER if key not in meta]
     if "alerts" in meta and not isinstance(meta["alerts"], list):
@@ -63,7 +66,7 @@ def lint_runbook(path: Path) -> list[str]:
         problems.append("Diagnose shows no output under the page's fault: mark such a block `checks: read-only, fault`")
     if not blocks:
         problems.append("no runnable block at all")
-    return [f"{path}: {problem}" for problem in problems]
+    return placeholders + [f"{path}: {problem}" for problem in problems]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,8 @@ from scripts import live
 from scripts.drill.faults import tmpfs, write_lock_holder
 from scripts.drill.proxy import Proxy
 
-__all__ = ["SCENARIOS", "Scenario", "cache_dir_deleted", "cache_disk_full", "crash_loop", "error_spike", "hung_server",
+__all__ = ["SCENARIOS", "Scenario", "cache_dir_deleted", "cache_disk_full", "crash_loop", "data_disk_almost_full",
+           "error_spike", "hung_server",
            "injected_latency", "memory_pressure", "miss_storm", "near_capacity", "partition", "slow_consumer_storm",
            "supervisor_gone", "write_lock", "ws_drop_storm", "database_lost", "restart_service"]
 
