@@ -92,7 +92,7 @@ class Gateway:
             await self.app(scope, self._limited(receive), send_with_id)
         finally:
             route = scope.get("route")
-            label = getattr(route, "path", None) or "unmatched"
+            label = getattr(route, "path", None) or ("/ws" if scope["path"] == "/ws" else "unmatched")
             method = scope["method"]
             self.in_flight -= 1
             counted = self._counted.get((label, method, status))
@@ -115,6 +115,10 @@ class Gateway:
             return error_response(503, "overloaded",
                                   "memory above the watermark; shedding new work, retry later",
                                   rid, {"Retry-After": retry})
+        if path == "/ws":  # a WebSocket handshake that lost its Upgrade header on the way
+            return error_response(426, "upgrade_required",
+                                  "/ws is a WebSocket endpoint: the request needs Connection: Upgrade and Upgrade: "
+                                  "websocket (a proxy in front may be dropping them)", rid, {"Upgrade": "websocket"})
         limit = backend.settings.max_body_bytes
         for name, value in scope.get("headers", ()):
             if name == b"content-length":

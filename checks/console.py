@@ -372,6 +372,7 @@ def environment(url: str, data_dir: Path | None, base: Mapping[str, str] | None 
     url = url.rstrip("/")
     env["BACKEND_URL"] = url
     env["BACKEND_WS_URL"] = ws_url_of(url)
+    env.setdefault("PUBLIC_URL", url)  # the address clients use (a proxy's); the backend's own when none
     if data_dir is not None:
         env["BACKEND_DATA_DIR"] = str(data_dir)
     env.setdefault("NO_COLOR", "1")

@@ -22,7 +22,8 @@ DEFAULT_SITE_URL = "http://127.0.0.1:8000/"  # where `make serve` shows the hand
 CAUSE_ORDER = (
     "backend-down", "backend-crash-looping", "data-disk-almost-full", "database-unavailable", "cache-disk-failure",
     "memory-high",
-    "websocket-connections-near-capacity", "network-partition", "websocket-disconnect-storm",
+    "websocket-connections-near-capacity", "network-partition", "clients-not-reconnecting",
+    "websocket-disconnect-storm",
     "api-error-rate-high", "api-latency-high", "cache-hit-rate-low",
 )
 

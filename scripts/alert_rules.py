@@ -19,8 +19,8 @@ The committed files link the local handbook (``make serve``); ``make publish`` w
 from __future__ import annotations
 
 import argparse
-import re
 import os
+import re
 import sys
 import urllib.parse
 from pathlib import Path

@@ -1,5 +1,5 @@
-"""``ws``: connect, ping round trip, broadcast round trip, connections against capacity, abnormal
-disconnects and slow consumers over the alert's window.
+"""``ws``: connect, ping round trip, broadcast round trip, connections against capacity, handshakes
+refused for a missing Upgrade header, abnormal disconnects and slow consumers over the alert's window.
 
 The broadcast probe publishes ``{"checks_probe": NONCE}`` to every connected client: harmless for
 clients that ignore unknown messages, which the backend's protocol requires of them.
@@ -23,6 +23,7 @@ from checks.result import Result, Status, judge
 __all__ = ["check"]
 
 CLOSED = "backend_ws_connections_closed_total"
+REQUESTS = "backend_http_requests_total"
 SLOW = "backend_ws_slow_consumers_dropped_total"
 
 
@@ -44,6 +45,12 @@ def check(ctx: Context) -> list[Result]:
     capacity = snapshot.sum("backend_ws_connections_capacity") or 1.0
     results = [judge("ws.capacity", active / capacity, ctx.limits["ws.connections_ratio"],
                      f"{active:.0f} of {capacity:.0f} connections in use")]
+    refused = ctx.limits["ws.refused_handshakes_per_second"]
+    window = ctx.window(refused)
+    count = window.increase(REQUESTS, _refused_handshake)
+    results.append(judge("ws.handshakes", window.rate(REQUESTS, _refused_handshake), refused,
+                         f"{count:.0f} WebSocket handshake(s) arrived without the Upgrade header (426) {window.over}: "
+                         "a proxy in front drops it" if count else f"no handshake refused {window.over}"))
     storm = ctx.limits["ws.disconnects_per_second"]
     window = ctx.window(storm)
     closes = window.increase(CLOSED, _abnormal)
@@ -62,6 +69,10 @@ def check(ctx: Context) -> list[Result]:
                          f"{window.increase(SLOW):.0f} slow consumers dropped {window.over}"))
     results.extend(_round_trips(ctx))
     return results
+
+
+def _refused_handshake(labels: dict[str, str]) -> bool:
+    return labels.get("route") == "/ws" and labels.get("status") == "426"
 
 
 def _path_lost(labels: dict[str, str]) -> bool:

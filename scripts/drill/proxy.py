@@ -7,20 +7,25 @@ clients connect to the proxy, the proxy to the backend.
 * ``blackhole``: connections stay open but no answer comes back (requests still reach the backend,
   so a write can be stored while its acknowledgement is lost), and new connections are accepted
   and left hanging, as when packets are silently dropped;
-* ``reset``: every connection is closed with a TCP RST (SO_LINGER 0), new ones too.
+* ``reset``: every connection is closed with a TCP RST (SO_LINGER 0), new ones too;
+* ``no-upgrade``: HTTP passes, but a new connection's request loses its ``Upgrade`` and
+  ``Connection: upgrade`` headers, as behind a proxy whose config stopped passing them: WebSocket
+  handshakes reach the backend as plain GETs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import struct
 import threading
 
 __all__ = ["Proxy"]
 
-MODES = ("pass", "blackhole", "reset")
+MODES = ("pass", "blackhole", "reset", "no-upgrade")
+_HOP = re.compile(rb"^(upgrade|connection):[^\r\n]*\r\n", re.IGNORECASE | re.MULTILINE)
 
 
 def _rst(writer: asyncio.StreamWriter) -> None:
@@ -72,7 +77,7 @@ class Proxy(threading.Thread):
         """Switch mode; ``reset`` also cuts every open connection now."""
         assert mode in MODES and self._loop is not None
         self.mode = mode
-        if mode == "pass":
+        if mode in ("pass", "no-upgrade"):
             self._flowing.set()
         else:
             self._flowing.clear()
@@ -101,9 +106,12 @@ class Proxy(threading.Thread):
                 return
             up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream_port)
             self._writers.add(up_w)
+            if self.mode == "no-upgrade":
+                head = await client_r.readuntil(b"\r\n\r\n")
+                up_w.write(_HOP.sub(b"", head))
             await asyncio.gather(self._pump(client_r, up_w, gated=False), self._pump(up_r, client_w, gated=True),
                                  return_exceptions=True)
-        except OSError:
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             _rst(client_w)
         finally:
             self._writers.discard(client_w)

@@ -134,10 +134,12 @@ class _Stage:
     backend: live.Live
     scenario: Scenario
     lift: Callable[[], None] | None = None
+    proxy_url: str = ""  # the clients' way in, when the scenario puts a proxy there
 
     def env(self) -> dict[str, str]:
         extra = self.scenario.env(self.backend) if self.scenario.env else {}
-        return {**environment(self.backend.url, self.backend.data_dir), **extra}
+        public = {"PUBLIC_URL": self.proxy_url} if self.proxy_url else {}  # clients reach it through the proxy
+        return {**environment(self.backend.url, self.backend.data_dir), **public, **extra}
 
     def stand_in(self, block: Block, day: GameDay, say: Callable[[str], None]) -> None:
         """Do, in place of a step only production tooling can run, what that step does: stop or start
@@ -213,6 +215,7 @@ def run(page: Path, scenario: Scenario, tmp: Path, say: Callable[[str], None] = 
         try:
             if proxy:
                 proxy.start()
+                stage.proxy_url = proxy.url
             with traffic(backend, proxy.url if proxy else None, fleet_size=5):
                 with scenario.fault(backend, proxy) if proxy else scenario.fault(backend) as lift:
                     stage.lift = lift

@@ -31,7 +31,7 @@ from scripts.drill.proxy import Proxy
 __all__ = ["SCENARIOS", "Scenario", "cache_dir_deleted", "cache_disk_full", "crash_loop", "data_disk_almost_full",
            "error_spike", "hung_server",
            "injected_latency", "memory_pressure", "miss_storm", "near_capacity", "partition", "slow_consumer_storm",
-           "supervisor_gone", "write_lock", "ws_drop_storm", "database_lost", "restart_service"]
+           "supervisor_gone", "upgrade_dropped", "write_lock", "ws_drop_storm", "database_lost", "restart_service"]
 
 Lift = Callable[[], None]  # ends the fault's cause early: what a skipped production step would do
 Fault = Callable[[live.Live], contextlib.AbstractContextManager[Lift | None]]
@@ -308,6 +308,21 @@ def partition(backend: live.Live, proxy: Proxy) -> Iterator[Lift]:
 
 
 @contextlib.contextmanager
+def upgrade_dropped(backend: live.Live, proxy: Proxy) -> Iterator[Lift]:
+    """A deploy: the proxy's new config stops passing the Upgrade header, and the server restarts
+    (SIGTERM: it drains every socket with 1001, its supervisor starts a new one). HTTP still works;
+    every WebSocket reconnect is refused (426)."""
+    proxy.set_mode("no-upgrade")
+    pid = backend.server_pid()
+    os.kill(pid, signal.SIGTERM)
+    live.wait_for(lambda: backend.server_pid() != pid, 20, "the supervisor to start a new server")
+    try:
+        yield lambda: proxy.set_mode("pass")
+    finally:
+        proxy.set_mode("pass")
+
+
+@contextlib.contextmanager
 def near_capacity(backend: live.Live) -> Iterator[Lift]:
     """Idle clients fill the hub to 93 % of its places."""
     capacity = int(backend.metric("backend_ws_connections_capacity"))
@@ -345,6 +360,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("cache-disk-full", "cache-disk-failure", "the cache's own filesystem is full", cache_disk_full,
              prepare=lambda data: tmpfs(data / "cache", "2m")),
     Scenario("cache-dir-deleted", "cache-disk-failure", "rm -rf of the cache directory", cache_dir_deleted),
+    Scenario("upgrade-dropped", "clients-not-reconnecting", "the proxy stops passing Upgrade; sockets dropped",
+             upgrade_dropped, via_proxy=True, stand_in_does="the proxy's config is rolled back (Upgrade passes again)",
+             lingering={"ws.handshakes": "the refused handshakes, over the alert's 1-minute window"}),
     Scenario("data-disk-almost-full", "data-disk-almost-full", "a stray export fills the data volume to 95 %",
              data_disk_almost_full, prepare=lambda data: tmpfs(data, "32m"), env=_archive),
     Scenario("memory-pressure", "memory-high", "RSS past the watermark: new work is shed", memory_pressure,

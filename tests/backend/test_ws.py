@@ -172,3 +172,15 @@ def test_opens_and_closes_are_counted_by_code_and_side(start_backend) -> None:
     assert backend.metric("backend_ws_connections_opened_total") == 2
     assert backend.metric("backend_ws_connections_closed_total", code="1000", side="client") == 1
     assert backend.metric("backend_ws_connections_closed_total", code="1012", side="server") == 1
+
+
+def test_a_handshake_without_its_upgrade_header_gets_426_and_is_counted(shared_backend: Live) -> None:
+    """Assert a plain GET of /ws (a proxy dropped Upgrade) is answered 426 with the error envelope and
+    `Upgrade: websocket`, counted under route /ws, and a proper handshake still works."""
+    before = shared_backend.metric("backend_http_requests_total", route="/ws", status="426")
+    answer = httpx.get(f"{shared_backend.url}/ws", headers={"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    assert answer.status_code == 426 and answer.headers["upgrade"] == "websocket"
+    assert answer.json()["error"] == "upgrade_required" and "Upgrade" in answer.json()["detail"]
+    assert shared_backend.metric("backend_http_requests_total", route="/ws", status="426") == before + 1
+    with ws(shared_backend) as conn:
+        assert json.loads(conn.recv(timeout=5))["type"] == "hello"
