@@ -54,6 +54,25 @@ def test_nginx_proxies_http_and_websocket(start_backend, tmp_path: Path) -> None
             assert json.loads(ws.recv(timeout=5)) == {"type": "message", "seq": seq, "data": "through nginx"}
 
 
+def test_nginx_keeps_metrics_to_the_monitoring_network_and_never_proxies_faults(start_backend, tmp_path: Path) -> None:
+    """Assert through the guide's nginx: /metrics answers the allowed address and is refused (403) to
+    another, and /_faults is 404 even with the backend's right token, which works on the backend itself."""
+    backend = start_backend()
+    token = {"X-Faults-Token": backend.env["BACKEND_FAULTS_TOKEN"]}
+    assert httpx.get(f"{backend.url}/_faults", headers=token).status_code == 200  # the routes exist behind it
+    with nginx(tmp_path, backend) as url:
+        assert httpx.get(f"{url}/metrics").status_code == 200
+        elsewhere = httpx.HTTPTransport(local_address="127.0.0.2")  # not the monitoring network
+        with httpx.Client(transport=elsewhere, timeout=10) as other:
+            assert other.get(f"{url}/metrics").status_code == 403
+            assert other.get(f"{url}/health").status_code == 200  # the rest is for everyone
+        for method, path in (("GET", "/_faults"), ("PUT", "/_faults/db"), ("POST", "/_faults/ws-drop"),
+                             ("GET", "/_faults/../_faults"), ("GET", "/_FAULTS")):
+            answer = httpx.request(method, f"{url}{path}", headers=token, json={"unavailable": True})
+            assert answer.status_code == 404, (method, path, answer.status_code)
+    assert httpx.get(f"{backend.url}/_faults", headers=token).json()["db_unavailable"] is False
+
+
 def test_systemd_unit_verifies(tmp_path: Path) -> None:
     """Assert `systemd-analyze verify` accepts the unit (its ExecStart pointed at this checkout's venv)."""
     analyze = require("systemd-analyze", "systemd")
