@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from backend import errors, faults, routes, ws
+from backend import errors, faults, openapi, routes, ws
 from backend.gateway import Gateway
 from backend.restarts import Restarts
 from backend.settings import Settings
@@ -47,6 +47,7 @@ def create_app(settings: Settings, restarts: Restarts | None = None) -> Gateway:
     # the reference WebSocket client and its status page: static files, no build step, no CDN
     app.mount("/client", StaticFiles(directory=CLIENT_DIR, html=True), name="client")
     errors.install(app)
+    openapi.install(app, settings)
     if settings.faults_token:
         log.warning("fault injection routes are ENABLED (/_faults); never set BACKEND_FAULTS_TOKEN in production")
         app.include_router(faults.router)

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 
 from backend.db import DatabaseError
 
@@ -55,6 +56,15 @@ def _describe(errors: list[Any]) -> tuple[str, str]:
     return "validation_error", f"{where}: {first.get('msg', 'invalid value')}"
 
 
+def _allowed(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if route.matches(request.scope)[0] is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods - {"HEAD"})  # HEAD is answered for every GET, and documented for none
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every exception into the JSON error shape."""
 
@@ -62,9 +72,14 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         error = getattr(exc, "error", None) or CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        headers = exc.headers
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route {request.method} {request.url.path}"
-        return error_response(exc.status_code, error, detail, _request_id_of(request), exc.headers)
+        if exc.status_code == 405:
+            allowed = _allowed(app, request)
+            detail = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+        return error_response(exc.status_code, error, detail, _request_id_of(request), headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -43,7 +43,7 @@ def _require_token(request: Request, x_faults_token: str = Header(default="")) -
         raise ApiError(403, "forbidden", "fault routes need the X-Faults-Token header of this backend")
 
 
-router = APIRouter(prefix="/_faults", dependencies=[Depends(_require_token)])
+router = APIRouter(prefix="/_faults", dependencies=[Depends(_require_token)], include_in_schema=False)
 
 
 def _state(backend: Backend) -> dict[str, Any]:

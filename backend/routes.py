@@ -127,8 +127,11 @@ async def add_item(
     return {"id": item_id, "created": created}
 
 
+ItemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="an id POST /api/items returned (SQLite's 64-bit range)")]
+
+
 @router.get("/api/items/{item_id}")
-async def get_item(request: Request, item_id: int) -> dict[str, Any]:
+async def get_item(request: Request, item_id: ItemId) -> dict[str, Any]:
     item = await _backend(request).db.item(item_id)
     if item is None:
         raise ApiError(404, "not_found", f"item {item_id} does not exist")

@@ -170,3 +170,11 @@ def test_tracemalloc_route_reports_growth_since_its_baseline(start_backend) -> N
         assert sum(line["size_diff"] for line in top) > 200 * 2000 // 2  # the cached values are in there
         client.delete("/_faults").raise_for_status()
         assert client.get("/_faults/tracemalloc").status_code == 409
+
+
+def test_an_item_id_past_sqlites_range_is_a_422_not_a_500(shared_backend: Live) -> None:
+    """Assert an id SQLite cannot hold (Schemathesis found it answering 500) is refused as bad input."""
+    with shared_backend.client() as client:
+        for bad in ("913571289835577285829197824", "0", "-1"):
+            answer = client.get(f"/api/items/{bad}")
+            assert answer.status_code == 422 and answer.json()["error"] == "validation_error", (bad, answer.text)
