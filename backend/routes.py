@@ -47,8 +47,10 @@ async def health(request: Request) -> dict[str, Any]:
 
 
 async def _check_database(backend: Backend) -> dict[str, Any]:
+    if backend.db_probe is None or backend.db_probe.done():
+        backend.db_probe = asyncio.ensure_future(backend.db.probe())
     try:
-        await asyncio.wait_for(backend.db.probe(), READY_PROBE_TIMEOUT)
+        await asyncio.wait_for(asyncio.shield(backend.db_probe), READY_PROBE_TIMEOUT)
     except DatabaseError as exc:
         backend.metrics.db_errors.labels(exc.kind).inc()
         return {"ok": False, "status": "unavailable" if exc.kind == "unavailable" else "locked",

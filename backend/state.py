@@ -84,6 +84,9 @@ class Backend:
         self.ws_sessions: dict[int, Session] = {}
         self.draining = False
         self.broadcast_lock = asyncio.Lock()
+        # the database probe /ready is waiting on: concurrent /ready calls share it instead of queueing
+        # on the one probe thread (each waits out a held lock: three callers would wait three times)
+        self.db_probe: asyncio.Future[None] | None = None
         # wired by the composition root (backend.app) to the WebSocket adapter, which depends on this state
         self.close_sockets: Callable[[int, str], Awaitable[None]] = _no_sockets
         self._tasks: set[asyncio.Task[Any]] = set()

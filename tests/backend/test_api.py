@@ -178,3 +178,17 @@ def test_an_item_id_past_sqlites_range_is_a_422_not_a_500(shared_backend: Live) 
         for bad in ("913571289835577285829197824", "0", "-1"):
             answer = client.get(f"/api/items/{bad}")
             assert answer.status_code == 422 and answer.json()["error"] == "validation_error", (bad, answer.text)
+
+
+def test_concurrent_ready_calls_under_a_held_write_lock_all_say_locked(start_backend) -> None:
+    """Assert five /ready calls at once, while another process holds the write lock, all answer 503
+    'locked' (they share one probe) instead of the later ones timing out behind the first."""
+    import concurrent.futures
+
+    from scripts.drill.faults import write_lock_holder
+
+    backend = start_backend()
+    with write_lock_holder(backend.data_dir / "backend.sqlite3"):
+        with concurrent.futures.ThreadPoolExecutor(5) as pool:
+            answers = list(pool.map(lambda _: httpx.get(f"{backend.url}/ready", timeout=10).json(), range(5)))
+    assert [a["checks"]["database"]["status"] for a in answers] == ["locked"] * 5, answers
