@@ -79,6 +79,9 @@ class Metrics:
             "backend_memory_guard_shedding", "1 while the memory guard sheds new work.", registry=reg)
         self.memory_watermark = Gauge(
             "backend_memory_watermark_bytes", "Configured RSS watermark of the memory guard.", registry=reg)
+        self.http_refused = Counter(
+            "backend_http_connections_refused", "Connections closed before a request: their head was too slow "
+            "(header_timeout) or too large (header_too_large).", ["reason"], registry=reg)
         self.data_disk_free = Gauge(
             "backend_data_disk_free_bytes", "Bytes free on the data directory's filesystem (for the backend's user), "
             "read at each scrape.", registry=reg)

@@ -14,6 +14,7 @@ import uvicorn
 
 from backend.app import create_app
 from backend.gateway import Gateway
+from backend.http_guard import guarded_protocol
 from backend.restarts import Restarts
 from backend.settings import Settings
 
@@ -47,6 +48,8 @@ def serve(settings: Settings, restarts: Restarts | None = None) -> None:
         ws_ping_interval=settings.ws_ping_interval,
         ws_ping_timeout=settings.ws_ping_timeout,
         ws_per_message_deflate=False,  # deflate triples per-connection memory
+        http=guarded_protocol(settings.http_header_timeout, settings.max_header_bytes,
+                              lambda reason: gateway.backend.metrics.http_refused.labels(reason).inc()),
         timeout_graceful_shutdown=settings.shutdown_grace,  # type: ignore[arg-type]
         access_log=False,
         server_header=False,

@@ -54,11 +54,20 @@ SPECS: tuple[SettingSpec, ...] = (
                 "Holds the SQLite database, the disk cache and the supervisor lock.", Path),
     SettingSpec("max_body_bytes", "BACKEND_MAX_BODY_BYTES", 1 * MiB, "bytes",
                 "Largest request body; bigger bodies get 413 before they are read.", _positive_int, 1),
+    SettingSpec("max_header_bytes", "BACKEND_MAX_HEADER_BYTES", 16 * 1024, "bytes",
+                "Largest request line plus headers; a bigger head gets 414 (the path) or 431 (the headers).",
+                _positive_int, 256),
+    SettingSpec("http_header_timeout", "BACKEND_HTTP_HEADER_TIMEOUT", 10.0, "seconds",
+                "A connection must deliver a whole request head this soon after it opens or starts a request; "
+                "idle and slow-header (slowloris) connections are closed with 408.", _number, 0.1),
     SettingSpec("ws_max_connections", "BACKEND_WS_MAX_CONNECTIONS", 1000, "connections",
                 "WebSocket capacity; one more is closed with 1013 (try again later).", _positive_int, 1),
     SettingSpec("ws_max_message_bytes", "BACKEND_WS_MAX_MESSAGE_BYTES", 64 * 1024, "bytes",
                 "Largest client WebSocket message; bigger ones close the socket with 1009.",
                 _positive_int, 1),
+    SettingSpec("ws_max_messages_per_second", "BACKEND_WS_MAX_MESSAGES_PER_SECOND", 100, "messages/s",
+                "Messages one client may send per second (a burst of as many is allowed); a faster client "
+                "(a ping flood) is closed with 1008.", _positive_int, 1),
     SettingSpec("ws_send_queue", "BACKEND_WS_SEND_QUEUE", 256, "messages",
                 "Per-connection send queue; a client that lets it fill is dropped as a slow consumer.",
                 _positive_int, 1),
@@ -122,8 +131,11 @@ class Settings:
     port: int
     data_dir: Path
     max_body_bytes: int
+    max_header_bytes: int
+    http_header_timeout: float
     ws_max_connections: int
     ws_max_message_bytes: int
+    ws_max_messages_per_second: int
     ws_send_queue: int
     ws_replay_buffer: int
     ws_ping_interval: float

@@ -4,7 +4,8 @@ One reader (this endpoint) and one writer (a pump task) per socket. Only the pum
 ordering is the queue's order. Close codes a client can see:
 
 * 1013 the hub is at capacity; 1009 a client message over the size limit (uvicorn's parser);
-* 1008 ``slow consumer`` (send queue full) or a bad ``since``; 1003 a binary frame;
+* 1008 ``slow consumer`` (send queue full), a bad ``since``, or more messages per second than allowed;
+  1003 a binary frame; 1007 a text frame that is not UTF-8 (the protocol layer);
 * 1000 ``idle timeout``; 1001 ``server shutting down`` (drain on SIGTERM).
 
 Client messages are JSON text: ``{"type": "ping", ...}`` → ``{"type": "pong", ...}`` with the same
@@ -18,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -75,8 +77,9 @@ def _reply(text: str) -> str:
     return json.dumps({"type": "error", "detail": 'expected {"type": "ping"} or {"type": "echo", "data": ...}'})
 
 
-async def _read(conn: Connection, session: Session, idle_timeout: float) -> None:
+async def _read(conn: Connection, session: Session, idle_timeout: float, per_second: int) -> None:
     websocket = session.websocket
+    tokens, last = float(per_second), time.monotonic()  # a token bucket, as two locals: no object per socket
     while True:
         try:
             # asyncio.timeout, not wait_for: wait_for wraps every receive in a task of its own,
@@ -91,6 +94,12 @@ async def _read(conn: Connection, session: Session, idle_timeout: float) -> None
             return
         if message.get("text") is None:
             await _close(session, 1003, "binary frames are not supported; send JSON text")
+            return
+        now = time.monotonic()
+        tokens = min(float(per_second), tokens + (now - last) * per_second) - 1
+        last = now
+        if tokens < 0:
+            await _close(session, 1008, f"more than {per_second} messages per second")
             return
         conn.offer(_reply(message["text"]))
 
@@ -118,7 +127,7 @@ async def endpoint(websocket: WebSocket, backend: Backend) -> None:
     metrics.ws_opened.inc()
     metrics.ws_active.set(len(backend.hub))
     try:
-        await _read(conn, session, backend.settings.ws_idle_timeout)
+        await _read(conn, session, backend.settings.ws_idle_timeout, backend.settings.ws_max_messages_per_second)
     except (OSError, RuntimeError, WebSocketDisconnect):
         session.closed(1006, "client")  # the transport broke under the read
         raise

@@ -1,0 +1,109 @@
+"""Two limits uvicorn's HTTP protocol lacks, against clients that hold connections without sending a
+request: a request's head (request line and headers) must arrive whole within ``header_timeout``
+seconds of the connection, or of its first byte after a response; and it may not exceed
+``max_header_bytes``.
+
+Without them, a connection that sends nothing, or one header line every few seconds (slowloris),
+is kept forever, and a 1 MiB header is accepted. With them, the first is closed with ``408`` and
+the second answered ``431`` (``414`` when it is the path), each counted in ``backend_http_connections_refused_total{reason}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+__all__ = ["guarded_protocol"]
+
+LINGER_SECONDS = 2.0
+
+
+def _response(status: bytes, message: str) -> bytes:
+    body = ('{"error":"%s","detail":"%s","request_id":"-"}' % (status.split(b" ", 1)[1].decode().lower()
+                                                                .replace(" ", "_"), message)).encode()
+    return (b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\ncontent-length: "
+            + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
+
+
+class _Guarded(HttpToolsProtocol):
+    header_timeout: float
+    max_header_bytes: int
+    refused: Callable[[str], None]
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head_bytes = 0
+        self._too_large = ""  # "url" or "headers" once the head is over the limit
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.header_timeout, self._head_too_slow)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self.refused("header_timeout")
+            self.transport.write(_response(b"408 Request Timeout",
+                                           f"the request head did not arrive within {self.header_timeout:g} s"))
+            self.transport.close()
+
+    def _count(self, size: int, part: str) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self.max_header_bytes and not self._too_large:
+            self._too_large = part
+            raise ValueError("request head too large")  # httptools stops; uvicorn calls send_400_response
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._too_large:
+            super().send_400_response(msg)
+            return
+        self._disarm()
+        self.refused("header_too_large")
+        status = b"414 URI Too Long" if self._too_large == "url" else b"431 Request Header Fields Too Large"
+        self.transport.write(_response(status, f"the request head is over {self.max_header_bytes} bytes"))
+        # a lingering close: the client is likely still sending its head; closing now would reset the
+        # connection and destroy the answer before it is read, so stop writing, discard, close later
+        self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._too_large:  # past the limit, the rest of the head is read and dropped
+            super().data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = 0
+        self._arm()
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url), "url")
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4, "headers")
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+
+def guarded_protocol(header_timeout: float, max_header_bytes: int, refused: Callable[[str], None]) -> Any:
+    """The protocol class for ``uvicorn.Config(http=...)`` with these limits; ``refused(reason)`` counts."""
+    return type("GuardedHttpToolsProtocol", (_Guarded,), {
+        "header_timeout": header_timeout, "max_header_bytes": max_header_bytes,
+        "refused": staticmethod(refused)})
