@@ -1,4 +1,8 @@
-"""The outermost ASGI layer: request ids, body limit, load shedding, metrics; and ``/ws``.
+"""The outermost ASGI layer: request ids, body limit, admission control and load shedding, metrics; and ``/ws``.
+
+Admission control: past ``BACKEND_MAX_IN_FLIGHT`` requests in progress, the next API request is
+refused with 503 and ``Retry-After`` before it costs anything, so overload turns into fast refusals
+instead of a queue in which every client waits (the probes are never refused).
 
 A plain ASGI middleware rather than Starlette's ``BaseHTTPMiddleware``: it adds no task per
 request and sees every response, including the ones it produces itself.
@@ -53,6 +57,7 @@ class Gateway:
         self._timed: dict[tuple[str, str], Any] = {}
         # A plain count read at scrape time instead of a locked gauge update twice per request.
         self.in_flight = 0
+        self._shed = {reason: backend.metrics.http_shed.labels(reason) for reason in ("memory", "in_flight")}
         backend.metrics.http_in_flight.set_function(lambda: self.in_flight)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -109,26 +114,34 @@ class Gateway:
         """A ready error response when the request must not reach the app, else None."""
         backend = self.backend
         path = scope["path"]
-        if backend.guard.shedding and path not in UNSHED_PATHS and not path.startswith(UNSHED_PREFIX):
+        unshed = path in UNSHED_PATHS or path.startswith(UNSHED_PREFIX)
+        if backend.guard.shedding and not unshed:
             backend.metrics.memory_sheds.inc()
+            self._shed["memory"].inc()
             retry = str(backend.guard.retry_after_seconds)
             return error_response(503, "overloaded",
                                   "memory above the watermark; shedding new work, retry later",
                                   rid, {"Retry-After": retry})
+        limit = backend.settings.max_in_flight
+        if limit and self.in_flight > limit and not unshed:  # this request is counted already
+            self._shed["in_flight"].inc()
+            return error_response(503, "busy",
+                                  f"{limit} requests already in progress (BACKEND_MAX_IN_FLIGHT); retry shortly",
+                                  rid, {"Retry-After": "1"})
         if path == "/ws":  # a WebSocket handshake that lost its Upgrade header on the way
             return error_response(426, "upgrade_required",
                                   "/ws is a WebSocket endpoint: the request needs Connection: Upgrade and Upgrade: "
                                   "websocket (a proxy in front may be dropping them)", rid, {"Upgrade": "websocket"})
-        limit = backend.settings.max_body_bytes
+        body_limit = backend.settings.max_body_bytes
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
                     length = int(value)
                 except ValueError:
                     return error_response(400, "bad_request", "Content-Length is not a number", rid)
-                if length > limit:
+                if length > body_limit:
                     return error_response(413, "payload_too_large",
-                                          f"body of {length} bytes exceeds the {limit}-byte limit", rid)
+                                          f"body of {length} bytes exceeds the {body_limit}-byte limit", rid)
         return None
 
     def _limited(self, receive: Receive) -> Receive:

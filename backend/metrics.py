@@ -79,6 +79,10 @@ class Metrics:
             "backend_memory_guard_shedding", "1 while the memory guard sheds new work.", registry=reg)
         self.memory_watermark = Gauge(
             "backend_memory_watermark_bytes", "Configured RSS watermark of the memory guard.", registry=reg)
+        self.http_shed = Counter(
+            "backend_http_shed", "API requests refused with 503 before any work, by reason: in_flight "
+            "(admission control, BACKEND_MAX_IN_FLIGHT) or memory (RSS above the watermark).", ["reason"],
+            registry=reg)
         self.http_refused = Counter(
             "backend_http_connections_refused", "Connections closed before a request: their head was too slow "
             "(header_timeout) or too large (header_too_large).", ["reason"], registry=reg)

@@ -34,7 +34,8 @@ WORDS = {
     413: "The body is larger than BACKEND_MAX_BODY_BYTES.",
     422: "A parameter or the body has the wrong shape.",
     500: "A bug: logged with its traceback; quote the request id.",
-    503: "Shedding load (memory above the watermark), or the database is busy or unavailable; see Retry-After.",
+    503: "Refused before any work: busy (BACKEND_MAX_IN_FLIGHT requests in progress) or overloaded (memory "
+         "above the watermark); or the database is busy or unavailable. See Retry-After.",
 }
 PROBES = {"/health", "/ready", "/metrics"}  # never shed (backend.gateway.UNSHED_PATHS)
 # Statuses each operation answers beyond the gateway's (400 and 413 on any request, 500 on a bug,

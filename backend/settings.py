@@ -54,6 +54,9 @@ SPECS: tuple[SettingSpec, ...] = (
                 "Holds the SQLite database, the disk cache and the supervisor lock.", Path),
     SettingSpec("max_body_bytes", "BACKEND_MAX_BODY_BYTES", 1 * MiB, "bytes",
                 "Largest request body; bigger bodies get 413 before they are read.", _positive_int, 1),
+    SettingSpec("max_in_flight", "BACKEND_MAX_IN_FLIGHT", 128, "requests",
+                "Admission control: API requests served at once; one more is refused at once with 503 and "
+                "Retry-After instead of queueing (probes are never refused); 0 turns it off.", _positive_int, 0),
     SettingSpec("max_header_bytes", "BACKEND_MAX_HEADER_BYTES", 16 * 1024, "bytes",
                 "Largest request line plus headers; a bigger head gets 414 (the path) or 431 (the headers).",
                 _positive_int, 256),
@@ -131,6 +134,7 @@ class Settings:
     port: int
     data_dir: Path
     max_body_bytes: int
+    max_in_flight: int
     max_header_bytes: int
     http_header_timeout: float
     ws_max_connections: int

@@ -1,4 +1,5 @@
-"""``errors``: the share of API requests answered 5xx over the alert's window."""
+"""``errors``: the share of API requests answered 5xx, and how many admission control refused, over
+the alerts' windows."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from checks.result import Result, judge
 __all__ = ["check"]
 
 REQUESTS = "backend_http_requests_total"
+SHED = "backend_http_shed_total"
 
 
 def _server_error(labels: dict[str, str]) -> bool:
@@ -22,4 +24,13 @@ def check(ctx: Context) -> list[Result]:
     ratio = errors / total if total else 0.0
     detail = (f"{errors:.0f} of {total:.0f} API requests were 5xx {window.over}" if total
               else f"no API traffic {window.over}")
-    return [judge("errors.ratio", ratio, limit, detail)]
+    shed_limit = ctx.limits["http.shed_per_second"]
+    shed_window = ctx.window(shed_limit)
+    shed = shed_window.increase(SHED, _admission)
+    return [judge("errors.ratio", ratio, limit, detail),
+            judge("http.shed", shed_window.rate(SHED, _admission), shed_limit,
+                  f"{shed:.0f} API requests refused by admission control (503) {shed_window.over}")]
+
+
+def _admission(labels: dict[str, str]) -> bool:
+    return labels.get("reason") == "in_flight"

@@ -136,13 +136,15 @@ def _round_trips(ctx: Context) -> list[Result]:
 
 
 def _refused_row(ctx: Context, response: Any) -> Result:
-    """A broadcast answered 5xx is a symptom: name the cause (shedding is the memory guard)."""
+    """A broadcast answered 5xx is a symptom: name the cause (``overloaded``: the memory guard sheds;
+    ``busy``: admission control refuses past the in-flight limit)."""
     try:
         body = response.json()
     except ValueError:
         body = {}
     error = body.get("error", "") if isinstance(body, dict) else ""
-    cause = ctx.limits["memory.shedding"].runbook if error == "overloaded" else "api-error-rate-high"
+    causes = {"overloaded": ctx.limits["memory.shedding"].runbook, "busy": ctx.limits["http.shed_per_second"].runbook}
+    cause = causes.get(error, "api-error-rate-high")
     return Result("ws.connect", Status.FAIL, f"socket opened, but the probe's broadcast got {response.status_code} "
                   f"{error or 'an error'}: a symptom of {cause.replace('-', ' ')}, not of the WebSocket hub",
                   runbook=cause)

@@ -70,6 +70,26 @@ class DrillMacros(MacroSource):
                          f"{attempts} | {verdict} |")
         return "\n".join(lines) + f"\n\nMeasured {self.data.recovery.stamp}, in headless Chromium."
 
+    def overload_table(self) -> str:
+        """The overload drill: the same load with and without admission control, from the latest `make drill`."""
+        runs = self.data.recovery.data.get("overload", []) if self.data.recovery else []
+        if not runs:
+            return not_measured("make drill")
+        lines = ["| admission control | offered | served (p99) | refused (p99) | failed | latency normal again after "
+                 "| peak RSS | acknowledged writes lost | result |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in runs:
+            on = "on (`BACKEND_MAX_IN_FLIGHT`)" if r["mode"] == "admission" else "off (`BACKEND_MAX_IN_FLIGHT=0`)"
+            verdict = ("**pass**" if r["passed"] else "**FAIL**: " + ", ".join(t for t, ok in r["targets"].items()
+                                                                             if not ok)) \
+                if r["mode"] == "admission" else ", ".join(t for t, ok in r["targets"].items() if not ok) or "-"
+            lines.append(f"| {on} | {r['offered_rps']:,.0f}/s (sent {r['sent_rps']:,.0f}/s) | "
+                         f"{r['admitted']:,} ({r['admitted_p99_seconds'] * 1000:.1f} ms) | "
+                         f"{r['refused']:,} ({r['refused_p99_seconds'] * 1000:.1f} ms) | {r['failed']:,} | "
+                         f"{_seconds(r['recovered_seconds'])} | {r['rss_max_bytes'] / 2**20:.0f} MiB | "
+                         f"{r['writes_lost']} of {r['writes_acked']:,} | {verdict} |")
+        return "\n".join(lines) + f"\n\nMeasured {self.data.recovery.stamp}, on {machine(self.data.recovery)}; " \
+            "without admission control, the targets it misses are listed."
+
     def drill_result(self, name: str) -> str:
         """One drill's latest outcome, for the runbook of its scenario."""
         if name not in results.DRILLS:

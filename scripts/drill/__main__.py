@@ -1,9 +1,10 @@
 """``make drill``: run the fault drills against live backends, then the reference client's view of
 each outage in Chromium, and write ``results/recovery.json``.
 
-    python -m scripts.drill                 all six drills and every client scenario; writes the results
+    python -m scripts.drill                 all six drills, every client scenario and the overload drill
+                                            (with and without admission control); writes the results
     python -m scripts.drill --quick NAME..  shorter phases, chosen drills (``clients``: the client
-                                            scenarios); writes nothing
+                                            scenarios, ``overload``); writes nothing
 
 Exit code 0 when every drill met its targets, 1 otherwise (the results are written either way:
 a miss is a finding).
@@ -17,9 +18,10 @@ import tempfile
 from pathlib import Path
 
 from scripts import results
-from scripts.drill import client
+from scripts.drill import client, overload
 from scripts.drill.client import ClientResult
 from scripts.drill.drills import DRILLS, DrillResult
+from scripts.drill.overload import OverloadResult
 
 
 def _row(r: DrillResult) -> str:
@@ -40,7 +42,16 @@ def _client_row(r: ClientResult) -> str:
             f"live {sec(r.live_again_seconds):>8}  missed {r.missed}/{r.acknowledged}  dup {r.duplicated}{attempts}")
 
 
-def _write(found: list[DrillResult], clients: list[ClientResult], directory: Path) -> None:
+def _overload_row(r: OverloadResult) -> str:
+    recovered = "never" if r.recovered_seconds is None else f"{r.recovered_seconds:.1f} s"
+    return (f"{'PASS' if r.passed else 'FAIL'}  overload {r.mode:<14} sent {r.sent_rps:6.0f}/s  admitted {r.admitted} "
+            f"(p99 {r.admitted_p99_seconds * 1000:.1f} ms)  refused {r.refused} (p99 "
+            f"{r.refused_p99_seconds * 1000:.1f} ms)  failed {r.failed}  recovered {recovered}  "
+            f"RSS max {r.rss_max_bytes / 2**20:.0f} MiB  writes lost {r.writes_lost}/{r.writes_acked}")
+
+
+def _write(found: list[DrillResult], clients: list[ClientResult], overloads: list[OverloadResult],
+           directory: Path) -> None:
     recorded: results.Recorded = {
         f"{r.name}.{field}": (round(float(value), 3), unit, 1)
         for r in found for field, (unit, _) in results.DRILL_FIGURES.items()
@@ -49,22 +60,27 @@ def _write(found: list[DrillResult], clients: list[ClientResult], directory: Pat
         f"client.{c.name}.{field}": (round(float(value), 3), unit, 1)
         for c in clients for field, (unit, _) in results.CLIENT_FIGURES.items()
         if (value := getattr(c, field)) is not None})
+    recorded.update({
+        f"overload.{o.mode}.{field}": (round(float(value), 4), unit, 1)
+        for o in overloads for field, (unit, _, _) in results.OVERLOAD_FIGURES.items()
+        if (value := getattr(o, field)) is not None})
     path = directory / results.RECOVERY
     results.write(path, recorded, {"tools": {"python": sys.version.split()[0]},
                                    "drills": [r.to_json() for r in found],
-                                   "clients": [c.to_json() for c in clients]}, history=20)
+                                   "clients": [c.to_json() for c in clients],
+                                   "overload": [o.to_json() for o in overloads]}, history=20)
     print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", choices=[[], *DRILLS, "clients"], default=[], metavar="NAME",
-                        help=f"drills to run (default all): {', '.join(DRILLS)}, clients")
+    parser.add_argument("names", nargs="*", choices=[[], *DRILLS, "clients", "overload"], default=[], metavar="NAME",
+                        help=f"drills to run (default all): {', '.join(DRILLS)}, clients, overload")
     parser.add_argument("--quick", action="store_true", help="shorter phases; results are not written")
     args = parser.parse_args(argv)
-    names = args.names or [*DRILLS, "clients"]
+    names = args.names or [*DRILLS, "clients", "overload"]
     found = []
-    for name in (n for n in names if n != "clients"):
+    for name in (n for n in names if n in DRILLS):
         with tempfile.TemporaryDirectory(prefix=f"drill-{name}-") as tmp:
             result = DRILLS[name](Path(tmp), args.quick)
         found.append(result)
@@ -80,9 +96,18 @@ def main(argv: list[str] | None = None) -> int:
             print(_client_row(c), flush=True)
             for target, met in c.targets.items():
                 print(f"      {'ok  ' if met else 'MISS'} {target}")
+    overloads = []
+    if "overload" in names:
+        with tempfile.TemporaryDirectory(prefix="drill-overload-") as tmp:
+            overloads = overload.run(Path(tmp), quick=args.quick)
+        for o in overloads:
+            print(_overload_row(o), flush=True)
+            for target, met in o.targets.items():
+                print(f"      {'ok  ' if met else 'MISS'} {target}")
     if not args.quick and not args.names:
-        _write(found, clients, results.DEFAULT_DIR)
-    return 0 if all(r.passed for r in [*found, *clients]) else 1
+        _write(found, clients, overloads, results.DEFAULT_DIR)
+    admitted = [o for o in overloads if o.mode == "admission"]  # without it, missing the targets is the point
+    return 0 if all(r.passed for r in [*found, *clients, *admitted]) else 1
 
 
 if __name__ == "__main__":

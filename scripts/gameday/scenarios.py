@@ -30,7 +30,7 @@ from scripts.drill.proxy import Proxy
 
 __all__ = ["SCENARIOS", "Scenario", "cache_dir_deleted", "cache_disk_full", "crash_loop", "data_disk_almost_full",
            "error_spike", "hung_server",
-           "injected_latency", "memory_pressure", "miss_storm", "near_capacity", "partition", "slow_consumer_storm",
+           "injected_latency", "memory_pressure", "miss_storm", "near_capacity", "overload", "partition", "slow_consumer_storm",
            "supervisor_gone", "upgrade_dropped", "write_lock", "ws_drop_storm", "database_lost", "restart_service"]
 
 Lift = Callable[[], None]  # ends the fault's cause early: what a skipped production step would do
@@ -281,6 +281,37 @@ def injected_latency(backend: live.Live) -> Iterator[Lift]:
 
 
 @contextlib.contextmanager
+def overload(backend: live.Live) -> Iterator[Lift]:
+    """More work than the instance serves: its dependency slowed (0.2 s a request) while 32 clients
+    keep asking, each retrying 0.2 s after a refusal. Admission control refuses the excess at once."""
+    backend.fault("latency", seconds=0.2)
+    stop = threading.Event()
+
+    def client() -> None:
+        with httpx.Client(base_url=backend.url, timeout=10) as http:
+            while not stop.is_set():
+                with contextlib.suppress(httpx.HTTPError):
+                    if http.get("/api/counters/overload").status_code == 503:
+                        stop.wait(0.2)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+
+    def lift() -> None:
+        stop.set()
+        for thread in threads:
+            thread.join(15)
+        with contextlib.suppress(httpx.HTTPError):
+            backend.fault("latency", seconds=0)
+
+    try:
+        yield lift
+    finally:
+        lift()
+
+
+@contextlib.contextmanager
 def error_spike(backend: live.Live) -> Iterator[Lift]:
     """Half the API requests answer 500 (a bad deploy)."""
     backend.fault("errors", ratio=0.5)
@@ -360,6 +391,12 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("cache-disk-full", "cache-disk-failure", "the cache's own filesystem is full", cache_disk_full,
              prepare=lambda data: tmpfs(data / "cache", "2m")),
     Scenario("cache-dir-deleted", "cache-disk-failure", "rm -rf of the cache directory", cache_dir_deleted),
+    Scenario("overload", "overloaded", "32 clients keep asking a slowed instance for more than it serves",
+             overload, {"max_in_flight": 16},
+             stand_in_does="capacity is added / the clients are throttled at the proxy (load lifted)",
+             lingering={"http.shed": "the refusals, over the alert's 1-minute window",
+                        "errors.ratio": "the 503 refusals, over the alert's 1-minute window",
+                        "latency.p95": "the slowed requests, over the alert's window"}),
     Scenario("upgrade-dropped", "clients-not-reconnecting", "the proxy stops passing Upgrade; sockets dropped",
              upgrade_dropped, via_proxy=True, stand_in_does="the proxy's config is rolled back (Upgrade passes again)",
              lingering={"ws.handshakes": "the refused handshakes, over the alert's 1-minute window"}),

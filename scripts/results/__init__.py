@@ -25,12 +25,14 @@ from scripts.results.schema import (
                                    DRILL_FIGURES,
                                    DRILLS,
                                    FIGURES,
+                                   OVERLOAD_FIGURES,
+                                   OVERLOAD_MODES,
                                    Figure,
                                    UnknownFigure,
                                    figure,
 )
 from scripts.results.writer import Recorded, commit, merge_rows, provenance, version, write
 
-__all__ = ["BASELINES", "CLIENT_FIGURES", "CLIENT_SCENARIOS", "CLIENT_VIEW", "DEFAULT_DIR", "DRILLS", "DRILL_FIGURES", "FIGURES", "RECOVERY", "REPO", "SOAK", "TEST_RUNS",
+__all__ = ["BASELINES", "CLIENT_FIGURES", "CLIENT_SCENARIOS", "CLIENT_VIEW", "OVERLOAD_FIGURES", "OVERLOAD_MODES", "DEFAULT_DIR", "DRILLS", "DRILL_FIGURES", "FIGURES", "RECOVERY", "REPO", "SOAK", "TEST_RUNS",
            "Figure", "Measurement", "Recorded", "ResultFile", "ResultsError", "UnknownFigure", "commit", "figure",
            "load", "merge_rows", "parse_time", "provenance", "stamp", "version", "write"]

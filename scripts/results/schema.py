@@ -13,7 +13,7 @@ import fnmatch
 
 from checks.thresholds import COMPARISONS
 
-__all__ = ["CLIENT_FIGURES", "CLIENT_SCENARIOS", "CLIENT_VIEW", "DRILL_FIGURES", "DRILLS", "FIGURES", "Figure", "UnknownFigure", "figure"]
+__all__ = ["CLIENT_FIGURES", "CLIENT_SCENARIOS", "CLIENT_VIEW", "OVERLOAD_FIGURES", "OVERLOAD_MODES", "DRILL_FIGURES", "DRILLS", "FIGURES", "Figure", "UnknownFigure", "figure"]
 
 class UnknownFigure(KeyError):
     """A key no declaration covers: a typo in a page, or a new figure not declared here yet."""
@@ -62,6 +62,14 @@ CLIENT_VIEW = {"backend_crash": "server_killed", "network_partition": "half_open
 CLIENT_FIGURES = {"outage_shown_seconds": ("seconds", "outage shown on the page after"),
                   "live_again_seconds": ("seconds", "page live again after"),
                   "missed": ("count", "acknowledged broadcasts the page never got")}
+
+# The overload drill (scripts/drill/overload.py): 3x capacity, open loop, with and without admission control.
+OVERLOAD_MODES = ("admission", "no_admission")
+OVERLOAD_FIGURES = {"admitted_p99_seconds": ("seconds", "p99 of the requests served", ("<", 0.1)),
+                    "refused_p99_seconds": ("seconds", "p99 of the refusals", ("<", 0.01)),
+                    "recovered_seconds": ("seconds", "latency normal again after the load", ("<=", 5.0)),
+                    "writes_lost": ("count", "acknowledged writes lost", ("<=", 0.0)),
+                    "sent_rps": ("per_second", "requests offered per second", None)}
 
 FIGURES: tuple[Figure, ...] = (
     # the API at 1,000 req/s, open loop
@@ -133,6 +141,11 @@ FIGURES: tuple[Figure, ...] = (
       for drill in DRILLS for name, (unit, text) in DRILL_FIGURES.items()),
     *(Figure(f"client.{scenario}.{name}", unit, f"client, {scenario.replace('_', ' ')}: {text}", "make drill", LOWER)
       for scenario in CLIENT_SCENARIOS for name, (unit, text) in CLIENT_FIGURES.items()),
+    *(Figure(f"overload.{mode}.{name}", unit, f"overload at 3x capacity, {mode.replace('_', ' ')}: {text}",
+             "make drill", LOWER if name != "sent_rps" else None,
+             (target[0], target[1], f"ours: {text} {target[0]} {target[1]:g}") if target and mode == "admission"
+             else None)
+      for mode in OVERLOAD_MODES for name, (unit, text, target) in OVERLOAD_FIGURES.items()),
     # measured by the test run (a real Prometheus firing each alert it can make)
     Figure("alert.*.ttd_seconds", "seconds", "time from fault to the alert firing in a real Prometheus",
            "make test", LOWER),

@@ -7,7 +7,7 @@ import concurrent.futures
 import httpx
 import pytest
 
-from scripts.live import Live
+from scripts.live import Live, wait_for
 
 
 def test_health_and_ready_answer(shared_backend: Live) -> None:
@@ -37,6 +37,8 @@ def test_metrics_exposes_every_documented_family(shared_backend: Live) -> None:
         "backend_cache_disk_degraded", "backend_db_errors", "backend_memory_guard_sheds",
         "backend_memory_guard_shedding", "backend_memory_watermark_bytes", "backend_supervisor_restarts",
         "process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds",
+        "backend_http_shed", "backend_http_connections_refused", "backend_data_disk_free_bytes",
+        "backend_data_disk_total_bytes",
     }
     assert expected <= names, f"missing: {sorted(expected - names)}"
     assert "backend_http_requests_total{" in text and "_created" not in text
@@ -192,3 +194,43 @@ def test_concurrent_ready_calls_under_a_held_write_lock_all_say_locked(start_bac
         with concurrent.futures.ThreadPoolExecutor(5) as pool:
             answers = list(pool.map(lambda _: httpx.get(f"{backend.url}/ready", timeout=10).json(), range(5)))
     assert [a["checks"]["database"]["status"] for a in answers] == ["locked"] * 5, answers
+
+
+def test_admission_control_refuses_past_the_in_flight_limit_fast_and_never_the_probes(start_backend) -> None:
+    """Assert with 4 slow requests in progress (a 1 s injected latency) the next API requests are refused
+    at once with 503, the envelope and Retry-After, counted by reason, while /health, /ready and
+    /metrics answer 200; with the limit off (0) the same request waits its turn and is served."""
+    import threading
+    import time
+
+    def hold(backend: Live, n: int) -> list[threading.Thread]:
+        threads = [threading.Thread(target=httpx.get, args=(f"{backend.url}/api/counters/never",),
+                                    kwargs={"timeout": 30}) for _ in range(n)]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: backend.metric("backend_http_requests_in_flight") >= n, 10, f"{n} requests in progress")
+        return threads
+
+    limited = start_backend(max_in_flight=4)
+    limited.fault("latency", seconds=1.0)
+    held = hold(limited, 4)
+    with limited.client() as client:
+        client.get("/health")  # a warm connection: what is timed below is the server's answer
+        timed = []
+        for _ in range(5):
+            started = time.perf_counter()
+            answer = client.get("/api/counters/never")
+            timed.append(time.perf_counter() - started)
+            assert answer.status_code == 503 and answer.json()["error"] == "busy"
+            assert answer.headers["retry-after"] == "1"
+        assert [client.get(p).status_code for p in ("/health", "/ready", "/metrics")] == [200, 200, 200]
+    assert max(timed) < 0.1, f"refusals took up to {max(timed) * 1000:.0f} ms: they waited"
+    assert limited.metric("backend_http_shed_total", reason="in_flight") == 5
+    for thread in held:
+        thread.join(30)
+    unlimited = start_backend(max_in_flight=0)
+    unlimited.fault("latency", seconds=1.0)
+    held = hold(unlimited, 4)
+    assert httpx.get(f"{unlimited.url}/api/counters/never", timeout=30).status_code == 404  # served, late
+    for thread in held:
+        thread.join(30)

@@ -1,0 +1,186 @@
+"""The overload drill: three times the measured capacity, offered open loop, with admission control
+and, in the same run, without it (``BACKEND_MAX_IN_FLIGHT=0``), so the difference is measured.
+
+Each request is due at a fixed time (``i / rate``). On these 2 cores one Python generator cannot
+send three times the capacity, so two latencies are kept: the server's (from sending to the answer,
+what the targets judge) and the schedule's lag (from due to sent, the generator's own limit), and
+the rate it really sent is reported beside the one offered. A quarter of the requests are writes (``POST /api/items``) whose acknowledged
+ids are read back afterwards: none may be lost. The server's RSS is sampled throughout; after the
+load, a light probe stream measures how long until latency is back to what it was before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+import psutil
+import uvloop
+
+from scripts import live, results
+from scripts.bench.stats import Latencies
+
+__all__ = ["OverloadResult", "capacity", "run"]
+
+CONNECTIONS = 400  # more clients than the admission limit: the server, not the generator, decides
+FALLBACK_CAPACITY = 2000.0  # req/s, when no `make bench` has measured it on this machine
+
+
+@dataclasses.dataclass
+class OverloadResult:
+    mode: str  # admission | no_admission
+    offered_rps: float = 0.0
+    sent_rps: float = 0.0
+    lag_p99_seconds: float = 0.0  # how far behind its schedule the generator sent (its limit, not the server's)
+    admitted: int = 0
+    refused: int = 0
+    failed: int = 0  # neither an answer nor a refusal: timeouts, resets, 5xx other than the refusal
+    admitted_p99_seconds: float = 0.0
+    refused_p99_seconds: float = 0.0
+    normal_p99_seconds: float = 0.0
+    recovered_seconds: float | None = None
+    rss_before_bytes: int = 0
+    rss_max_bytes: int = 0
+    writes_acked: int = 0
+    writes_lost: int = 0
+    alive: bool = True
+    targets: dict[str, bool] = dataclasses.field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(self.targets.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "passed": self.passed}
+
+
+def capacity() -> float:
+    """The measured capacity (``make bench``), the drill's yardstick."""
+    baselines = results.load(results.DEFAULT_DIR / results.BASELINES)
+    measured = baselines.metrics.get("api.capacity_rps") if baselines else None
+    return measured.value if measured and measured.value > 0 else FALLBACK_CAPACITY
+
+
+async def _offer(url: str, rate: float, seconds: float, result: OverloadResult) -> dict[int, str]:
+    """The open-loop load; returns the acknowledged writes (id -> the marker written)."""
+    total = int(rate * seconds)
+    admitted, refused, lag = Latencies(), Latencies(), Latencies()
+    acked: dict[int, str] = {}
+    next_index = 0
+    started = time.perf_counter()
+
+    async def worker() -> None:
+        nonlocal next_index
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
+            while next_index < total:
+                i = next_index
+                next_index += 1
+                due = started + i / rate
+                if (wait := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(wait)
+                sent = time.perf_counter()
+                lag.record(sent - due)
+                marker = f"overload-{i}"
+                write = i % 4 == 0
+                try:
+                    request = client.post("/api/items", json={"m": marker}) if write else \
+                        client.get(f"/api/counters/overload-{i % 10}")
+                    async with request as answer:
+                        body = await answer.read()
+                        elapsed = time.perf_counter() - sent
+                        if answer.status == 503 and b'"busy"' in body:
+                            refused.record(elapsed)
+                        elif answer.status < 500:
+                            admitted.record(elapsed)
+                            if write and answer.status == 201:
+                                acked[int((await answer.json())["id"])] = marker
+                        else:
+                            result.failed += 1
+                except (TimeoutError, aiohttp.ClientError):
+                    result.failed += 1
+
+    await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+    result.sent_rps = total / (time.perf_counter() - started)
+    result.admitted, result.refused = admitted.count, refused.count
+    result.admitted_p99_seconds = admitted.percentile(99) if admitted.count else 0.0
+    result.refused_p99_seconds = refused.percentile(99) if refused.count else 0.0
+    result.lag_p99_seconds = lag.percentile(99)
+    return acked
+
+
+def _probe_p99(url: str, seconds: float, rate: float = 50.0) -> float:
+    """p99 of a light, steady stream of reads: what a client sees when nothing else is going on."""
+    latencies = Latencies()
+    with httpx.Client(base_url=url, timeout=10) as client:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            started = time.perf_counter()
+            client.get("/api/counters/probe")
+            latencies.record(time.perf_counter() - started)
+            time.sleep(1 / rate)
+    return latencies.percentile(99)
+
+
+def _recovery(url: str, normal_p99: float, deadline: float = 30.0) -> float | None:
+    """Seconds after the load until a one-second window's p99 is back under twice the normal one."""
+    started = time.monotonic()
+    while time.monotonic() - started < deadline:
+        if _probe_p99(url, 1.0) <= max(2 * normal_p99, 0.005):
+            return round(time.monotonic() - started, 2)
+    return None
+
+
+def _one(tmp: Path, mode: str, rate: float, seconds: float) -> OverloadResult:
+    result = OverloadResult(mode, offered_rps=rate)
+    settings = {} if mode == "admission" else {"max_in_flight": 0}
+    (tmp / mode).mkdir(parents=True, exist_ok=True)
+    with live.running(tmp / mode, "serve", **settings) as backend:
+        server = psutil.Process(backend.server_pid())
+        httpx.post(f"{backend.url}/api/counters/probe/increment", timeout=10).raise_for_status()
+        result.normal_p99_seconds = _probe_p99(backend.url, 2.0)
+        result.rss_before_bytes = server.memory_info().rss
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.25):
+                try:
+                    result.rss_max_bytes = max(result.rss_max_bytes, server.memory_info().rss)
+                except psutil.Error:
+                    result.alive = False
+                    return
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            acked = uvloop.run(_offer(backend.url, rate, seconds, result))
+        finally:
+            stop.set()
+            sampler.join(5)
+        result.alive = result.alive and server.is_running()
+        result.recovered_seconds = _recovery(backend.url, result.normal_p99_seconds)
+        result.writes_acked = len(acked)
+        with httpx.Client(base_url=backend.url, timeout=10) as client:
+            result.writes_lost = sum(client.get(f"/api/items/{i}").json().get("body", {}).get("m") != marker
+                                     for i, marker in acked.items())
+    result.targets = {
+        "the process stays up": result.alive,
+        "memory bounded (RSS under twice its start)": result.rss_max_bytes < 2 * result.rss_before_bytes,
+        "admitted requests: p99 under 100 ms": result.admitted_p99_seconds < 0.1,
+        "refused requests answered within 10 ms (p99)": result.refused_p99_seconds < 0.01,
+        "latency back to normal within 5 s of the load ending": (result.recovered_seconds or 99) <= 5,
+        "0 acknowledged writes lost": result.writes_lost == 0,
+    }
+    return result
+
+
+def run(tmp: Path, quick: bool = False) -> list[OverloadResult]:
+    """With admission control, then without: each on a backend of its own, the same load."""
+    rate, seconds = 3 * capacity(), 10.0 if quick else 60.0
+    return [_one(tmp, mode, rate, seconds) for mode in ("admission", "no_admission")]
