@@ -79,7 +79,8 @@ async def _offer(url: str, rate: float, seconds: float, result: OverloadResult) 
         nonlocal next_index
         connector = aiohttp.TCPConnector(limit=1)
         async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
-            while next_index < total:
+            # the run lasts ``seconds``: what the generator could not send by then is its limit, not a backlog
+            while next_index < total and time.perf_counter() - started < seconds:
                 i = next_index
                 next_index += 1
                 due = started + i / rate
@@ -107,7 +108,7 @@ async def _offer(url: str, rate: float, seconds: float, result: OverloadResult) 
                     result.failed += 1
 
     await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
-    result.sent_rps = total / (time.perf_counter() - started)
+    result.sent_rps = next_index / (time.perf_counter() - started)
     result.admitted, result.refused = admitted.count, refused.count
     result.admitted_p99_seconds = admitted.percentile(99) if admitted.count else 0.0
     result.refused_p99_seconds = refused.percentile(99) if refused.count else 0.0
