@@ -24,7 +24,7 @@ CAUSE_ORDER = (
     "memory-high",
     "websocket-connections-near-capacity", "network-partition", "clients-not-reconnecting",
     "websocket-disconnect-storm",
-    "overloaded", "api-error-rate-high", "api-latency-high", "cache-hit-rate-low",
+    "overloaded", "connections-timed-out", "api-error-rate-high", "api-latency-high", "cache-hit-rate-low",
 )
 
 

@@ -27,6 +27,11 @@ def check(ctx: Context) -> list[Result]:
         runbook = ctx.limits[PART_LIMIT[failing[0]]].runbook if failing and failing[0] in PART_LIMIT else "backend-down"
         results.append(Result("http.ready", Status.FAIL, f"not ready: {why}", runbook=runbook))
     results.append(_latency_sample(ctx))
+    limit = ctx.limits["http.refused_connections_per_second"]
+    window = ctx.window(limit)
+    refused = window.increase("backend_http_connections_refused_total")
+    results.append(judge("http.refused", window.rate("backend_http_connections_refused_total"), limit,
+                         f"{refused:.0f} connections closed before a whole request (408/431) {window.over}"))
     return results
 
 

@@ -29,7 +29,7 @@ from scripts.drill.faults import tmpfs, write_lock_holder
 from scripts.drill.proxy import Proxy
 
 __all__ = ["SCENARIOS", "Scenario", "cache_dir_deleted", "cache_disk_full", "crash_loop", "data_disk_almost_full",
-           "error_spike", "hung_server",
+           "error_spike", "hung_server", "idle_connections",
            "injected_latency", "memory_pressure", "miss_storm", "near_capacity", "overload", "partition", "slow_consumer_storm",
            "supervisor_gone", "upgrade_dropped", "write_lock", "ws_drop_storm", "database_lost", "restart_service"]
 
@@ -312,6 +312,21 @@ def overload(backend: live.Live) -> Iterator[Lift]:
 
 
 @contextlib.contextmanager
+def idle_connections(backend: live.Live) -> Iterator[Lift]:
+    """Clients that open connections and never send a request (a slowloris, a broken pool)."""
+    host, port = backend.url.removeprefix("http://").rsplit(":", 1)
+
+    def cycle() -> None:
+        held = [socket.create_connection((host, int(port)), timeout=5) for _ in range(20)]
+        for sock in held:
+            sock.recv(200)  # the server's 408 once its header timeout passes
+            sock.close()
+
+    with _repeating(cycle, 0.1) as lift:
+        yield lift
+
+
+@contextlib.contextmanager
 def error_spike(backend: live.Live) -> Iterator[Lift]:
     """Half the API requests answer 500 (a bad deploy)."""
     backend.fault("errors", ratio=0.5)
@@ -391,6 +406,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("cache-disk-full", "cache-disk-failure", "the cache's own filesystem is full", cache_disk_full,
              prepare=lambda data: tmpfs(data / "cache", "2m")),
     Scenario("cache-dir-deleted", "cache-disk-failure", "rm -rf of the cache directory", cache_dir_deleted),
+    Scenario("idle-connections", "connections-timed-out", "clients open connections and send nothing",
+             idle_connections, {"http_header_timeout": 1.0},
+             stand_in_does="the clients are blocked at the firewall (load lifted)",
+             lingering={"http.refused": "the refused connections, over the alert's 1-minute window"}),
     Scenario("overload", "overloaded", "32 clients keep asking a slowed instance for more than it serves",
              overload, {"max_in_flight": 16},
              stand_in_does="capacity is added / the clients are throttled at the proxy (load lifted)",

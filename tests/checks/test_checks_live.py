@@ -182,7 +182,7 @@ def test_run_passes_a_correct_page_and_reports_a_wrong_one(shared_backend: Live,
     """Assert `checks run` passes a true page, and on a wrong expected output exits 1 with a diff."""
     good = tmp_path / "good.md"
     good.write_text('```console\n$ curl -fsS "$BACKEND_URL/health"\n{"status":"ok",...}\n'
-                    '$ checks http --url "$BACKEND_URL" --samples 3 | grep -c "^ok "\n3\n```\n\n'
+                    '$ checks http --url "$BACKEND_URL" --samples 3 | grep -c "^ok  *http\\.health "\n1\n```\n\n'
                     '<!-- checks: mutating -->\n```console\n$ curl -fsS -X POST "$BACKEND_URL/api/counters/run/increment"\n'
                     '{"name":"run","value":...}\n```\n')
     assert main(["run", str(good), "--url", shared_backend.url]) == 0
