@@ -20,7 +20,7 @@ from pathlib import Path
 from scripts import results
 from scripts.drill import client, overload
 from scripts.drill.client import ClientResult
-from scripts.drill.drills import DRILLS, DrillResult
+from scripts.drill.drills import DRILLS, DrillResult, Judged
 from scripts.drill.overload import OverloadResult
 
 
@@ -31,6 +31,11 @@ def _row(r: DrillResult) -> str:
     return (f"{'PASS' if r.passed else 'FAIL'}  {r.name:<24} TTD {sec(r.ttd_seconds):>8}  TTR {sec(r.ttr_seconds):>8}  "
             f"lost writes {r.writes_lost}/{r.writes_acked}  dup {r.writes_duplicated}  "
             f"lost broadcasts {r.ws_messages_lost}")
+
+
+def _print_targets(result: Judged) -> None:
+    for target, met in result.targets.items():
+        print(f"      {'ok  ' if met else 'MISS'} {target}")
 
 
 def _client_row(r: ClientResult) -> str:
@@ -85,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             result = DRILLS[name](Path(tmp), args.quick)
         found.append(result)
         print(_row(result), flush=True)
-        for target, met in result.targets.items():
-            print(f"      {'ok  ' if met else 'MISS'} {target}")
+        _print_targets(result)
         print(f"      client errors: {result.client_errors or 'none'}; {result.figures or ''}")
     clients = []
     if "clients" in names:
@@ -94,16 +98,14 @@ def main(argv: list[str] | None = None) -> int:
             clients = client.run(Path(tmp), quick=args.quick)
         for c in clients:
             print(_client_row(c), flush=True)
-            for target, met in c.targets.items():
-                print(f"      {'ok  ' if met else 'MISS'} {target}")
+            _print_targets(c)
     overloads = []
     if "overload" in names:
         with tempfile.TemporaryDirectory(prefix="drill-overload-") as tmp:
             overloads = overload.run(Path(tmp), quick=args.quick)
         for o in overloads:
             print(_overload_row(o), flush=True)
-            for target, met in o.targets.items():
-                print(f"      {'ok  ' if met else 'MISS'} {target}")
+            _print_targets(o)
     if not args.quick and not args.names:
         _write(found, clients, overloads, results.DEFAULT_DIR)
     admitted = [o for o in overloads if o.mode == "admission"]  # without it, missing the targets is the point

@@ -26,6 +26,7 @@ import httpx
 from websockets.sync.client import connect
 
 from scripts import browser, live
+from scripts.drill.drills import Judged
 from scripts.drill.proxy import Proxy
 
 __all__ = ["SCENARIOS", "ClientResult", "run"]
@@ -34,7 +35,7 @@ STATE = "() => window.feedLog && window.feed.state"
 
 
 @dataclasses.dataclass
-class ClientResult:
+class ClientResult(Judged):
     name: str
     outage_shown_seconds: float | None = None
     live_again_seconds: float | None = None
@@ -48,13 +49,6 @@ class ClientResult:
     gone: int = 0  # broadcasts older than the replay buffer, named by the gap notice
     close_codes: list[int] = dataclasses.field(default_factory=list)
     targets: dict[str, bool] = dataclasses.field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return all(self.targets.values())
-
-    def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "passed": self.passed}
 
 
 class _Page:

@@ -25,14 +25,28 @@ from scripts.drill.faults import tmpfs, write_lock_holder
 from scripts.drill.proxy import Proxy
 from scripts.drill.traffic import Fleet, Prober, Publisher, Writer
 
-__all__ = ["DRILLS", "DrillResult", "Traffic", "backend_crash", "cache_disk_failure", "database_disconnection",
+__all__ = ["DRILLS", "DrillResult", "Judged", "Traffic", "backend_crash", "cache_disk_failure", "database_disconnection",
            "memory_exhaustion", "network_partition", "traffic", "websocket_drops"]
 
 MiB = 1024 * 1024
 
 
+class Judged:
+    """A drill's outcome judged by its ``targets`` (target in words -> met): it passes when it has
+    targets and met every one. Shared by the fault drills, the client scenarios and the overload drill."""
+
+    targets: dict[str, bool]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.targets) and all(self.targets.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "passed": self.passed}  # type: ignore[call-overload]
+
+
 @dataclasses.dataclass
-class DrillResult:
+class DrillResult(Judged):
     """What one drill measured, and which targets it met."""
 
     name: str
@@ -48,13 +62,6 @@ class DrillResult:
     client_errors: dict[str, int] = dataclasses.field(default_factory=dict)
     targets: dict[str, bool] = dataclasses.field(default_factory=dict)
     figures: dict[str, float] = dataclasses.field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.targets) and all(self.targets.values())
-
-    def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "passed": self.passed}
 
 
 @dataclasses.dataclass

@@ -16,7 +16,6 @@ import dataclasses
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import httpx
@@ -25,6 +24,7 @@ import uvloop
 
 from scripts import live, results
 from scripts.bench.stats import Latencies
+from scripts.drill.drills import Judged
 
 __all__ = ["OverloadResult", "capacity", "run"]
 
@@ -33,7 +33,7 @@ FALLBACK_CAPACITY = 2000.0  # req/s, when no `make bench` has measured it on thi
 
 
 @dataclasses.dataclass
-class OverloadResult:
+class OverloadResult(Judged):
     mode: str  # admission | no_admission
     offered_rps: float = 0.0
     sent_rps: float = 0.0
@@ -51,13 +51,6 @@ class OverloadResult:
     writes_lost: int = 0
     alive: bool = True
     targets: dict[str, bool] = dataclasses.field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return all(self.targets.values())
-
-    def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "passed": self.passed}
 
 
 def capacity() -> float:

@@ -131,13 +131,23 @@ FIRST_COMMAND = """() => {
 }"""
 
 
+@contextlib.contextmanager
+def _served_over(results: Path, work: Path) -> Iterator[str]:
+    """The real site built over the crafted ``results`` directory, served on loopback."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    config = load_config(str(REPO / "mkdocs.yml"), site_dir=str(work / "site"))
+    config.plugins["handbook"].config["results"] = str(results)
+    build(config)
+    with serve(work / "site") as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
 def proven_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The site as `make publish` would build it once every page was proven: each runbook's diagnostics
     and game days passed (crafted results; the notices then fold to one line)."""
-    from mkdocs.commands.build import build
-    from mkdocs.config import load_config
-
     from scripts.gameday.scenarios import SCENARIOS
 
     results = tmp_path_factory.mktemp("proven-results")
@@ -150,11 +160,7 @@ def proven_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (results / "test-runs.json").write_text(json.dumps({"generated_at": now,
                                                         "commit": "abc1234", "machine": {}, "pages": pages,
                                                         "gamedays": days}))
-    out = tmp_path_factory.mktemp("proven") / "site"
-    config = load_config(str(REPO / "mkdocs.yml"), site_dir=str(out))
-    config.plugins["handbook"].config["results"] = str(results)
-    build(config)
-    with serve(out) as url:
+    with _served_over(results, tmp_path_factory.mktemp("proven")) as url:
         yield url
 
 
@@ -243,9 +249,6 @@ def test_hostile_link_values_are_refused_and_leave_the_page_unchanged(site: str)
 @pytest.fixture(scope="module")
 def judged_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The site over crafted results: one runbook failed, one proven 60 days ago, one proven now."""
-    from mkdocs.commands.build import build
-    from mkdocs.config import load_config
-
     now = dt.datetime.now(dt.UTC)
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     def row(passed: int, days: float) -> dict:
@@ -256,11 +259,7 @@ def judged_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "generated_at": now.isoformat(), "commit": head, "machine": {},
         "pages": {"runbooks/memory-high.md": row(3, 0), "runbooks/backend-down.md": row(4, 60),
                   "runbooks/network-partition.md": row(4, 0)}}))
-    out = tmp_path_factory.mktemp("judged") / "site"
-    config = load_config(str(REPO / "mkdocs.yml"), site_dir=str(out))
-    config.plugins["handbook"].config["results"] = str(results)
-    build(config)
-    with serve(out) as url:
+    with _served_over(results, tmp_path_factory.mktemp("judged")) as url:
         yield url
 
 
