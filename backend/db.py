@@ -15,11 +15,18 @@ Choices, and why:
 * Broadcasts are saved (the last ``BACKEND_WS_REPLAY_BUFFER`` of them) before they are delivered,
   so a client reconnecting with ``since=N`` after a crash still gets what it missed. That write has
   its own thread and a 0.25 s lock timeout: with the database down, broadcasts still go out live.
-* One connection per worker thread (sqlite3 objects must stay on their thread), in four pools:
-  reads (``workers`` threads); writes (one thread, so our own writers queue in order instead of
-  polling each other's lock through the busy handler, whose growing sleeps starved some writes
-  past 2 s under 50 concurrent increments); the ``/ready`` probe (short timeout, answers even
-  while the others wait on a lock); and broadcast persistence (0.25 s timeout).
+* **Group commit** (:mod:`backend.group_commit`): writes queue to one writer thread, which commits
+  whatever is waiting as one transaction, still ``synchronous=FULL``; each request is answered once
+  its batch is durable. One thread also means our own writers queue in order instead of polling
+  each other's lock through the busy handler (whose growing sleeps starved some writes past 2 s
+  under 50 concurrent increments).
+* **Reads on the event loop**: a primary-key SELECT on a WAL database never waits for the writer,
+  so it runs on the loop's own connection, which has a busy timeout of 0: in the rare case it
+  cannot read at once (WAL recovery after a crash, an operator's exclusive lock) it raises instead of
+  blocking the loop, and the read is retried on the read threads, which wait the busy timeout. The
+  executor hop this saves was most of a read's cost (the baselines page measures both).
+* Other work has its own threads: the ``/ready`` probe (short timeout, answers even while the
+  others wait on a lock), broadcast persistence (0.25 s timeout), and the fallback reads.
 * Every thread and its connection is opened at start-up: the process holds the same file
   descriptors from its first request to its last, and a file that cannot be opened fails the
   start instead of a request.
@@ -36,6 +43,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from backend.group_commit import GroupCommit
 
 __all__ = ["Database", "DatabaseBusy", "DatabaseError", "DatabaseUnavailable"]
 
@@ -75,7 +84,8 @@ class DatabaseUnavailable(DatabaseError):
 class Database:
     """The SQLite adapter. Every public coroutine runs its statements on a worker thread."""
 
-    def __init__(self, path: Path, busy_timeout: float, workers: int = 4) -> None:
+    def __init__(self, path: Path, busy_timeout: float, workers: int = 2, write_batch: int = 64,
+                 write_batch_wait: float = 0.0, on_batch: Callable[[int], None] = lambda size: None) -> None:
         self.path = path
         self.busy_timeout = busy_timeout
         self.fault_unavailable = False
@@ -83,10 +93,12 @@ class Database:
         # pool name -> (its threads, how many, their lock timeout); see the module docstring
         self._pools = {
             name: (concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix=f"db-{name}"), threads, timeout)
-            for name, threads, timeout in (("read", workers, busy_timeout), ("write", 1, busy_timeout),
-                                           ("probe", 1, min(0.5, busy_timeout)),
+            for name, threads, timeout in (("read", workers, busy_timeout), ("probe", 1, min(0.5, busy_timeout)),
                                            ("replay", 1, min(REPLAY_WRITE_TIMEOUT, busy_timeout)))
         }
+        self._writer = GroupCommit(lambda: self._connect(busy_timeout), self._check_usable,
+                                   lambda exc: _translate(exc, busy_timeout), write_batch, write_batch_wait, on_batch)
+        self._loop_conn: sqlite3.Connection | None = None  # the event loop's reader, busy timeout 0
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
 
@@ -106,6 +118,8 @@ class Database:
 
             for future in [pool.submit(connect) for _ in range(threads)]:
                 future.result(timeout=15)
+        self._writer.start()
+        self._loop_conn = self._connect(0)
 
     def recent_broadcasts(self, keep: int) -> list[tuple[int, str]]:
         """The last ``keep`` persisted broadcast frames, oldest first (read once at start-up)."""
@@ -127,12 +141,16 @@ class Database:
         await self._run(txn, "replay")
 
     def close(self) -> None:
+        self._writer.stop()
         for pool, _, _ in self._pools.values():
             pool.shutdown(wait=True)
         with self._lock:
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
+        if self._loop_conn is not None:
+            self._loop_conn.close()
+            self._loop_conn = None
 
     def _connect(self, timeout: float) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
@@ -150,27 +168,39 @@ class Database:
                 self._connections.append(conn)
         return conn
 
+    def _check_usable(self) -> None:
+        if self.fault_unavailable:
+            raise DatabaseUnavailable("database made unavailable by the drill fault")
+        if not self.path.exists():
+            raise DatabaseUnavailable(f"database file {self.path} is missing")
+
     async def _run(self, fn: Callable[[sqlite3.Connection], T], pool_name: str = "read") -> T:
         pool, _, timeout = self._pools[pool_name]
 
         def call() -> T:
-            if self.fault_unavailable:
-                raise DatabaseUnavailable("database made unavailable by the drill fault")
-            if not self.path.exists():
-                raise DatabaseUnavailable(f"database file {self.path} is missing")
+            self._check_usable()
             conn = self._thread_conn(timeout)
             try:
                 return fn(conn)
-            except sqlite3.OperationalError as exc:
+            except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise DatabaseBusy(f"database locked for more than {timeout:g} s") from exc
-                raise DatabaseUnavailable(f"database error: {exc}") from exc
-            except sqlite3.DatabaseError as exc:
-                raise DatabaseUnavailable(f"database error: {exc}") from exc
+                raise _translate(exc, timeout) from exc
 
         return await asyncio.get_running_loop().run_in_executor(pool, call)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` on the loop's connection; on a lock, on the read threads (see the module docstring)."""
+        self._check_usable()
+        assert self._loop_conn is not None, "Database.open() was not called"
+        try:
+            return fn(self._loop_conn)
+        except sqlite3.OperationalError as exc:
+            if not _is_lock(exc):
+                raise _translate(exc, 0) from exc
+        except sqlite3.Error as exc:
+            raise _translate(exc, 0) from exc
+        return await self._run(fn)
 
     async def probe(self) -> None:
         """Raise a :class:`DatabaseError` unless a write transaction could start right now."""
@@ -183,45 +213,41 @@ class Database:
 
     async def increment(self, name: str) -> int:
         def txn(conn: sqlite3.Connection) -> int:
-            conn.execute("BEGIN IMMEDIATE")
             (value,) = conn.execute(
                 "INSERT INTO counters(name, value) VALUES (?, 1) "
                 "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
                 (name,),
-            ).fetchone()
-            conn.execute("COMMIT")
+            ).fetchall()[0]
             return int(value)
 
-        return await self._run(txn, "write")
+        return int(await self._writer.submit(txn))
 
     async def counter(self, name: str) -> int | None:
         def read(conn: sqlite3.Connection) -> int | None:
             row = conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
             return None if row is None else int(row[0])
 
-        return await self._run(read)
+        return await self._read(read)
 
     async def add_item(self, body: Any, idempotency_key: str | None) -> tuple[int, bool]:
         """Store ``body``; returns (id, created). A repeated idempotency key returns the first id."""
         text = json.dumps(body, separators=(",", ":"))
 
         def txn(conn: sqlite3.Connection) -> tuple[int, bool]:
-            conn.execute("BEGIN IMMEDIATE")
             if idempotency_key is not None:
                 row = conn.execute(
                     "SELECT id FROM items WHERE idempotency_key = ?", (idempotency_key,)
                 ).fetchone()
                 if row is not None:
-                    conn.execute("ROLLBACK")
                     return int(row[0]), False
             cur = conn.execute(
                 "INSERT INTO items(body, created_at, idempotency_key) VALUES (?, ?, ?)",
                 (text, time.time(), idempotency_key),
             )
-            conn.execute("COMMIT")
             return int(cur.lastrowid or 0), True
 
-        return await self._run(txn, "write")
+        created: tuple[int, bool] = await self._writer.submit(txn)
+        return created
 
     async def item(self, item_id: int) -> dict[str, Any] | None:
         def read(conn: sqlite3.Connection) -> dict[str, Any] | None:
@@ -230,4 +256,19 @@ class Database:
                 return None
             return {"id": row[0], "body": json.loads(row[1]), "created_at": row[2]}
 
-        return await self._run(read)
+        return await self._read(read)
+
+
+def _is_lock(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _translate(exc: Exception, timeout: float) -> Exception:
+    """A sqlite3 error as the :class:`DatabaseError` the API answers 503 with (others unchanged)."""
+    if isinstance(exc, DatabaseError):
+        return exc
+    if isinstance(exc, sqlite3.OperationalError) and _is_lock(exc):
+        return DatabaseBusy(f"database locked for more than {timeout:g} s")
+    if isinstance(exc, sqlite3.Error):
+        return DatabaseUnavailable(f"database error: {exc}")
+    return exc

@@ -1,8 +1,9 @@
 """The outermost ASGI layer: request ids, body limit, admission control and load shedding, metrics; and ``/ws``.
 
-Admission control: past ``BACKEND_MAX_IN_FLIGHT`` requests in progress, the next API request is
-refused with 503 and ``Retry-After`` before it costs anything, so overload turns into fast refusals
-instead of a queue in which every client waits (the probes are never refused).
+Admission control: past ``BACKEND_MAX_IN_FLIGHT`` requests in progress, or while the event loop
+runs late (``backend.loop_lag``, by a share that follows how late), the next API request is refused
+with 503 and ``Retry-After`` before it costs anything, so overload turns into fast refusals instead
+of a queue in which every client waits (the probes are never refused).
 
 A plain ASGI middleware rather than Starlette's ``BaseHTTPMiddleware``: it adds no task per
 request and sees every response, including the ones it produces itself.
@@ -57,7 +58,7 @@ class Gateway:
         self._timed: dict[tuple[str, str], Any] = {}
         # A plain count read at scrape time instead of a locked gauge update twice per request.
         self.in_flight = 0
-        self._shed = {reason: backend.metrics.http_shed.labels(reason) for reason in ("memory", "in_flight")}
+        self._shed = {reason: backend.metrics.http_shed.labels(reason) for reason in ("memory", "in_flight", "loop_lag")}
         backend.metrics.http_in_flight.set_function(lambda: self.in_flight)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -128,6 +129,10 @@ class Gateway:
             return error_response(503, "busy",
                                   f"{limit} requests already in progress (BACKEND_MAX_IN_FLIGHT); retry shortly",
                                   rid, {"Retry-After": "1"})
+        if not unshed and backend.lag_shedder.shed():
+            self._shed["loop_lag"].inc()
+            return error_response(503, "busy", "the server is past its capacity (event loop running late, "
+                                  "BACKEND_SHED_LOOP_LAG); retry shortly", rid, {"Retry-After": "1"})
         if path == "/ws":  # a WebSocket handshake that lost its Upgrade header on the way
             return error_response(426, "upgrade_required",
                                   "/ws is a WebSocket endpoint: the request needs Connection: Upgrade and Upgrade: "

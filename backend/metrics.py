@@ -72,6 +72,18 @@ class Metrics:
         self.db_errors = Counter(
             "backend_db_errors", "Database operations that failed, by kind (locked, unavailable, other).",
             ["kind"], registry=reg)
+        self.loop_lag = Gauge(
+            "backend_event_loop_lag_seconds", "How late the event loop ran a timer at its last tick (queue time).",
+            registry=reg)
+        self.loop_lag_shed_share = Gauge(
+            "backend_http_shed_share", "Share of new API requests refused because the event loop runs late.",
+            registry=reg)
+        self.db_write_batch = Histogram(
+            "backend_db_write_batch_size", "Writes committed together by one group commit (one fsync).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=reg)
+        self.read_cache_requests = Counter(
+            "backend_read_cache_requests", "Counter reads by the read-through cache's answer (hit, miss).",
+            ["result"], registry=reg)
         self.memory_sheds = Counter(
             "backend_memory_guard_sheds", "Requests answered 503 because RSS was above the watermark.",
             registry=reg)

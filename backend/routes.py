@@ -102,12 +102,16 @@ async def metrics(request: Request, ago: Annotated[float | None, Query(ge=0, le=
 
 @router.post("/api/counters/{name}/increment")
 async def increment(request: Request, name: Name) -> dict[str, Any]:
-    return {"name": name, "value": await _backend(request).db.increment(name)}
+    backend = _backend(request)
+    value = await backend.db.increment(name)
+    backend.counters.invalidate(name)  # before the answer: an acknowledged increment is never read stale
+    return {"name": name, "value": value}
 
 
 @router.get("/api/counters/{name}")
 async def counter(request: Request, name: Name) -> dict[str, Any]:
-    value = await _backend(request).db.counter(name)
+    backend = _backend(request)
+    value = await backend.counters.get(name, lambda: backend.db.counter(name))
     if value is None:
         raise ApiError(404, "not_found", f"counter {name!r} was never incremented")
     return {"name": name, "value": value}

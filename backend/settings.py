@@ -57,6 +57,9 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("max_in_flight", "BACKEND_MAX_IN_FLIGHT", 128, "requests",
                 "Admission control: API requests served at once; one more is refused at once with 503 and "
                 "Retry-After instead of queueing (probes are never refused); 0 turns it off.", _positive_int, 0),
+    SettingSpec("shed_loop_lag", "BACKEND_SHED_LOOP_LAG", 0.005, "seconds",
+                "Admission by queue time: once the event loop has run later than this for 0.1 s in a row, a "
+                "growing share of new API requests is refused with 503 and Retry-After; 0 turns it off.", _number, 0.0),
     SettingSpec("max_header_bytes", "BACKEND_MAX_HEADER_BYTES", 16 * 1024, "bytes",
                 "Largest request line plus headers; a bigger head gets 414 (the path) or 431 (the headers).",
                 _positive_int, 256),
@@ -89,6 +92,14 @@ SPECS: tuple[SettingSpec, ...] = (
                 "Size limit of the disk tier (diskcache culls beyond it).", _positive_int, 1),
     SettingSpec("cache_probe_interval", "BACKEND_CACHE_PROBE_INTERVAL", 2.0, "seconds",
                 "How often a degraded disk tier is re-tested so it recovers by itself.", _number, 0.05),
+    SettingSpec("db_write_batch", "BACKEND_DB_WRITE_BATCH", 64, "writes",
+                "Group commit: most writes committed by one transaction (one fsync).", _positive_int, 1),
+    SettingSpec("db_write_batch_wait", "BACKEND_DB_WRITE_BATCH_WAIT", 0.0, "seconds",
+                "Group commit: how long the writer waits for more writes after the first; 0 takes only "
+                "what queued during the previous commit.", _number, 0.0),
+    SettingSpec("read_cache_items", "BACKEND_READ_CACHE_ITEMS", 1000, "counters",
+                "Counters kept in the read-through LRU in front of SQLite; an increment invalidates its entry.",
+                _positive_int, 1),
     SettingSpec("db_busy_timeout", "BACKEND_DB_BUSY_TIMEOUT", 5.0, "seconds",
                 "How long a query waits for a lock before the request gets 503.", _number, 0.0),
     SettingSpec("memory_watermark_bytes", "BACKEND_MEMORY_WATERMARK_BYTES", 512 * MiB, "bytes",
@@ -135,6 +146,7 @@ class Settings:
     data_dir: Path
     max_body_bytes: int
     max_in_flight: int
+    shed_loop_lag: float
     max_header_bytes: int
     http_header_timeout: float
     ws_max_connections: int
@@ -148,6 +160,9 @@ class Settings:
     cache_memory_items: int
     cache_disk_bytes: int
     cache_probe_interval: float
+    db_write_batch: int
+    db_write_batch_wait: float
+    read_cache_items: int
     db_busy_timeout: float
     memory_watermark_bytes: int
     memory_check_interval: float

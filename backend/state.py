@@ -20,8 +20,10 @@ from backend.cache import DiskTier, TieredCache
 from backend.db import Database
 from backend.history import MetricsHistory
 from backend.hub import Hub
+from backend.loop_lag import LagShedder
 from backend.memory_guard import MemoryGuard, watch
 from backend.metrics import Metrics, watch_disk
+from backend.read_through import ReadThrough
 from backend.restarts import Restarts
 from backend.settings import Settings
 
@@ -73,7 +75,11 @@ class Backend:
         self.settings = settings
         self.started_at = time.time()
         self.metrics = Metrics()
-        self.db = Database(settings.data_dir / "backend.sqlite3", settings.db_busy_timeout)
+        self.db = Database(settings.data_dir / "backend.sqlite3", settings.db_busy_timeout,
+                           write_batch=settings.db_write_batch, write_batch_wait=settings.db_write_batch_wait,
+                           on_batch=self.metrics.db_write_batch.observe)
+        self.counters = ReadThrough(settings.read_cache_items, self.metrics.read_cache_requests)
+        self.lag_shedder = LagShedder(settings.shed_loop_lag, self.metrics.loop_lag, self.metrics.loop_lag_shed_share)
         self.cache = TieredCache(DiskTier(settings.data_dir / "cache", settings.cache_disk_bytes),
                                  settings.cache_memory_items, self.metrics)
         self.hub = Hub(settings.ws_max_connections, settings.ws_send_queue, settings.ws_replay_buffer)
@@ -112,6 +118,7 @@ class Backend:
                          lambda shedding: self.metrics.memory_shedding.set(int(shedding))))
         self.spawn(self.cache.monitor(self.settings.cache_probe_interval))
         self.spawn(self._keep_metrics_history())
+        self.spawn(self.lag_shedder.watch())
 
     async def _keep_metrics_history(self) -> None:
         """Copy /metrics into the history every interval, from the first second of the process."""

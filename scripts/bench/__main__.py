@@ -25,27 +25,49 @@ from pathlib import Path
 from typing import Any
 
 from scripts import live, results
+from scripts.bench import cache_trace
 from scripts.bench.harness import exit_cleanly_on_sigterm, fresh_backend
 from scripts.bench.soak import PLANS, soak
 from scripts.bench.stats import compare
-from scripts.bench.suites import Details, Figures, api_capacity, api_open_loop, cache_zipf, restarts, websocket, ws_echo
+from scripts.bench.suites import (
+    Details,
+    Figures,
+    api_capacity,
+    api_open_loop,
+    cache_zipf,
+    read_cache,
+    restarts,
+    websocket,
+    ws_echo,
+)
 from scripts.bench.wrk import throughput
 from scripts.results import figure
 
 # Figures the run's size decides rather than the backend: the offered rates, the work counts, the
 # capacity (bench-quick's search stops at 1,500/s) and the soak, whose slope needs the full run's
 # warm-up to mean anything. bench-quick prints them but does not compare them.
-SIZE_BOUND = ("api.mixed.achieved_rps", "ws.echo.achieved_per_second", "api.capacity", "memory.soak.")
+SIZE_BOUND = ("api.mixed.achieved_rps", "ws.echo.achieved_per_second", "api.capacity", "memory.soak.",
+              "cache.trace.")
+# wrk is closed loop: its 50 connections keep the server's loop saturated by design, which admission
+# by queue time (BACKEND_SHED_LOOP_LAG) would rightly answer with refusals; throughput and the soak
+# measure what the server does with every request, so they run with it off (the open-loop suites,
+# capacity included, keep the defaults)
+CLOSED_LOOP = {"shed_loop_lag": 0}
+# The read-through cache's trace: Zipf(1.1) like the tier benchmark, 2 % increments (each invalidates)
+TRACE_SKEW, TRACE_WRITE_SHARE = 1.1, 0.02
 SIZES: dict[str, dict[str, Any]] = {
     "full": {"rate": 1000, "seconds": 60, "capacity_rates": list(range(1000, 6001, 250)), "capacity_seconds": 10,
              "wrk_seconds": 15, "hold": [100, 1000, 5000], "fanout": 1000, "broadcasts": 500,
-             "echo": (1000, 30, 50), "cycles": 10_000, "keys": 10_000, "lookups": 20_000, "restarts": 50},
+             "echo": (1000, 30, 50), "cycles": 10_000, "keys": 10_000, "lookups": 20_000, "restarts": 50,
+             "trace": {"keys": 10_000, "ops": 200_000, "size": 5000, "sweep": [250, 500, 1000, 2000, 3000, 4000, 5000, 6000, 8000]}},
     "quick": {"rate": 300, "seconds": 10, "capacity_rates": [500, 1000, 1500], "capacity_seconds": 3,
               "wrk_seconds": 3, "hold": [50, 500], "fanout": 200, "broadcasts": 20, "echo": (1000, 5, 50),
-              "cycles": 1000, "keys": 2000, "lookups": 5000, "restarts": 5},
+              "cycles": 1000, "keys": 2000, "lookups": 5000, "restarts": 5,
+              "trace": {"keys": 2000, "ops": 20_000, "size": 1000, "sweep": [250, 500, 1000, 2000]}},
     "smoke": {"rate": 50, "seconds": 1, "capacity_rates": [50, 100], "capacity_seconds": 1, "wrk_seconds": 1,
               "hold": [5], "fanout": 5, "broadcasts": 3, "echo": (50, 1, 5), "cycles": 10, "keys": 50,
-              "lookups": 100, "restarts": 1},
+              "lookups": 100, "restarts": 1,
+              "trace": {"keys": 50, "ops": 500, "size": 20, "sweep": [10, 20]}},
 }
 
 
@@ -57,19 +79,24 @@ def run(size: str) -> tuple[Figures, Details]:
     p99_limit = p99_target[1]
     figures: Figures = {}
     details: Details = {}
+    shape = sizes["trace"]
+    trace = cache_trace.record(shape["keys"], shape["ops"], TRACE_SKEW, TRACE_WRITE_SHARE)
     plans: list[tuple[dict[str, Any], Callable[[live.Live], Figures]]] = [
         ({}, lambda b: api_open_loop(b, sizes["rate"], sizes["seconds"])),
         ({}, lambda b: api_capacity(b, sizes["capacity_rates"], sizes["capacity_seconds"], p99_limit, details)),
-        ({}, lambda b: throughput(b, sizes["wrk_seconds"])),
+        ({}, lambda b: api_capacity(b, sizes["capacity_rates"], sizes["capacity_seconds"], p99_limit, details,
+                                    pin=True)),
+        (CLOSED_LOOP, lambda b: throughput(b, sizes["wrk_seconds"])),
         ({"ws_max_connections": max(sizes["hold"]) + 100, "ws_send_queue": 1024},
          lambda b: websocket(b, sizes["hold"], sizes["fanout"], sizes["broadcasts"], sizes["cycles"])),
         ({}, lambda b: ws_echo(b, *sizes["echo"])),
         ({"cache_memory_items": max(sizes["keys"] // 10, 1)},
          lambda b: cache_zipf(b, sizes["keys"], sizes["lookups"])),
+        ({"read_cache_items": shape["size"]}, lambda b: read_cache(b, trace, shape["size"], shape["sweep"], details)),
         # the crash-loop guard would (rightly) stop 50 kills in a minute; backoff capped at 1 s
         ({"supervisor_max_starts": sizes["restarts"] + 5, "supervisor_backoff_max": 1},
          lambda b: restarts(b, sizes["restarts"])),
-        ({}, lambda b: soak(b, PLANS[size], details)),
+        (CLOSED_LOOP, lambda b: soak(b, PLANS[size], details)),
     ]
     for settings, suite in plans:
         with fresh_backend(**settings) as backend:
@@ -95,8 +122,9 @@ def _wrk_version() -> str:
 def _record(figures: Figures, details: Details, directory: Path) -> None:
     tools = {"python": sys.version.split()[0], "generator": "aiohttp on uvloop, open loop, 64 connections",
              "wrk": _wrk_version(),
-             **{name: _version(name) for name in ("aiohttp", "uvicorn", "fastapi", "websockets")}}
-    sizes = {**SIZES["full"], "soak": dataclasses.asdict(PLANS["full"])}
+             **{name: _version(name) for name in ("aiohttp", "uvicorn", "fastapi", "websockets", "cachetools", "theine")}}
+    sizes = {**SIZES["full"], "soak": dataclasses.asdict(PLANS["full"]),
+             "trace_zipf_skew": TRACE_SKEW, "trace_write_share": TRACE_WRITE_SHARE}
     path = directory / results.BASELINES
     results.write(path, figures, {"tools": tools, "sizes": sizes, "details": details})
     print(f"wrote {path}")

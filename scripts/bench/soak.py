@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     exit_cleanly_on_sigterm()
     plan = PLANS["full"] if args.hours is None else dataclasses.replace(PLANS["full"], hours=args.hours)
     details: Details = {}
-    with fresh_backend() as backend:
+    with fresh_backend(shed_loop_lag=0) as backend:  # wrk's closed loop: see CLOSED_LOOP in scripts.bench
         figures = soak(backend, plan, details)
     for key, (value, unit, _) in figures.items():
         print(f"{key:<42} {value:>14.6g} {unit}")

@@ -7,11 +7,13 @@ Every suite returns figures as ``{key: (value, unit, samples)}``. Sizes come fro
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import random
 import signal
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -21,9 +23,12 @@ import uvloop
 from websockets.asyncio.client import connect
 
 from scripts import live
+from scripts.bench import cache_trace
 from scripts.bench.stats import Latencies
+from scripts.bench.wrk import cpu_seconds
+from scripts.pinning import pinned
 
-__all__ = ["Details", "Figures", "api_capacity", "api_open_loop", "cache_zipf", "connect_cycles", "restarts",
+__all__ = ["Details", "Figures", "OpenLoopRun", "api_capacity", "api_open_loop", "cache_zipf", "connect_cycles", "read_cache", "restarts",
            "websocket", "ws_echo"]
 
 Figures = dict[str, tuple[float, str, int]]
@@ -44,7 +49,18 @@ def _request_mix(i: int, rng: random.Random, ids: list[int]) -> tuple[str, str, 
     return "GET", f"/api/items/{rng.choice(ids)}", None
 
 
-async def _open_loop(url: str, rate: float, seconds: float, connections: int) -> tuple[Latencies, int, int, float]:
+@dataclasses.dataclass
+class OpenLoopRun:
+    latencies: Latencies
+    errors: int
+    total: int
+    achieved: float  # requests per second the generator managed
+    cpu_seconds: float  # the server's CPU time during the load (0 when no process was given)
+    elapsed: float
+
+
+async def _open_loop(url: str, rate: float, seconds: float, connections: int,
+                     server: psutil.Process | None = None) -> OpenLoopRun:
     """Open loop: request i is due at ``i / rate``; latency counts from when it was due.
 
     ``connections`` workers, one keep-alive connection each, take due requests in order. When all
@@ -65,6 +81,7 @@ async def _open_loop(url: str, rate: float, seconds: float, connections: int) ->
                 ids.append((await response.json())["id"])
     plan = [_request_mix(i, rng, ids) for i in range(total)]
     next_index = 0
+    cpu = cpu_seconds(server) if server else 0.0
     started = time.perf_counter()
 
     async def worker() -> None:
@@ -88,40 +105,48 @@ async def _open_loop(url: str, rate: float, seconds: float, connections: int) ->
                 latencies.record(time.perf_counter() - due)
 
     await asyncio.gather(*(worker() for _ in range(connections)))
-    return latencies, errors, total, total / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    used = cpu_seconds(server) - cpu if server else 0.0
+    return OpenLoopRun(latencies, errors, total, total / elapsed, used, elapsed)
 
 
 def api_open_loop(backend: live.Live, rate: float, seconds: float) -> Figures:
-    latencies, errors, total, achieved = uvloop.run(_open_loop(backend.url, rate, seconds, connections=64))
-    s = latencies.summary()
-    n = latencies.count
+    """The mixed scenario at ``rate``; with the server's CPU per 1,000 requests and its share of a core."""
+    run = uvloop.run(_open_loop(backend.url, rate, seconds, 64, psutil.Process(backend.server_pid())))
+    s = run.latencies.summary()
+    n, total = run.latencies.count, run.total
     return {"api.mixed.p50_seconds": (s["p50"], "seconds", n), "api.mixed.p95_seconds": (s["p95"], "seconds", n),
             "api.mixed.p99_seconds": (s["p99"], "seconds", n), "api.mixed.max_seconds": (s["max"], "seconds", n),
-            "api.mixed.error_ratio": (errors / total, "ratio", total),
-            "api.mixed.achieved_rps": (achieved, "per_second", total)}
+            "api.mixed.error_ratio": (run.errors / total, "ratio", total),
+            "api.mixed.achieved_rps": (run.achieved, "per_second", total),
+            "api.cpu.mixed_seconds_per_kreq": (run.cpu_seconds / total * 1000, "seconds", total),
+            "api.cpu.mixed_core_share": (run.cpu_seconds / run.elapsed, "ratio", total)}
 
 
 def api_capacity(backend: live.Live, rates: list[float], seconds: float, p99_limit: float,
-                 details: Details) -> Figures:
+                 details: Details, pin: bool = False) -> Figures:
     """The highest offered rate (open loop, mixed scenario) at which p99 stays under ``p99_limit``.
 
     Rates are tried in order; the search stops at the first that fails: p99 at or over the limit,
     any error, or the server falling more than 5 % behind the offered rate. Every step's p99 goes
-    to ``details`` for the chart.
+    to ``details`` for the chart. With ``pin``, the server (all its threads) runs on CPU 0 and this
+    generator on CPU 1, so neither takes the other's core: the fair figure; without, both share both.
     """
+    name = "api.capacity_pinned" if pin else "api.capacity"
+    placement = {backend.server_pid(): {0}, os.getpid(): {1}} if pin else {}
     best, best_p99, steps = 0.0, 0.0, []
-    for rate in rates:
-        latencies, errors, _, achieved = uvloop.run(_open_loop(backend.url, rate, seconds, connections=64))
-        p99 = latencies.percentile(99)
-        steps.append([rate, p99, achieved, errors])
-        print(f"  capacity step {rate:>6.0f}/s: p99 {p99 * 1000:7.1f} ms, achieved {achieved:7.0f}/s, "
-              f"{errors} errors", flush=True)
-        if p99 >= p99_limit or errors or achieved < 0.95 * rate:
-            break
-        best, best_p99 = rate, p99
-    details["api.capacity.steps"] = steps
-    return {"api.capacity_rps": (best, "per_second", len(steps)),
-            "api.capacity.p99_seconds": (best_p99, "seconds", len(steps))}
+    with pinned(placement):
+        for rate in rates:
+            run = uvloop.run(_open_loop(backend.url, rate, seconds, connections=64))
+            p99 = run.latencies.percentile(99)
+            steps.append([rate, p99, run.achieved, run.errors])
+            print(f"  {name} step {rate:>6.0f}/s: p99 {p99 * 1000:7.1f} ms, achieved {run.achieved:7.0f}/s, "
+                  f"{run.errors} errors", flush=True)
+            if p99 >= p99_limit or run.errors or run.achieved < 0.95 * rate:
+                break
+            best, best_p99 = rate, p99
+    details[f"{name}.steps" if pin else "api.capacity.steps"] = steps
+    return {f"{name}_rps": (best, "per_second", len(steps)), f"{name}.p99_seconds": (best_p99, "seconds", len(steps))}
 
 
 def _connect(ws_url: str) -> Any:
@@ -283,3 +308,73 @@ def restarts(backend: live.Live, cycles: int) -> Figures:
             "process.restart.p99_seconds": (s["p99"], "seconds", cycles),
             "process.restart.children_after": (len(children), "count", cycles),
             "process.restart.listeners_after": (len(listeners), "count", cycles)}
+
+
+async def _replay(url: str, ops: Sequence[tuple[bool, int]], connections: int = 4) -> int:
+    """Send the trace's ops in order over ``connections`` keep-alive connections; returns errors."""
+    next_index, errors = 0, 0
+
+    async def worker() -> None:
+        nonlocal next_index, errors
+        async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=1)) as client:
+            while next_index < len(ops):
+                write, key = ops[next_index]
+                next_index += 1
+                method, path = ("POST", f"/api/counters/t{key}/increment") if write else ("GET", f"/api/counters/t{key}")
+                async with client.request(method, path) as response:
+                    await response.read()
+                    errors += response.status != 200
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return errors
+
+
+def _read_cache_counts(backend: live.Live) -> tuple[float, float]:
+    return (backend.metric("backend_read_cache_requests_total", result="hit"),
+            backend.metric("backend_read_cache_requests_total", result="miss"))
+
+
+def read_cache(backend: live.Live, trace: cache_trace.Trace, size: int, sweep: list[int],
+               details: Details) -> Figures:
+    """The recorded trace against the live read-through cache of ``size`` entries (the caller starts
+    the backend with it), beside LRU, Belady and W-TinyLFU offline at the same size; the offline
+    policies also over ``sweep`` sizes for the chart. Every key is created first (increments,
+    which leave the cache empty), so the replay starts cold and every read finds its counter."""
+
+    async def seed() -> None:
+        async with aiohttp.ClientSession(backend.url) as client:
+            for start in range(0, trace.keys, 64):
+                responses = await asyncio.gather(*(client.post(f"/api/counters/t{k}/increment")
+                                                   for k in range(start, min(start + 64, trace.keys))))
+                for response in responses:
+                    response.raise_for_status()
+                    response.release()
+
+    uvloop.run(seed())
+    counts = [_read_cache_counts(backend)]
+    errors = 0
+    for part in (trace.ops[:trace.warmup_ops], trace.ops[trace.warmup_ops:]):
+        errors += uvloop.run(_replay(backend.url, part))
+        counts.append(_read_cache_counts(backend))
+    if errors:
+        raise RuntimeError(f"{errors} of {len(trace.ops)} replayed requests did not answer 200")
+    (h0, m0), (h1, m1), (h2, m2) = counts
+    live_warm, live_steady = (h1 - h0) / ((h1 - h0) + (m1 - m0)), (h2 - h1) / ((h2 - h1) + (m2 - m1))
+    policies = {"lru": cache_trace.lru, "belady": cache_trace.belady, "tinylfu": cache_trace.tinylfu}
+    at_size = {name: simulate(trace, size) for name, simulate in policies.items()}
+    details["cache.trace.sweep"] = [[n, *(simulate(trace, n).steady for simulate in policies.values())]
+                                    for n in sweep]
+    reads = sum(not write for write, _ in trace.ops)
+    figures: Figures = {
+        "cache.trace.size": (size, "count", len(trace.ops)),
+        "cache.trace.keys": (trace.keys, "count", len(trace.ops)),
+        "cache.trace.live_warmup_hit_ratio": (live_warm, "ratio", trace.warmup_ops),
+        "cache.trace.live_hit_ratio": (live_steady, "ratio", reads),
+        "cache.trace.live_minus_lru": (abs(live_steady - at_size["lru"].steady), "ratio", reads),
+        "cache.trace.lru_warmup_hit_ratio": (at_size["lru"].warmup, "ratio", trace.warmup_ops),
+    }
+    for name, ratios in at_size.items():
+        figures[f"cache.trace.{name}_hit_ratio"] = (ratios.steady, "ratio", reads)
+    for name, cost in cache_trace.lookup_costs(trace, size).items():
+        figures[f"cache.trace.{name}_lookup_seconds"] = (cost, "seconds", len(trace.ops))
+    return figures

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import re
 import shutil
 import subprocess
@@ -19,21 +20,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 
 from scripts import live
+from scripts.bench.disk import fsyncs_per_second
 from scripts.results import REPO
 
-__all__ = ["ENDPOINTS", "WrkError", "WrkRun", "hello_server", "parse", "run_wrk", "throughput"]
+__all__ = ["ENDPOINTS", "WrkError", "WrkRun", "cpu_seconds", "hello_server", "parse", "run_wrk", "throughput"]
 
 Figures = dict[str, tuple[float, str, int]]
 
-# name -> (method, path); the reads hit a key, counter and item the suite seeds first
-ENDPOINTS: dict[str, tuple[str, str]] = {
-    "health": ("GET", "/health"),
-    "cache_read": ("GET", "/api/cache/bench"),
-    "counter_read": ("GET", "/api/counters/bench"),
-    "item_read": ("GET", "/api/items/{item}"),
-    "counter_increment": ("POST", "/api/counters/bench/increment"),
+# name -> (method, path, JSON body); the reads hit a key, counter and item the suite seeds first.
+# The counter read is answered by the read-through cache (one hot key); the item read by SQLite.
+ENDPOINTS: dict[str, tuple[str, str, str | None]] = {
+    "health": ("GET", "/health", None),
+    "cache_read": ("GET", "/api/cache/bench", None),
+    "counter_read": ("GET", "/api/counters/bench", None),
+    "item_read": ("GET", "/api/items/{item}", None),
+    "counter_increment": ("POST", "/api/counters/bench/increment", None),
+    "item_write": ("POST", "/api/items", '{"bench":true}'),
 }
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 _RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
@@ -73,20 +78,29 @@ def parse(output: str) -> WrkRun:
 
 
 def run_wrk(url: str, seconds: float, method: str = "GET", connections: int = 50, threads: int = 2,
-            script: Path | None = None) -> WrkRun:
-    """One wrk run against ``url``; POSTs go through a two-line Lua script (wrk has no method flag)."""
+            script: Path | None = None, body: str | None = None) -> WrkRun:
+    """One wrk run against ``url``; POSTs go through a few lines of Lua (wrk has no method or body flag)."""
     if shutil.which("wrk") is None:
         raise WrkError("wrk is not installed: run scripts/install-system-tools.sh (Debian package wrk)")
     with tempfile.TemporaryDirectory(prefix="wrk-") as tmp:
-        if script is None and method != "GET":
+        if script is None and (method != "GET" or body is not None):
             script = Path(tmp) / "method.lua"
-            script.write_text(f'wrk.method = "{method}"\n')
+            lines = [f"wrk.method = {json.dumps(method)}"]
+            if body is not None:
+                lines += [f"wrk.body = {json.dumps(body)}", 'wrk.headers["Content-Type"] = "application/json"']
+            script.write_text("\n".join(lines) + "\n")
         command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
                    *(["-s", str(script)] if script else []), url]
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
     if done.returncode != 0:
         raise WrkError(f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()}")
     return parse(done.stdout)
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """User plus system CPU time the process has used so far, all of its threads."""
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 @contextlib.contextmanager
@@ -107,24 +121,33 @@ def hello_server() -> Iterator[str]:
 
 
 def throughput(backend: live.Live, seconds: float) -> Figures:
-    """Requests per second per endpoint and its ratio to hello-world (mean of a run before and after)."""
+    """Requests per second per endpoint and its ratio to hello-world (mean of a run before and after),
+    and the server's CPU time (user + system, every thread) per 1,000 requests of each."""
     with httpx.Client(base_url=backend.url, timeout=10) as client:
         client.put("/api/cache/bench", json={"cached": True}).raise_for_status()
         client.post("/api/counters/bench/increment").raise_for_status()
         item = client.post("/api/items", json={"bench": True}).json()["id"]
-    figures: Figures = {}
+    rate, fsyncs = fsyncs_per_second(backend.data_dir, min(seconds, 5))
+    figures: Figures = {"disk.fsyncs_per_second": (rate, "per_second", fsyncs)}
+    server = psutil.Process(backend.server_pid())
     with hello_server() as hello_url:
         before = run_wrk(hello_url + "/", seconds)
-        for name, (method, path) in ENDPOINTS.items():
-            run = run_wrk(backend.url + path.format(item=item), seconds, method)
+        for name, (method, path, body) in ENDPOINTS.items():
+            cpu = cpu_seconds(server)
+            run = run_wrk(backend.url + path.format(item=item), seconds, method, body=body)
             if run.errors:
                 raise run.failure(f"{method} {path} under wrk")
             figures[f"api.throughput.{name}_rps"] = (run.rps, "per_second", run.requests)
             figures[f"api.throughput.{name}_p99_seconds"] = (run.p99_seconds, "seconds", run.requests)
+            figures[f"api.cpu.{name}_seconds_per_kreq"] = ((cpu_seconds(server) - cpu) / run.requests * 1000,
+                                                           "seconds", run.requests)
         after = run_wrk(hello_url + "/", seconds)
     hello = (before.rps + after.rps) / 2
     figures["api.throughput.hello_rps"] = (hello, "per_second", before.requests + after.requests)
     for name in ENDPOINTS:
         rps, _, n = figures[f"api.throughput.{name}_rps"]
         figures[f"api.throughput.{name}_ratio"] = (rps / hello, "ratio", n)
+    for name in ("counter_increment", "item_write"):  # writes per fsync: what group commit carried
+        rps, _, n = figures[f"api.throughput.{name}_rps"]
+        figures[f"api.throughput.{name}_per_fsync"] = (rps / rate, "ratio", n)
     return figures

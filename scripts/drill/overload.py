@@ -1,8 +1,10 @@
 """The overload drill: three times the measured capacity, offered open loop, with admission control
 and, in the same run, without it (``BACKEND_MAX_IN_FLIGHT=0``), so the difference is measured.
 
-Each request is due at a fixed time (``i / rate``). On these 2 cores one Python generator cannot
-send three times the capacity, so two latencies are kept: the server's (from sending to the answer,
+Each request is due at a fixed time (``i / rate``). The server runs on CPU 0 and the generator
+(:mod:`scripts.load_client`, lean enough to offer the rate from one core) on CPU 1, so neither
+takes the other's core; the yardstick is the capacity ``make bench`` measured the same way
+(``api.capacity_pinned_rps``). Two latencies are kept: the server's (from sending to the answer,
 what the targets judge) and the schedule's lag (from due to sent, the generator's own limit), and
 the rate it really sent is reported beside the one offered. A quarter of the requests are writes (``POST /api/items``) whose acknowledged
 ids are read back afterwards: none may be lost. The server's RSS is sampled throughout; after the
@@ -13,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import os
 import threading
 import time
 from pathlib import Path
 
-import aiohttp
 import httpx
 import psutil
 import uvloop
@@ -25,6 +28,8 @@ import uvloop
 from scripts import live, results
 from scripts.bench.stats import Latencies
 from scripts.drill.drills import Judged
+from scripts.load_client import Connection, request_bytes
+from scripts.pinning import pinned
 
 __all__ = ["OverloadResult", "capacity", "run"]
 
@@ -54,9 +59,9 @@ class OverloadResult(Judged):
 
 
 def capacity() -> float:
-    """The measured capacity (``make bench``), the drill's yardstick."""
+    """The measured capacity of one server on its own core (``make bench``), the drill's yardstick."""
     baselines = results.load(results.DEFAULT_DIR / results.BASELINES)
-    measured = baselines.metrics.get("api.capacity_rps") if baselines else None
+    measured = baselines.metrics.get("api.capacity_pinned_rps") if baselines else None
     return measured.value if measured and measured.value > 0 else FALLBACK_CAPACITY
 
 
@@ -66,41 +71,43 @@ async def _offer(url: str, rate: float, seconds: float, result: OverloadResult) 
     admitted, refused, lag = Latencies(), Latencies(), Latencies()
     acked: dict[int, str] = {}
     next_index = 0
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    reads = [request_bytes("GET", f"/api/counters/overload-{k}", host) for k in range(10)]
+    connections = await asyncio.gather(*(Connection.open(host, int(port)) for _ in range(CONNECTIONS)))
     started = time.perf_counter()
 
-    async def worker() -> None:
+    async def worker(connection: Connection) -> None:
         nonlocal next_index
-        connector = aiohttp.TCPConnector(limit=1)
-        async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
-            # the run lasts ``seconds``: what the generator could not send by then is its limit, not a backlog
-            while next_index < total and time.perf_counter() - started < seconds:
-                i = next_index
-                next_index += 1
-                due = started + i / rate
-                if (wait := due - time.perf_counter()) > 0:
-                    await asyncio.sleep(wait)
-                sent = time.perf_counter()
-                lag.record(sent - due)
-                marker = f"overload-{i}"
-                write = i % 4 == 0
-                try:
-                    request = client.post("/api/items", json={"m": marker}) if write else \
-                        client.get(f"/api/counters/overload-{i % 10}")
-                    async with request as answer:
-                        body = await answer.read()
-                        elapsed = time.perf_counter() - sent
-                        if answer.status == 503 and b'"busy"' in body:
-                            refused.record(elapsed)
-                        elif answer.status < 500:
-                            admitted.record(elapsed)
-                            if write and answer.status == 201:
-                                acked[int((await answer.json())["id"])] = marker
-                        else:
-                            result.failed += 1
-                except (TimeoutError, aiohttp.ClientError):
-                    result.failed += 1
+        # the run lasts ``seconds``: what the generator could not send by then is its limit, not a backlog
+        while next_index < total and time.perf_counter() - started < seconds:
+            i = next_index
+            next_index += 1
+            due = started + i / rate
+            if (wait := due - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            sent = time.perf_counter()
+            lag.record(sent - due)
+            marker = f"overload-{i}"
+            write = i % 4 == 0
+            raw = request_bytes("POST", "/api/items", host, {"m": marker}) if write else reads[i % 10]
+            try:
+                status, body = await asyncio.wait_for(connection.request(raw), 30)
+            except (TimeoutError, ConnectionError):
+                result.failed += 1
+                connection = await Connection.open(host, int(port))
+                continue
+            elapsed = time.perf_counter() - sent
+            if status == 503 and b'"busy"' in body:
+                refused.record(elapsed)
+            elif status < 500:
+                admitted.record(elapsed)
+                if write and status == 201:
+                    acked[int(json.loads(body)["id"])] = marker
+            else:
+                result.failed += 1
+        connection.close()
 
-    await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+    await asyncio.gather(*(worker(c) for c in connections))
     result.sent_rps = next_index / (time.perf_counter() - started)
     result.admitted, result.refused = admitted.count, refused.count
     result.admitted_p99_seconds = admitted.percentile(99) if admitted.count else 0.0
@@ -133,7 +140,7 @@ def _recovery(url: str, normal_p99: float, deadline: float = 30.0) -> float | No
 
 def _one(tmp: Path, mode: str, rate: float, seconds: float) -> OverloadResult:
     result = OverloadResult(mode, offered_rps=rate)
-    settings = {} if mode == "admission" else {"max_in_flight": 0}
+    settings = {} if mode == "admission" else {"max_in_flight": 0, "shed_loop_lag": 0}
     (tmp / mode).mkdir(parents=True, exist_ok=True)
     with live.running(tmp / mode, "serve", **settings) as backend:
         server = psutil.Process(backend.server_pid())
@@ -153,7 +160,8 @@ def _one(tmp: Path, mode: str, rate: float, seconds: float) -> OverloadResult:
         sampler = threading.Thread(target=sample)
         sampler.start()
         try:
-            acked = uvloop.run(_offer(backend.url, rate, seconds, result))
+            with pinned({server.pid: {0}, os.getpid(): {1}}):
+                acked = uvloop.run(_offer(backend.url, rate, seconds, result))
         finally:
             stop.set()
             sampler.join(5)

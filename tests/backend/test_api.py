@@ -61,6 +61,27 @@ def test_concurrent_increments_are_exact(shared_backend: Live) -> None:
         assert client.get("/api/counters/race").json() == {"name": "race", "value": 200}
 
 
+def test_a_counter_read_after_an_acknowledged_increment_is_never_stale(shared_backend: Live) -> None:
+    """Reads interleaved with increments from eight clients: every read after an increment was
+    acknowledged shows at least that value, though the read-through cache holds the counter."""
+    def client_loop(_: int) -> list[tuple[int, int]]:
+        pairs = []
+        with httpx.Client(base_url=shared_backend.url, timeout=30.0) as client:
+            for _ in range(40):
+                acknowledged = client.post("/api/counters/fresh/increment").json()["value"]
+                pairs.append((acknowledged, client.get("/api/counters/fresh").json()["value"]))
+        return pairs
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        pairs = [pair for found in pool.map(client_loop, range(8)) for pair in found]
+    assert all(read >= acknowledged for acknowledged, read in pairs), [p for p in pairs if p[1] < p[0]][:5]
+    before = shared_backend.metric("backend_read_cache_requests_total", result="hit")
+    with shared_backend.client() as client:  # with the writers gone, a second read is the cache's
+        assert client.get("/api/counters/fresh").json() == client.get("/api/counters/fresh").json() \
+            == {"name": "fresh", "value": 320}
+    assert shared_backend.metric("backend_read_cache_requests_total", result="hit") >= before + 1
+
+
 @pytest.mark.h3
 def test_items_round_trip_and_idempotency_key(shared_backend: Live) -> None:
     """Assert an item reads back as stored and a repeated Idempotency-Key creates nothing new."""

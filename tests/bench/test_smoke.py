@@ -20,9 +20,15 @@ def test_bench_suite_runs_at_tiny_sizes() -> None:
     figures = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines() if line[:1].isalpha()}
     for key in ("api.mixed.p99_seconds", "ws.broadcast_5.p99_seconds", "cache.zipf.hit_ratio",
                 "process.restart.p99_seconds", "api.throughput.hello_rps", "api.throughput.cache_read_ratio",
-                "ws.echo.p99_seconds", "memory.soak.requests", "memory.soak.slope_bound_bytes_per_kop"):
+                "ws.echo.p99_seconds", "memory.soak.requests", "memory.soak.slope_bound_bytes_per_kop",
+                "disk.fsyncs_per_second", "api.throughput.item_write_rps", "api.throughput.counter_increment_per_fsync",
+                "api.cpu.item_read_seconds_per_kreq", "api.cpu.mixed_seconds_per_kreq", "api.cpu.mixed_core_share",
+                "cache.trace.live_hit_ratio", "cache.trace.belady_hit_ratio", "cache.trace.tinylfu_lookup_seconds"):
         assert float(figures[key]) > 0, key
     assert float(figures["api.capacity_rps"]) == 100  # both smoke rates (50, 100/s) keep p99 far under 25 ms
+    assert float(figures["api.capacity_pinned_rps"]) == 100
+    # the optimum is an upper bound of the policy the live cache follows
+    assert float(figures["cache.trace.belady_hit_ratio"]) >= float(figures["cache.trace.lru_hit_ratio"])
     # a 1 s warm-up may leave a database worker thread to open its connection (2 fds) later;
     # a leak per request or per WebSocket cycle would show thousands
     assert float(figures["memory.soak.fds_delta"]) <= 8
