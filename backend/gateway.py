@@ -26,6 +26,7 @@ from starlette.websockets import WebSocket
 
 from backend import ws
 from backend.errors import ApiError, error_response
+from backend.http_guard import BUSY_DETAIL
 from backend.state import Backend
 
 __all__ = ["Gateway"]
@@ -60,6 +61,20 @@ class Gateway:
         self.in_flight = 0
         self._shed = {reason: backend.metrics.http_shed.labels(reason) for reason in ("memory", "in_flight", "loop_lag")}
         backend.metrics.http_in_flight.set_function(lambda: self.in_flight)
+
+    def shed_early(self, path: str, method: str) -> bool:
+        """Whether the connection (``backend.http_guard``) should refuse this request as busy now,
+        before it reaches the app: admission by queue time. Counted as the gateway counts its own
+        refusals (a shed, and a 503 of no route)."""
+        if path in UNSHED_PATHS or path.startswith(UNSHED_PREFIX) or not self.backend.lag_shedder.shed():
+            return False
+        self._shed["loop_lag"].inc()
+        counted = self._counted.get(("unmatched", method, 503))
+        if counted is None:
+            counted = self._counted["unmatched", method, 503] = self.backend.metrics.http_requests.labels(
+                "unmatched", method, "503")
+        counted.inc()
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/ws":
@@ -131,8 +146,7 @@ class Gateway:
                                   rid, {"Retry-After": "1"})
         if not unshed and backend.lag_shedder.shed():
             self._shed["loop_lag"].inc()
-            return error_response(503, "busy", "the server is past its capacity (event loop running late, "
-                                  "BACKEND_SHED_LOOP_LAG); retry shortly", rid, {"Retry-After": "1"})
+            return error_response(503, "busy", BUSY_DETAIL, rid, {"Retry-After": "1"})
         if path == "/ws":  # a WebSocket handshake that lost its Upgrade header on the way
             return error_response(426, "upgrade_required",
                                   "/ws is a WebSocket endpoint: the request needs Connection: Upgrade and Upgrade: "

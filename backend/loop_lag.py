@@ -11,9 +11,9 @@ a noisy neighbour), and refusing work then would only add errors. So a tick coun
 when it is late *and* the loop's own thread was busy (CPU time, ``time.thread_time``) for at least
 ``BUSY`` of the time since the last tick: the server is late because of its own work.
 
-The controller: once ticks have been overloaded for ``SUSTAINED`` seconds in a row (a garbage
-collection pause or a burst of a few hundred requests makes one or two late ticks and is no
-overload), the refused share rises at ``RISE_PER_SECOND``; while they are on time it falls at
+The controller: once at least ``LATE_TICKS`` ticks in a row, over at least ``SUSTAINED`` seconds,
+have been overloaded (a garbage collection pause, one slow handler or a burst of a few hundred
+requests makes one or two late ticks, however long, and is no overload), the refused share rises at ``RISE_PER_SECOND``; while they are on time it falls at
 ``FALL_PER_SECOND``. Rates per second of wall time, not per tick, because a
 saturated loop ticks seldom. Rising faster than it falls keeps the loop just under saturation, where
 a refusal is cheap and quick; the share never reaches 1, so some requests always test whether the
@@ -32,7 +32,8 @@ from prometheus_client import Gauge
 __all__ = ["LagShedder"]
 
 INTERVAL = 0.005  # seconds between ticks
-SUSTAINED = 0.1  # seconds of overloaded ticks in a row before any request is refused
+SUSTAINED, LATE_TICKS = 0.1, 3  # seconds and ticks of overload in a row before any request is refused
+MAX_STEP = 0.05  # seconds of rise one tick may add, however late it was
 BUSY = 0.9  # share of wall time the loop's thread spent on the CPU, for a late tick to count
 RISE_PER_SECOND, FALL_PER_SECOND, MAX_SHARE = 4.0, 0.5, 0.95
 
@@ -44,6 +45,7 @@ class LagShedder:
         self.target = target  # seconds; 0 turns the controller off
         self.share = 0.0
         self._late_for = 0.0  # seconds the ticks have been late in a row
+        self._late_ticks = 0
         self._lag_gauge, self._share_gauge = lag_gauge, share_gauge
         self._random = random.Random()
 
@@ -55,10 +57,11 @@ class LagShedder:
         and the loop's thread was on the CPU for ``busy`` of that time."""
         if lag > self.target and busy >= BUSY:
             self._late_for += elapsed
-            if self._late_for >= SUSTAINED:
-                self.share = min(MAX_SHARE, self.share + RISE_PER_SECOND * elapsed)
+            self._late_ticks += 1
+            if self._late_for >= SUSTAINED and self._late_ticks >= LATE_TICKS:
+                self.share = min(MAX_SHARE, self.share + RISE_PER_SECOND * min(elapsed, MAX_STEP))
         else:
-            self._late_for = 0.0
+            self._late_for, self._late_ticks = 0.0, 0
             self.share = max(0.0, self.share - FALL_PER_SECOND * elapsed)
         self._lag_gauge.set(lag)
         self._share_gauge.set(self.share)

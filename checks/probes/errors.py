@@ -32,5 +32,8 @@ def check(ctx: Context) -> list[Result]:
                   f"{shed:.0f} API requests refused by admission control (503) {shed_window.over}")]
 
 
+ADMISSION_REASONS = frozenset({"in_flight", "loop_lag"})  # "memory" sheds belong to the memory check
+
+
 def _admission(labels: dict[str, str]) -> bool:
-    return labels.get("reason") == "in_flight"
+    return labels.get("reason") in ADMISSION_REASONS

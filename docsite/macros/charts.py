@@ -66,15 +66,33 @@ class ChartMacros(MacroSource):
         return svg.bars("requests per second under wrk, by endpoint", rows)
 
     def capacity_chart(self) -> str:
-        """Open-loop p99 at each offered rate of the capacity search, with the 25 ms line."""
+        """Open-loop p99 at each offered rate of both capacity searches (sharing the cores, and the
+        server and generator each on its own), with the 25 ms line."""
         if self.data.baselines is None:
             return not_measured("make bench")
-        steps = self._details("api.capacity.steps")
         limit = float(self._metrics()["api.mixed.p99_seconds"]["target"])  # the run judged steps by it
-        return svg.lines("API p99 by offered rate (capacity search)",
-                         {"p99, mixed scenario, open loop": [(rate, p99) for rate, p99, *_ in steps]},
+        series = {label: [(rate, p99) for rate, p99, *_ in self._details(key)]
+                  for label, key in (("p99, generator and server sharing both cores", "api.capacity.steps"),
+                                     ("p99, server on CPU 0, generator on CPU 1", "api.capacity_pinned.steps"))}
+        return svg.lines("API p99 by offered rate (capacity search)", series,
                          "offered rate (requests per second)", lambda v: f"{v * 1000:.0f} ms",
                          lambda x: f"{x:,.0f}/s", limit=(limit, f"{limit * 1000:.0f} ms target"))
+
+    def hit_ratio_chart(self) -> str:
+        """Steady-state hit ratio of the read-through cache by its size: LRU, W-TinyLFU and Belady's
+        optimum offline over the recorded trace, and the live cache at the size it ran with."""
+        if self.data.baselines is None:
+            return not_measured("make bench")
+        sweep = self._details("cache.trace.sweep")
+        metrics = self._metrics()
+        series = {name: [(row[0], row[i]) for row in sweep]
+                  for i, name in enumerate(("LRU (simulated)", "Belady's optimum (simulated)",
+                                            "W-TinyLFU, theine (simulated)"), start=1)}
+        series["live backend (LRU)"] = [(metrics["cache.trace.size"]["value"],
+                                         metrics["cache.trace.live_hit_ratio"]["value"])]
+        return svg.lines("read-through cache: hit ratio by size, steady state", series,
+                         f"entries held (of {metrics['cache.trace.keys']['value']:,.0f} keys)",
+                         lambda v: f"{v:.0%}", lambda x: f"{x:,.0f}", limit=(0.9, "90 %"))
 
     def soak_chart(self) -> str:
         """Server RSS after each measured phase of the latest `make bench` soak."""

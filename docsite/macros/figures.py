@@ -77,6 +77,32 @@ class FigureMacros(MacroSource):
         return "\n".join(f"- `{k}`: {format_value(m['value'], m['unit'])}, target {m['target_text']}"
                          for k, m in missed)
 
+    def soak_projection(self, hours: float = 8, rate: float = 1000) -> str:
+        """What each recorded soak's slope bound says about ``hours`` at ``rate`` requests per second:
+        growth = bound (bytes per 1,000 operations) x the operations, labelled a projection."""
+        operations = hours * 3600 * rate
+        runs = [(f"compressed soak, `make bench` ({self.data.baselines.stamp})", self.data.baselines)
+                if self.data.baselines else None,
+                (f"{self.data.soak.data.get('hours')}-hour soak, `make soak` ({self.data.soak.stamp})", self.data.soak)
+                if self.data.soak else None]
+        lines = [f"Projected RSS growth over {hours:g} hours at {rate:,.0f} requests per second "
+                 f"({operations / 1e6:.1f} M operations): a **projection** from each run's slope bound "
+                 "(|slope| + 2 standard errors), not a measurement of that many hours.", "",
+                 "| from the run | operations measured | slope per 1,000 operations | bound | projected growth |",
+                 "|---|---|---|---|---|"]
+        for label, run in filter(None, runs):
+            metrics = run.metrics
+            if "memory.soak.slope_bound_bytes_per_kop" not in metrics:
+                raise self.data.error(f"no memory.soak.slope_bound_bytes_per_kop in {run.path}")
+            bound = metrics["memory.soak.slope_bound_bytes_per_kop"].value
+            done = metrics["memory.soak.requests"].value + metrics["memory.soak.ws_cycles"].value
+            lines.append(f"| {label} | {done / 1e6:.2f} M | "
+                         f"{format_value(metrics['memory.soak.slope_bytes_per_kop'].value, 'bytes')} | "
+                         f"{format_value(bound, 'bytes')} | {format_value(bound * operations / 1000, 'bytes')} |")
+        if len(lines) == 4:
+            return not_measured("make bench")
+        return "\n".join(lines)
+
     def soak_report(self) -> str:
         """The latest `make soak HOURS=N` run: its figures and RSS chart, or how to run it."""
         soak = self.data.soak
