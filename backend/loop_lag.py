@@ -35,7 +35,7 @@ INTERVAL = 0.005  # seconds between ticks
 SUSTAINED, LATE_TICKS = 0.1, 3  # seconds and ticks of overload in a row before any request is refused
 MAX_STEP = 0.05  # seconds of rise one tick may add, however late it was
 BUSY = 0.9  # share of wall time the loop's thread spent on the CPU, for a late tick to count
-RISE_PER_SECOND, FALL_PER_SECOND, MAX_SHARE = 4.0, 0.5, 0.95
+RISE_PER_SECOND, FALL_PER_SECOND, MAX_SHARE = 4.0, 1.0, 0.95
 
 
 class LagShedder:

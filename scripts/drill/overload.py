@@ -116,24 +116,27 @@ async def _offer(url: str, rate: float, seconds: float, result: OverloadResult) 
     return acked
 
 
-def _probe_p99(url: str, seconds: float, rate: float = 50.0) -> float:
-    """p99 of a light, steady stream of reads: what a client sees when nothing else is going on."""
-    latencies = Latencies()
+def _probe_p99(url: str, seconds: float, rate: float = 50.0) -> tuple[float, int]:
+    """p99 of a light, steady stream of reads (what a client sees when nothing else is going on),
+    and how many of them were not served (a refusal answers fast, but is no recovery)."""
+    latencies, unserved = Latencies(), 0
     with httpx.Client(base_url=url, timeout=10) as client:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             started = time.perf_counter()
-            client.get("/api/counters/probe")
+            unserved += client.get("/api/counters/probe").status_code != 200
             latencies.record(time.perf_counter() - started)
             time.sleep(1 / rate)
-    return latencies.percentile(99)
+    return latencies.percentile(99), unserved
 
 
 def _recovery(url: str, normal_p99: float, deadline: float = 30.0) -> float | None:
-    """Seconds after the load until a one-second window's p99 is back under twice the normal one."""
+    """Seconds after the load until a one-second window is all served, its p99 back under twice the
+    normal one."""
     started = time.monotonic()
     while time.monotonic() - started < deadline:
-        if _probe_p99(url, 1.0) <= max(2 * normal_p99, 0.005):
+        p99, unserved = _probe_p99(url, 1.0)
+        if not unserved and p99 <= max(2 * normal_p99, 0.005):
             return round(time.monotonic() - started, 2)
     return None
 
@@ -145,7 +148,7 @@ def _one(tmp: Path, mode: str, rate: float, seconds: float) -> OverloadResult:
     with live.running(tmp / mode, "serve", **settings) as backend:
         server = psutil.Process(backend.server_pid())
         httpx.post(f"{backend.url}/api/counters/probe/increment", timeout=10).raise_for_status()
-        result.normal_p99_seconds = _probe_p99(backend.url, 2.0)
+        result.normal_p99_seconds, _ = _probe_p99(backend.url, 2.0)
         result.rss_before_bytes = server.memory_info().rss
         stop = threading.Event()
 

@@ -182,3 +182,38 @@ def test_proof_status_lists_every_page_oldest_first_with_its_state(tmp_path: Pat
     assert "not run" in rows[0] and "**stale**" in rows[1] and "proven 40 days ago" in rows[1]
     assert "**FAILED**" in rows[2] and "0 of 1" in rows[2] and "passed" in rows[3]
     assert table.endswith("4 pages: 1 failed, 1 not run, 1 stale, 1 passed.")
+
+
+def _soak_metrics(slope: float, bound: float, requests: float) -> dict:
+    return {"metrics": {"memory.soak.slope_bytes_per_kop": {"value": slope, "unit": "bytes"},
+                        "memory.soak.slope_bound_bytes_per_kop": {"value": bound, "unit": "bytes"},
+                        "memory.soak.requests": {"value": requests, "unit": "count"},
+                        "memory.soak.ws_cycles": {"value": 0, "unit": "count"}}}
+
+
+def test_the_8_hour_projection_multiplies_each_runs_bound_and_says_it_is_one(tmp_path: Path) -> None:
+    """28.8 M operations x 100 B per 1,000 = 2.7 MiB; x 10 B = 281.2 KiB; labelled a projection."""
+    baselines = result_file(tmp_path, "b.json", stamped(1, **_soak_metrics(50, 100, 2_000_000)))
+    soak = result_file(tmp_path, "s.json", stamped(1, hours=1, **_soak_metrics(-4, 10, 9_000_000)))
+    table = macros(baselines=baselines, soak=soak).soak_projection()
+    assert "**projection**" in table and "28.8 M operations" in table
+    compressed, timed = [line for line in table.splitlines() if line.startswith("| ") and "soak" in line]
+    assert "2.00 M" in compressed and compressed.endswith("| 2.7 MiB |")
+    assert "1-hour soak" in timed and "9.00 M" in timed and timed.endswith("| 281.2 KiB |")
+    assert macros().soak_projection() == "*not measured yet: run `make bench`*"
+
+
+def test_the_hit_ratio_chart_draws_the_policies_and_the_live_point(tmp_path: Path) -> None:
+    metrics = {name: {"value": value, "unit": unit} for name, value, unit in (
+        ("cache.trace.size", 500, "count"), ("cache.trace.keys", 1000, "count"),
+        ("cache.trace.live_hit_ratio", 0.8, "ratio"))}
+    baselines = result_file(tmp_path, "b.json", stamped(1, metrics=metrics,
+                                                         details={"cache.trace.sweep": [[100, .5, .7, .6],
+                                                                                        [500, .8, .9, .85]]}))
+    chart = macros(baselines=baselines).hit_ratio_chart()
+    for legend in ("LRU (simulated)", "Belady&#x27;s optimum (simulated)", "W-TinyLFU, theine (simulated)",
+                   "live backend (LRU)", "of 1,000 keys"):
+        assert legend in chart, legend
+    without = result_file(tmp_path, "n.json", stamped(1, metrics=metrics))
+    with pytest.raises(MacroError, match="no details 'cache.trace.sweep'"):
+        macros(baselines=without).hit_ratio_chart()
