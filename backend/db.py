@@ -249,12 +249,11 @@ class Database:
         created: tuple[int, bool] = await self._writer.submit(txn)
         return created
 
-    async def item(self, item_id: int) -> dict[str, Any] | None:
-        def read(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    async def item(self, item_id: int) -> tuple[int, str, float] | None:
+        """(id, the body as the compact JSON text stored, created_at), or None."""
+        def read(conn: sqlite3.Connection) -> tuple[int, str, float] | None:
             row = conn.execute("SELECT id, body, created_at FROM items WHERE id = ?", (item_id,)).fetchone()
-            if row is None:
-                return None
-            return {"id": row[0], "body": json.loads(row[1]), "created_at": row[2]}
+            return None if row is None else (int(row[0]), str(row[1]), float(row[2]))
 
         return await self._read(read)
 

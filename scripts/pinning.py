@@ -27,6 +27,10 @@ def _set(pid: int, cpus: set[int]) -> None:
 @contextlib.contextmanager
 def pinned(placement: dict[int, set[int]]) -> Iterator[None]:
     """Each ``pid`` (and its threads) on its CPUs for the block; their old affinity restored after."""
+    offered = os.sched_getaffinity(0)
+    wanted = set().union(*placement.values()) if placement else set()
+    if not wanted <= offered:
+        raise RuntimeError(f"pinning needs CPUs {sorted(wanted)}; this process may use only {sorted(offered)}")
     before = {pid: os.sched_getaffinity(pid) for pid in placement}
     for pid, cpus in placement.items():
         _set(pid, cpus)
