@@ -82,7 +82,7 @@ class DatabaseUnavailable(DatabaseError):
 
 
 class Database:
-    """The SQLite adapter. Every public coroutine runs its statements on a worker thread."""
+    """The SQLite adapter: writes through group commit, reads on the event loop; see the module docstring."""
 
     def __init__(self, path: Path, busy_timeout: float, workers: int = 2, write_batch: int = 64,
                  write_batch_wait: float = 0.0, on_batch: Callable[[int], None] = lambda size: None) -> None:

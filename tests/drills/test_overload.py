@@ -1,7 +1,8 @@
 """The overload drill, short (10 s per run): three times the measured capacity with admission control
-and, in the same run, without it. What must hold on any machine is asserted here; the latency targets
-(served p99 < 100 ms, refusals < 10 ms) are judged by `make drill` and shown on the recovery page,
-met or not: on 2 shared cores the generator and the server compete for the same CPU."""
+and, in the same run, without it, the server on CPU 0 and the generator on CPU 1. What must hold on
+any machine is asserted here; the latency targets (served p99 < 100 ms, refusals < 10 ms) are judged
+by `make drill` and shown on the recovery page, met or not: a shared CI machine's neighbours take
+cores a pinned process cannot get back."""
 
 from __future__ import annotations
 
