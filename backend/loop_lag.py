@@ -8,8 +8,9 @@ that wait: a timer due every ``INTERVAL`` fires late by about one pass over all 
 
 Late is not enough: a loop also runs late when other processes take its core (a shared CI machine,
 a noisy neighbour), and refusing work then would only add errors. So a tick counts as overload only
-when it is late *and* the loop's own thread was busy (CPU time, ``time.thread_time``) for at least
-``BUSY`` of the time since the last tick: the server is late because of its own work.
+when it is late *and* the process was busy (CPU time of all its threads, ``time.process_time``: the
+writer thread's commits are the same request's work) for at least ``BUSY`` of the time since the
+last tick: the server is late because of its own work.
 
 The controller: once at least ``LATE_TICKS`` ticks in a row, over at least ``SUSTAINED`` seconds,
 have been overloaded (a garbage collection pause, one slow handler or a burst of a few hundred
@@ -34,7 +35,7 @@ __all__ = ["LagShedder"]
 INTERVAL = 0.005  # seconds between ticks
 SUSTAINED, LATE_TICKS = 0.1, 3  # seconds and ticks of overload in a row before any request is refused
 MAX_STEP = 0.05  # seconds of rise one tick may add, however late it was
-BUSY = 0.9  # share of wall time the loop's thread spent on the CPU, for a late tick to count
+BUSY = 0.75  # CPU seconds the process used per second of wall time, for a late tick to count
 RISE_PER_SECOND, FALL_PER_SECOND, MAX_SHARE = 4.0, 1.0, 0.95
 
 
@@ -54,7 +55,7 @@ class LagShedder:
 
     def tick(self, lag: float, elapsed: float, busy: float) -> None:
         """One measurement: the tick fired ``lag`` seconds after it was due, ``elapsed`` after the last,
-        and the loop's thread was on the CPU for ``busy`` of that time."""
+        and the process used ``busy`` CPU seconds per second of it."""
         if lag > self.target and busy >= BUSY:
             self._late_for += elapsed
             self._late_ticks += 1
@@ -71,11 +72,11 @@ class LagShedder:
         if not self.target:
             return
         loop = asyncio.get_running_loop()
-        last, last_cpu = loop.time(), time.thread_time()
+        last, last_cpu = loop.time(), time.process_time()
         while True:
             due = last + INTERVAL
             await asyncio.sleep(INTERVAL)
-            now, cpu = loop.time(), time.thread_time()
+            now, cpu = loop.time(), time.process_time()
             elapsed = now - last
             self.tick(max(0.0, now - due), elapsed, (cpu - last_cpu) / elapsed if elapsed > 0 else 0.0)
             last, last_cpu = now, cpu

@@ -57,7 +57,7 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("max_in_flight", "BACKEND_MAX_IN_FLIGHT", 128, "requests",
                 "Admission control: API requests served at once; one more is refused at once with 503 and "
                 "Retry-After instead of queueing (probes are never refused); 0 turns it off.", _positive_int, 0),
-    SettingSpec("shed_loop_lag", "BACKEND_SHED_LOOP_LAG", 0.005, "seconds",
+    SettingSpec("shed_loop_lag", "BACKEND_SHED_LOOP_LAG", 0.002, "seconds",
                 "Admission by queue time: once the event loop has run later than this for 0.1 s in a row, a "
                 "growing share of new API requests is refused with 503 and Retry-After; 0 turns it off.", _number, 0.0),
     SettingSpec("max_header_bytes", "BACKEND_MAX_HEADER_BYTES", 16 * 1024, "bytes",

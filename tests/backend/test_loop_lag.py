@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from backend.loop_lag import MAX_SHARE, LagShedder
 
 
-def _shedder(target: float = 0.005) -> LagShedder:
+def _shedder(target: float = 0.002) -> LagShedder:  # the default BACKEND_SHED_LOOP_LAG
     registry = CollectorRegistry()
     return LagShedder(target, Gauge("lag", "lag", registry=registry), Gauge("share", "share", registry=registry))
 
