@@ -70,10 +70,10 @@ class ChartMacros(MacroSource):
         server and generator each on its own), with the 25 ms line."""
         if self.data.baselines is None:
             return not_measured("make bench")
-        limit = float(self._metrics()["api.mixed.p99_seconds"]["target"])  # the run judged steps by it
         series = {label: [(rate, p99) for rate, p99, *_ in self._details(key)]
                   for label, key in (("p99, generator and server sharing both cores", "api.capacity.steps"),
                                      ("p99, server on CPU 0, generator on CPU 1", "api.capacity_pinned.steps"))}
+        limit = float(self._metrics()["api.mixed.p99_seconds"]["target"])  # the run judged steps by it
         return svg.lines("API p99 by offered rate (capacity search)", series,
                          "offered rate (requests per second)", lambda v: f"{v * 1000:.0f} ms",
                          lambda x: f"{x:,.0f}/s", limit=(limit, f"{limit * 1000:.0f} ms target"))

@@ -54,12 +54,15 @@ def test_chart_macros_draw_from_the_results(tmp_path: Path) -> None:
         "api.throughput.cache_read_rps": {"value": 4_500, "unit": "per_second"},
         "api.mixed.p99_seconds": {"value": 0.0065, "unit": "seconds", "target": 0.025},
     }, details={"api.capacity.steps": [[1000, 0.004, 1000, 0], [1500, 0.03, 1490, 0]],
+                "api.capacity_pinned.steps": [[1000, 0.003, 1000, 0], [2500, 0.05, 2400, 3]],
                 "memory.soak.rss": [[100, 60e6], [200, 60.1e6]], "memory.soak.top_growth": ["x.py:1: +64 B"]},
         history=[{"generated_at": "2026-11-20T00:00:00+00:00", "commit": "1",
                   "metrics": {"api.mixed.p99_seconds": 0.0071}}])
     m = macros(baselines=result_file(tmp_path, "b.json", data))
     assert "cache read" in m.throughput_chart() and "4,500 req/s (45%)" in m.throughput_chart()
-    assert "25 ms target" in m.capacity_chart() and "1,500/s" in m.capacity_chart()
+    capacity = m.capacity_chart()
+    assert "25 ms target" in capacity and "2,500/s" in capacity  # the x axis spans both searches
+    assert "sharing both cores" in capacity and "server on CPU 0, generator on CPU 1" in capacity
     assert "60.2 MiB" in m.soak_chart()  # the y axis tops out 5 % over the highest sample, 60.1e6 bytes
     assert m.soak_growth() == "- `x.py:1: +64 B`"
     history = m.history_chart("api.mixed.p99_seconds")
