@@ -27,12 +27,16 @@ class Target:
             scheme, hostname, _ = parts.scheme, parts.hostname, parts.port  # raise on a malformed netloc or port
         except ValueError:
             scheme, hostname = "", None
+        bad = TargetUnreachable(f"bad URL {url!r}: expected http://HOST:PORT, e.g. http://127.0.0.1:8080")
         if scheme not in ("http", "https") or not hostname:
-            raise TargetUnreachable(f"bad URL {url!r}: expected http://HOST:PORT, e.g. http://127.0.0.1:8080")
+            raise bad
         self.url = url.rstrip("/")
         self.host = hostname
         self.timeout = timeout
-        self._client = httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)
+        try:  # httpx is stricter than urlsplit: control characters, a port like ';'
+            self._client = httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)
+        except httpx.InvalidURL:
+            raise bad from None
 
     @property
     def ws_url(self) -> str:

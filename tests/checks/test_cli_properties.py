@@ -6,6 +6,7 @@ import contextlib
 import io
 import urllib.parse
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -52,6 +53,15 @@ def test_no_argument_prints_a_traceback(command: str, url: str, timeout: str, in
             code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else -1
     assert code in (0, 1, 2), (argv, code)
     assert "Traceback" not in err.getvalue() + out.getvalue(), argv
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1\x1f:8080", "http://localhost:8080/\x1f"])
+def test_urls_httpx_refuses_but_urlsplit_accepts_are_one_line(url: str) -> None:
+    """Assert what Hypothesis found in CI: a control character urlsplit lets through exits 2, one line."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["http", "--url", url])
+    assert code == 2 and "bad URL" in err.getvalue() and len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
 
 
 def test_the_malformed_ipv6_url_from_the_issue_is_one_line() -> None:
