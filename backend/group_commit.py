@@ -13,7 +13,16 @@ The promises stay those of one commit per write:
 * a failure (a lock held past the busy timeout, an I/O error, the file gone) rolls the whole batch
   back and fails exactly the requests in that batch, with the same error each; earlier and later
   batches are untouched;
-* writes commit in the order they were submitted (one thread, one FIFO queue).
+* writes of one kind run in the order they were submitted (one thread, one FIFO queue).
+
+**Writes of one kind run together.** A write is submitted as ``(run, argument)``; the writer calls
+each ``run`` once per batch with the arguments of all its writes, in submission order, and ``run``
+returns one answer per argument. So the increments of a batch become one UPDATE per counter and
+its items one multi-row INSERT. Why: once fsyncs were shared, a batch's cost was its statements,
+and every SQLite step costs the writer thread a hand-back of the GIL from the event loop (a Python
+thread spinning beside the writer cut it from 44,000 to 135 single-row statements per second in a
+measurement on this machine). Kinds touch different rows and every request of a batch is answered
+after the same COMMIT, so the order *between* kinds is not something a client can observe.
 """
 
 from __future__ import annotations
@@ -29,13 +38,16 @@ from typing import Any
 
 __all__ = ["GroupCommit"]
 
-Write = Callable[[sqlite3.Connection], Any]
+Run = Callable[[sqlite3.Connection, list[Any]], list[Any]]
+"""Runs every write of one kind in a batch, inside its transaction; one answer per argument, in order."""
 
 
 @dataclasses.dataclass
 class _Pending:
-    fn: Write
+    run: Run
+    argument: Any
     future: asyncio.Future[Any]
+    answer: Any = None
 
 
 class GroupCommit:
@@ -67,10 +79,10 @@ class GroupCommit:
             self._queue.put(None)
             self._thread.join(30)
 
-    async def submit(self, fn: Write) -> Any:
-        """Run ``fn(conn)`` inside the next batch's transaction; returns its value once durable."""
+    async def submit(self, run: Run, argument: Any) -> Any:
+        """Have ``run`` write ``argument`` in the next batch's transaction; returns its answer once durable."""
         future = asyncio.get_running_loop().create_future()
-        self._queue.put(_Pending(fn, future))
+        self._queue.put(_Pending(run, argument, future))
         return await future
 
     def _run(self) -> None:
@@ -106,12 +118,16 @@ class GroupCommit:
         return batch, False
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
-        results: list[Any] = []
+        kinds: dict[Run, list[_Pending]] = {}
+        for pending in batch:
+            kinds.setdefault(pending.run, []).append(pending)
         error: Exception | None = None
         try:
             self._check()
             conn.execute("BEGIN IMMEDIATE")
-            results = [pending.fn(conn) for pending in batch]
+            for run, writes in kinds.items():
+                for pending, answer in zip(writes, run(conn, [w.argument for w in writes]), strict=True):
+                    pending.answer = answer
             conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - every request of the batch gets it, translated
             error = self._translate(exc)
@@ -122,17 +138,17 @@ class GroupCommit:
                 pass  # the transaction is gone with the connection's error; the batch failed either way
         self._on_batch(len(batch))
         try:
-            batch[0].future.get_loop().call_soon_threadsafe(_settle, batch, results, error)
+            batch[0].future.get_loop().call_soon_threadsafe(_settle, batch, error)
         except RuntimeError:
             pass  # the loop has closed: nobody is waiting for these answers any more
 
 
-def _settle(batch: list[_Pending], results: list[Any], error: Exception | None) -> None:
+def _settle(batch: list[_Pending], error: Exception | None) -> None:
     """On the event loop: answer every request of a batch (a cancelled request is skipped)."""
-    for index, pending in enumerate(batch):
+    for pending in batch:
         if pending.future.done():
             continue
         if error is not None:
             pending.future.set_exception(error)
         else:
-            pending.future.set_result(results[index])
+            pending.future.set_result(pending.answer)

@@ -94,9 +94,9 @@ SPECS: tuple[SettingSpec, ...] = (
                 "How often a degraded disk tier is re-tested so it recovers by itself.", _number, 0.05),
     SettingSpec("db_write_batch", "BACKEND_DB_WRITE_BATCH", 64, "writes",
                 "Group commit: most writes committed by one transaction (one fsync).", _positive_int, 1),
-    SettingSpec("db_write_batch_wait", "BACKEND_DB_WRITE_BATCH_WAIT", 0.0, "seconds",
-                "Group commit: how long the writer waits for more writes after the first; 0 takes only "
-                "what queued during the previous commit.", _number, 0.0),
+    SettingSpec("db_write_batch_wait", "BACKEND_DB_WRITE_BATCH_WAIT", 0.0005, "seconds",
+                "Group commit: how long the writer waits for more writes after the first (a lone write "
+                "waits this long); 0 takes only what queued during the previous commit.", _number, 0.0),
     SettingSpec("read_cache_items", "BACKEND_READ_CACHE_ITEMS", 1000, "counters",
                 "Counters kept in the read-through LRU in front of SQLite; an increment invalidates its entry.",
                 _positive_int, 1),

@@ -33,11 +33,11 @@ def test_a_failure_fails_exactly_the_requests_of_its_batch(tmp_path: Path) -> No
     writer = GroupCommit(lambda: _connect(path), lambda: None, _translate, max_batch=3, max_wait=0,
                          on_batch=sizes.append)
 
-    def insert(n: int) -> object:
-        return lambda conn: conn.execute("INSERT INTO t(n) VALUES (?)", (0 if n == 4 else n,)).lastrowid
+    def insert(conn: sqlite3.Connection, numbers: list[int]) -> list[object]:
+        return [conn.execute("INSERT INTO t(n) VALUES (?)", (0 if n == 4 else n,)).lastrowid for n in numbers]
 
     async def scenario() -> list[object]:
-        tasks = [asyncio.create_task(writer.submit(insert(n))) for n in range(7)]
+        tasks = [asyncio.create_task(writer.submit(insert, n)) for n in range(7)]
         await asyncio.sleep(0)  # every task has queued its write
         writer.start()
         return await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
@@ -114,3 +114,38 @@ def test_writes_commit_in_submission_order(tmp_path: Path, wait: float) -> None:
     finally:
         db.close()
     assert [item_id for item_id, _ in created] == list(range(1, 51))
+
+
+def test_one_batch_of_mixed_writes_gives_each_request_its_own_answer(tmp_path: Path) -> None:
+    """One batch holding increments of two counters, items with and without an idempotency key and
+    a repeated key, interleaved: each increment of a counter gets the next value in submission
+    order, each new item id reads back its own body, and the repeated key answers the first id."""
+    path = tmp_path / "db.sqlite3"
+    sizes: list[int] = []
+    db = Database(path, busy_timeout=5, write_batch=64, write_batch_wait=0.2, on_batch=sizes.append)
+    db.open()
+
+    async def scenario() -> list[object]:
+        await db.increment("b")  # b starts at 1, a does not exist yet
+        writes = []
+        for n in range(12):
+            writes.append(db.increment("a" if n % 3 else "b"))
+            key = "k" if n in (4, 9) else ("other" if n == 7 else None)
+            writes.append(db.add_item({"n": n}, key))
+        return await asyncio.gather(*writes)
+
+    try:
+        answers = asyncio.run(scenario())
+    finally:
+        db.close()
+    assert sizes[1:] == [24], f"the 24 writes should share one batch: {sizes}"
+    increments, items = answers[0::2], answers[1::2]
+    assert increments == [2, 1, 2, 3, 3, 4, 4, 5, 6, 5, 7, 8]
+    assert items[9] == (items[4][0], False), "a repeated idempotency key answers the first id"
+    created = [item_id for n, (item_id, fresh) in enumerate(items) if n != 9 and fresh]
+    assert len(created) == len(set(created)) == 11
+    conn = sqlite3.connect(path)
+    stored = dict(conn.execute("SELECT id, body FROM items"))
+    assert {item_id: stored[item_id] for item_id, _ in items} == {
+        item_id: f'{{"n":{n}}}' for n, (item_id, _) in enumerate(items) if n != 9}
+    assert conn.execute("SELECT value FROM counters ORDER BY name").fetchall() == [(8,), (5,)]
