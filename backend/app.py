@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,6 +36,10 @@ def create_app(settings: Settings, restarts: Restarts | None = None) -> Gateway:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await backend.start()
+        # What is alive now (modules, the app, its routes and models) lives as long as the process:
+        # out of the collector's sight, a full collection no longer walks it (35 ms pauses every ~10 s
+        # under the overload drill's load before, 4.5 ms after; each pause is queue time for everyone).
+        gc.freeze()
         log.info("backend ready on %s, data in %s", settings.base_url, settings.data_dir)
         yield
         await backend.stop()

@@ -62,19 +62,26 @@ class Gateway:
         self._shed = {reason: backend.metrics.http_shed.labels(reason) for reason in ("memory", "in_flight", "loop_lag")}
         backend.metrics.http_in_flight.set_function(lambda: self.in_flight)
 
-    def shed_early(self, path: str, method: str) -> bool:
+    def shed_early(self, target: bytes, method: bytes) -> bool:
         """Whether the connection (``backend.http_guard``) should refuse this request as busy now,
-        before it reaches the app: admission by queue time. Counted as the gateway counts its own
-        refusals (a shed, and a 503 of no route)."""
-        if path in UNSHED_PATHS or path.startswith(UNSHED_PREFIX) or not self.backend.lag_shedder.shed():
+        before it reaches the app: admission by queue time. Asked for every request, so the shedder
+        decides first and the request line is decoded only for a refusal. Counted as the gateway
+        counts its own refusals (a shed, and a 503 of no route)."""
+        if not self.backend.lag_shedder.shed():
+            return False
+        path = target.split(b"?", 1)[0].decode("latin-1")
+        if path in UNSHED_PATHS or path.startswith(UNSHED_PREFIX):
             return False
         self._shed["loop_lag"].inc()
-        counted = self._counted.get(("unmatched", method, 503))
-        if counted is None:
-            counted = self._counted["unmatched", method, 503] = self.backend.metrics.http_requests.labels(
-                "unmatched", method, "503")
-        counted.inc()
+        self._count("unmatched", method.decode("latin-1"), 503)
         return True
+
+    def _count(self, label: str, method: str, status: int) -> None:
+        counted = self._counted.get((label, method, status))
+        if counted is None:
+            counted = self._counted[label, method, status] = self.backend.metrics.http_requests.labels(
+                label, method, str(status))
+        counted.inc()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/ws":
@@ -116,11 +123,7 @@ class Gateway:
             label = getattr(route, "path", None) or ("/ws" if scope["path"] == "/ws" else "unmatched")
             method = scope["method"]
             self.in_flight -= 1
-            counted = self._counted.get((label, method, status))
-            if counted is None:
-                counted = metrics.http_requests.labels(label, method, str(status))
-                self._counted[label, method, status] = counted
-            counted.inc()
+            self._count(label, method, status)
             timed = self._timed.get((label, method))
             if timed is None:
                 timed = self._timed[label, method] = metrics.http_duration.labels(label, method)

@@ -45,7 +45,7 @@ class _Guarded(HttpToolsProtocol):
     header_timeout: float
     max_header_bytes: int
     refused: Callable[[str], None]
-    shed_early: Callable[[str, str], bool]  # (path, method) -> refuse it now; counts what it refuses
+    shed_early: Callable[[bytes, bytes], bool]  # (target, method) as sent -> refuse it now; counts what it refuses
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -116,8 +116,7 @@ class _Guarded(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         if (self.cycle is None or self.cycle.response_complete) and not self.parser.should_upgrade():
-            path = self.url.split(b"?", 1)[0].decode("latin-1")
-            if self.shed_early(path, self.parser.get_method().decode("latin-1")):
+            if self.shed_early(self.url, self.parser.get_method()):
                 self._refuse_busy()
                 return
         super().on_headers_complete()
@@ -144,9 +143,10 @@ class _Guarded(HttpToolsProtocol):
 
 
 def guarded_protocol(header_timeout: float, max_header_bytes: int, refused: Callable[[str], None],
-                     shed_early: Callable[[str, str], bool] = lambda path, method: False) -> Any:
+                     shed_early: Callable[[bytes, bytes], bool] = lambda target, method: False) -> Any:
     """The protocol class for ``uvicorn.Config(http=...)`` with these limits; ``refused(reason)`` counts
-    closed connections; ``shed_early(path, method)`` says whether to refuse a request as busy (and counts it)."""
+    closed connections; ``shed_early(target, method)`` (the request line's bytes) says whether to refuse a
+    request as busy (and counts it); it is asked for every request, so it decodes nothing unless it refuses."""
     return type("GuardedHttpToolsProtocol", (_Guarded,), {
         "header_timeout": header_timeout, "max_header_bytes": max_header_bytes,
         "refused": staticmethod(refused), "shed_early": staticmethod(shed_early)})

@@ -34,9 +34,9 @@ async def _app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
 def server() -> Iterator[int]:
     """uvicorn with the guarded protocol; every path under /refuse is refused early."""
     port = live.free_port()
-    refused: list[str] = []
+    refused: list[bytes] = []
     protocol = guarded_protocol(10, 16 * 1024, lambda reason: None,
-                                lambda path, method: path.startswith("/refuse") and not refused.append(path))
+                                lambda target, method: target.startswith(b"/refuse") and not refused.append(target))
     config = uvicorn.Config(_app, host="127.0.0.1", port=port, http=protocol, log_level="warning", lifespan="off")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(instance.serve()), daemon=True)
