@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from backend.routes import IDEMPOTENCY_KEY_MAX
 from backend.settings import Settings
 
 __all__ = ["install"]
@@ -97,6 +98,9 @@ def _patch(doc: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "content": {"text/plain": {"schema": {"type": "string"}}}}
     read_back = {"ReadItBack": {"operationId": doc["paths"]["/api/items/{item_id}"]["get"]["operationId"],
                                 "parameters": {"item_id": "$response.body#/id"}}}
+    doc["paths"]["/api/items"]["post"]["parameters"] = [{  # read by the route itself (backend.routes.add_item)
+        "in": "header", "name": "idempotency-key", "required": False, "schema": {
+            "anyOf": [{"maxLength": IDEMPOTENCY_KEY_MAX, "type": "string"}, {"type": "null"}], "title": "Idempotency-Key"}}]
     created = doc["paths"]["/api/items"]["post"]["responses"]
     created["201"]["links"] = read_back
     created["200"] = {"description": "The same Idempotency-Key again: the first item's id, created false",

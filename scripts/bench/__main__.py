@@ -50,9 +50,10 @@ SIZE_BOUND = ("api.mixed.achieved_rps", "ws.echo.achieved_per_second", "api.capa
               "cache.trace.")
 # wrk is closed loop: its 50 connections keep the server's loop saturated by design, which admission
 # by queue time (BACKEND_SHED_LOOP_LAG) would rightly answer with refusals; so is the broadcast
-# suite (each broadcast to 1,000 sockets starts when the last one arrived). Throughput, broadcasts
-# and the soak measure what the server does with every request, so they run with it off (the
-# open-loop suites, capacity included, keep the defaults)
+# suite (each broadcast to 1,000 sockets starts when the last one arrived) and so are the cache
+# suites (a trace replayed as fast as it is answered). Throughput, broadcasts, hit ratios and the
+# soak measure what the server does with every request, so they run with it off (the open-loop
+# suites, capacity included, keep the defaults)
 CLOSED_LOOP = {"shed_loop_lag": 0}
 # The read-through cache's trace: Zipf(1.1) like the tier benchmark, 2 % increments (each invalidates)
 TRACE_SKEW, TRACE_WRITE_SHARE = 1.1, 0.02
@@ -91,9 +92,9 @@ def run(size: str) -> tuple[Figures, Details]:
         ({"ws_max_connections": max(sizes["hold"]) + 100, "ws_send_queue": 1024, **CLOSED_LOOP},
          lambda b: websocket(b, sizes["hold"], sizes["fanout"], sizes["broadcasts"], sizes["cycles"])),
         ({}, lambda b: ws_echo(b, *sizes["echo"])),
-        ({"cache_memory_items": max(sizes["keys"] // 10, 1)},
+        ({"cache_memory_items": max(sizes["keys"] // 10, 1), **CLOSED_LOOP},
          lambda b: cache_zipf(b, sizes["keys"], sizes["lookups"])),
-        ({"read_cache_items": shape["size"]}, lambda b: read_cache(b, trace, shape["size"], shape["sweep"], details)),
+        ({"read_cache_items": shape["size"], **CLOSED_LOOP}, lambda b: read_cache(b, trace, shape["size"], shape["sweep"], details)),
         # the crash-loop guard would (rightly) stop 50 kills in a minute; backoff capped at 1 s
         ({"supervisor_max_starts": sizes["restarts"] + 5, "supervisor_backoff_max": 1},
          lambda b: restarts(b, sizes["restarts"])),
