@@ -1,8 +1,9 @@
 """Hostile clients, each against a real server while an honest client keeps using it: the hostile
 one gets a documented limit and answer, the honest one keeps its normal latency.
 
-A client that never reads broadcasts is ``test_ws.test_slow_consumer_is_dropped_and_server_memory_
-stays_bounded`` (its memory bounded by the send queue, then 1008)."""
+A client that stops reading under a flood is ``test_ws.test_slow_consumer_is_dropped_and_server_memory_
+stays_bounded`` (its memory bounded by the send queue, then 1008); one that never reads at all, under
+a steady stream of broadcasts with the default settings, is the last test here."""
 
 from __future__ import annotations
 
@@ -198,3 +199,69 @@ def test_malformed_frames_get_their_answers(shared_backend: Live) -> None:
         opcode, payload = _frames(sock, lambda op, p: op == 0x8)
     assert struct.unpack("!H", payload[:2])[0] == 1007, payload
     assert httpx.get(f"{shared_backend.url}/health", timeout=5).status_code == 200
+
+
+def test_a_client_that_never_reads_is_dropped_then_reset_with_its_memory_bounded(start_backend) -> None:
+    """A client that completes the handshake and then never reads a byte (no broadcast, no ping of
+    the server's), with the default settings (but a replay buffer of 10: its default 1,000 kept
+    broadcasts would be 16 MiB of the growth measured), while 16 KiB broadcasts go out 20 times a
+    second: once the kernel's buffers and its send queue are full it is dropped as a slow consumer,
+    and since the close frame cannot reach it, the connection is reset when the keepalive's time
+    (ping interval + ping timeout) has passed; it was kept open for good before. Meanwhile the
+    server's memory grows by less than the send queue's worth plus slack, an honest socket receives
+    every broadcast in order and an honest HTTP client keeps its normal latency."""
+    backend = start_backend(ws_replay_buffer=10)
+    server = psutil.Process(backend.server_pid())
+    keepalive = 20.0 + 20.0  # BACKEND_WS_PING_INTERVAL + BACKEND_WS_PING_TIMEOUT, their defaults
+    queue_bytes = 256 * 16 * 1024  # BACKEND_WS_SEND_QUEUE (default) messages of 16 KiB
+    baseline = _latencies(backend.url)
+    rss_before = server.memory_info().rss
+    published: list[int] = []
+    received: list[int] = []
+    rss_max = rss_before
+    stop = threading.Event()
+
+    def publish() -> None:
+        nonlocal rss_max
+        with httpx.Client(base_url=backend.url, timeout=10) as client:
+            while not stop.wait(0.05):
+                answer = client.post("/api/broadcast", json={"message": "x" * 16 * 1024})
+                answer.raise_for_status()
+                published.append(answer.json()["seq"])
+                rss_max = max(rss_max, server.memory_info().rss)
+
+    def listen() -> None:
+        with contextlib.suppress(TimeoutError):
+            while not stop.is_set() or len(received) < len(published):
+                received.append(recv_json(honest, timeout=5)["seq"])
+
+    def connected(port: int) -> bool:
+        return any(c.raddr and c.raddr.port == port for c in server.net_connections("tcp"))
+
+    with ws(backend) as honest, _raw_socket(backend) as never_reads:
+        recv_json(honest)  # the hello
+        port = never_reads.getsockname()[1]
+        workers = [threading.Thread(target=publish), threading.Thread(target=listen)]
+        started = time.monotonic()
+        for worker in workers:
+            worker.start()
+        try:
+            wait_for(lambda: backend.metric("backend_ws_slow_consumers_dropped_total") == 1, 90,
+                     "the client that never reads to be dropped as a slow consumer")
+            dropped_after = time.monotonic() - started
+            under = _latencies(backend.url)
+            assert connected(port), "dropped at once: the close frame should have been given its time"
+            wait_for(lambda: not connected(port), keepalive + 10, "the dropped client's connection to be reset")
+            reset_after = time.monotonic() - started
+        finally:
+            stop.set()
+            for worker in workers:
+                worker.join(15)
+        with pytest.raises(ConnectionResetError):  # what it had not read, then the reset
+            while never_reads.recv(1 << 20):
+                pass
+    assert keepalive - 1 <= reset_after - dropped_after <= keepalive + 10, (dropped_after, reset_after)
+    assert backend.metric("backend_ws_connections_closed_total", code="1008", side="server") == 1
+    assert rss_max - rss_before < queue_bytes + 20 * 2**20, f"RSS grew {(rss_max - rss_before) / 2**20:.1f} MiB"
+    assert received == published and len(published) >= 10 * reset_after, (len(received), len(published))
+    assert _normal(baseline, under), f"p95 {_p95(under) * 1000:.1f} ms meanwhile, {_p95(baseline) * 1000:.1f} before"
