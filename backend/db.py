@@ -18,9 +18,9 @@ Choices, and why:
 * **Group commit** (:mod:`backend.group_commit`): writes queue to one writer thread, which commits
   whatever is waiting as one transaction, still ``synchronous=FULL``; each request is answered once
   its batch is durable; a batch's increments become one upsert per counter and its items one
-  multi-row INSERT (:func:`_increment_all`, :func:`_insert_items`). One thread also means our own writers queue in order instead of polling
-  each other's lock through the busy handler (whose growing sleeps starved some writes past 2 s
-  under 50 concurrent increments).
+  multi-row INSERT (:func:`_increment_all`, :func:`_insert_items`). One thread also means our own
+  writers queue in order instead of polling each other's lock through the busy handler (whose
+  growing sleeps starved some writes past 2 s under 50 concurrent increments).
 * **Reads on the event loop**: a primary-key SELECT on a WAL database never waits for the writer,
   so it runs on the loop's own connection, which has a busy timeout of 0: in the rare case it
   cannot read at once (WAL recovery after a crash, an operator's exclusive lock) it raises instead of

@@ -17,7 +17,7 @@ The promises stay those of one commit per write:
 
 **Writes of one kind run together.** A write is submitted as ``(run, argument)``; the writer calls
 each ``run`` once per batch with the arguments of all its writes, in submission order, and ``run``
-returns one answer per argument. So the increments of a batch become one UPDATE per counter and
+returns one answer per argument. So the increments of a batch become one upsert per counter and
 its items one multi-row INSERT. Why: once fsyncs were shared, a batch's cost was its statements,
 and every SQLite step costs the writer thread a hand-back of the GIL from the event loop (a Python
 thread spinning beside the writer cut it from 44,000 to 135 single-row statements per second in a

@@ -21,9 +21,8 @@ overload grows a backlog that each request behind it waits out, refused or not. 
 of overload, rising at 4/s and falling at 1/s, the share sawed between too low and too high, and
 the 60-s pinned overload drill at three times capacity refused with a p99 of 46 ms (13 ms with the
 rates below but the 0.1 s wait); waiting 0.03 s, rising at 16/s and falling at 0.5/s gave 6.0 ms
-(admitted 18 ms). The share never reaches 1, so some
-requests always test whether the overload is over. Probes (``/health``, ``/ready``, ``/metrics``) are
-never refused (``backend.gateway``).
+(admitted 18 ms). The share never reaches 1, so some requests always test whether the overload is
+over. Probes (``/health``, ``/ready``, ``/metrics``) are never refused (``backend.gateway``).
 """
 
 from __future__ import annotations

@@ -96,6 +96,20 @@ def test_items_round_trip_and_idempotency_key(shared_backend: Live) -> None:
     assert first.json()["id"] == again.json()["id"] and again.json()["created"] is False
 
 
+def test_an_idempotency_key_over_128_characters_is_refused_and_stores_nothing(shared_backend: Live) -> None:
+    """Assert the route's own check of the header (it is not a FastAPI parameter): 128 characters
+    are accepted, 129 get 422 in the error envelope, and the refused request stores no item."""
+    with shared_backend.client() as client:
+        accepted = client.post("/api/items", json={"n": 1}, headers={"Idempotency-Key": "k" * 128})
+        before = client.post("/api/items", json={"n": 0}).json()["id"]
+        refused = client.post("/api/items", json={"n": 2}, headers={"Idempotency-Key": "k" * 129})
+        after = client.post("/api/items", json={"n": 0}).json()["id"]
+    assert accepted.status_code == 201
+    assert refused.status_code == 422 and refused.json()["error"] == "validation_error", refused.text
+    assert "at most 128 characters" in refused.json()["detail"] and refused.json()["request_id"]
+    assert after == before + 1, "the refused request stored an item"
+
+
 @pytest.mark.m2
 def test_cache_put_get_delete(shared_backend: Live) -> None:
     """Assert a cached JSON value reads back from memory and is gone after DELETE."""
