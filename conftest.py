@@ -23,8 +23,12 @@ _gamedays: dict[str, dict[str, object]] = {}  # page::fault -> what its game day
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--proof-dir", default=str(results.DEFAULT_DIR), metavar="DIR",
-                     help="where this run's per-page proof (test-runs.json) is merged (make publish: a fresh one)")
+    parser.addoption(
+        "--proof-dir",
+        default=str(results.DEFAULT_DIR),
+        metavar="DIR",
+        help="where this run's per-page proof (test-runs.json) is merged (make publish: a fresh one)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +47,13 @@ def _count(table: dict[str, dict[str, int]], key: str, outcome: str) -> None:
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Count each test once: its call, or its setup when setup failed or skipped it."""
     if report.when == "call" and report.passed:
-        _figures.update({name.removeprefix("figure:"): value for name, value in report.user_properties
-                         if name.startswith("figure:")})
+        _figures.update(
+            {
+                name.removeprefix("figure:"): value
+                for name, value in report.user_properties
+                if name.startswith("figure:")
+            }
+        )
     if report.when == "call":
         for name, value in report.user_properties:
             if name == "gameday":
@@ -78,7 +87,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     before = previous.data if previous else {}
     stamp = results.provenance()
     recorded = {key: (float(value), results.figure(key).unit, 1) for key, value in _figures.items()}  # type: ignore[arg-type]
-    rows = {"pages": _pages, "markers": _markers, "gamedays": _gamedays,
-            "figures": {key: {"value": value} for key, value in _figures.items()}}
-    results.write(path, recorded, {key: results.merge_rows(before.get(key, {}), table, stamp)
-                                   for key, table in rows.items()}, history=0, stamp=stamp)
+    rows = {
+        "pages": _pages,
+        "markers": _markers,
+        "gamedays": _gamedays,
+        "figures": {key: {"value": value} for key, value in _figures.items()},
+    }
+    results.write(
+        path,
+        recorded,
+        {key: results.merge_rows(before.get(key, {}), table, stamp) for key, table in rows.items()},
+        history=0,
+        stamp=stamp,
+    )

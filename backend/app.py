@@ -46,8 +46,14 @@ def create_app(settings: Settings, restarts: Restarts | None = None) -> Gateway:
 
     # The API's routes go straight into the app's router: FastAPI matches an included router's
     # routes through an extra layer per request, a quarter of a cached read's time under wrk.
-    app = FastAPI(title="backend", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  routes=list(routes.router.routes), telemetry=TELEMETRY_OFF)  # type: ignore[arg-type]
+    app = FastAPI(
+        title="backend",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        routes=list(routes.router.routes),
+        telemetry=TELEMETRY_OFF,
+    )  # type: ignore[arg-type]
     app.state.backend = backend
     # the reference WebSocket client and its status page: static files, no build step, no CDN
     app.mount("/client", StaticFiles(directory=CLIENT_DIR, html=True), name="client")

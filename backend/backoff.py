@@ -24,7 +24,7 @@ class Backoff:
         self._rng = rng or random.Random()
 
     def next_delay(self) -> float:
-        ceiling = min(self.cap, self.base * 2 ** self.attempt)
+        ceiling = min(self.cap, self.base * 2**self.attempt)
         self.attempt += 1
         return self._rng.uniform(ceiling / 2, ceiling)
 

@@ -6,8 +6,8 @@ the API accepted them.
 
 When the disk fails (full, I/O error, directory gone or replaced under the open cache) the cache
 keeps serving from memory, counts each error and reports itself degraded. A directory that vanished
-is not recreated by the server: that is the operator's step, with the right owner and mode. A monitor re-tests the directory every probe interval;
-once it works again the disk tier is reopened and every key that changed during the outage is
+is not recreated by the server: that is the operator's step, with the right owner and mode. A
+monitor re-tests the directory every probe interval; once it works again the disk tier is reopened and every key that changed during the outage is
 removed from it, so a stale disk copy can never come back.
 """
 
@@ -94,8 +94,10 @@ class DiskTier:
                 self._identity = _identity(self.directory)
             elif not self.directory.is_dir():
                 # recreating it here would hide an operator's mistake and pick an owner and mode for them
-                raise DiskTierError(f"{self.directory} is missing; recreate it as the service user "
-                                    f"(runbooks/cache-disk-failure) and the disk tier comes back by itself")
+                raise DiskTierError(
+                    f"{self.directory} is missing; recreate it as the service user "
+                    f"(runbooks/cache-disk-failure) and the disk tier comes back by itself"
+                )
             fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
                 if os.write(fd, b"\0" * PROBE_BYTES) != PROBE_BYTES:
@@ -133,9 +135,16 @@ class TieredCache:
         self.memory: cachetools.LRUCache[str, bytes] = cachetools.LRUCache(maxsize=memory_items)
         self.metrics = metrics
         # every (tier, result) child up front: labels() on each read was a lock and a key build
-        self._lookups = {(tier, result): metrics.cache_requests.labels(tier, result)
-                         for tier, result in (("memory", "hit"), ("memory", "miss"), ("disk", "hit"),
-                                              ("disk", "miss"), ("disk", "error"))}
+        self._lookups = {
+            (tier, result): metrics.cache_requests.labels(tier, result)
+            for tier, result in (
+                ("memory", "hit"),
+                ("memory", "miss"),
+                ("disk", "hit"),
+                ("disk", "miss"),
+                ("disk", "error"),
+            )
+        }
         self.degraded_reason: str | None = None
         self._dirty: set[str] = set()
         self._generation = 0

@@ -87,8 +87,15 @@ class DatabaseUnavailable(DatabaseError):
 class Database:
     """The SQLite adapter: writes through group commit, reads on the event loop; see the module docstring."""
 
-    def __init__(self, path: Path, busy_timeout: float, workers: int = 2, write_batch: int = 64,
-                 write_batch_wait: float = 0.0, on_batch: Callable[[int], None] = lambda size: None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        busy_timeout: float,
+        workers: int = 2,
+        write_batch: int = 64,
+        write_batch_wait: float = 0.0,
+        on_batch: Callable[[int], None] = lambda size: None,
+    ) -> None:
         self.path = path
         self.busy_timeout = busy_timeout
         self.fault_unavailable = False
@@ -96,11 +103,20 @@ class Database:
         # pool name -> (its threads, how many, their lock timeout); see the module docstring
         self._pools = {
             name: (concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix=f"db-{name}"), threads, timeout)
-            for name, threads, timeout in (("read", workers, busy_timeout), ("probe", 1, min(0.5, busy_timeout)),
-                                           ("replay", 1, min(REPLAY_WRITE_TIMEOUT, busy_timeout)))
+            for name, threads, timeout in (
+                ("read", workers, busy_timeout),
+                ("probe", 1, min(0.5, busy_timeout)),
+                ("replay", 1, min(REPLAY_WRITE_TIMEOUT, busy_timeout)),
+            )
         }
-        self._writer = GroupCommit(lambda: self._connect(busy_timeout), self._check_usable,
-                                   lambda exc: _translate(exc, busy_timeout), write_batch, write_batch_wait, on_batch)
+        self._writer = GroupCommit(
+            lambda: self._connect(busy_timeout),
+            self._check_usable,
+            lambda exc: _translate(exc, busy_timeout),
+            write_batch,
+            write_batch_wait,
+            on_batch,
+        )
         self._loop_conn: sqlite3.Connection | None = None  # the event loop's reader, busy timeout 0
         self._seen_at = float("-inf")  # when the file was last seen to exist (_check_usable)
         self._connections: list[sqlite3.Connection] = []
@@ -136,6 +152,7 @@ class Database:
 
     async def store_broadcast(self, seq: int, frame: str, keep: int) -> None:
         """Persist a broadcast before it is delivered, keeping only the replay window's worth."""
+
         def txn(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("INSERT OR REPLACE INTO broadcasts(seq, frame) VALUES (?, ?)", (seq, frame))
@@ -235,11 +252,13 @@ class Database:
     async def add_item(self, body: Any, idempotency_key: str | None) -> tuple[int, bool]:
         """Store ``body``; returns (id, created). A repeated idempotency key returns the first id."""
         created: tuple[int, bool] = await self._writer.submit(
-            _insert_items, (json.dumps(body, separators=(",", ":")), idempotency_key))
+            _insert_items, (json.dumps(body, separators=(",", ":")), idempotency_key)
+        )
         return created
 
     async def item(self, item_id: int) -> tuple[int, str, float] | None:
         """(id, the body as the compact JSON text stored, created_at), or None."""
+
         def read(conn: sqlite3.Connection) -> tuple[int, str, float] | None:
             row = conn.execute("SELECT id, body, created_at FROM items WHERE id = ?", (item_id,)).fetchone()
             return None if row is None else (int(row[0]), str(row[1]), float(row[2]))
@@ -275,8 +294,10 @@ def _insert_items(conn: sqlite3.Connection, items: list[tuple[str, str | None]])
     plain = [index for index, (_, key) in enumerate(items) if key is None]
     if plain:
         rows = ", ".join(["(?, ?, NULL)"] * len(plain))
-        cursor = conn.execute(f"INSERT INTO items(body, created_at, idempotency_key) VALUES {rows}",
-                              [value for index in plain for value in (items[index][0], now)])
+        cursor = conn.execute(
+            f"INSERT INTO items(body, created_at, idempotency_key) VALUES {rows}",
+            [value for index in plain for value in (items[index][0], now)],
+        )
         first = int(cursor.lastrowid or 0) - len(plain) + 1
         for offset, index in enumerate(plain):
             answers[index] = (first + offset, True)
@@ -287,8 +308,9 @@ def _insert_items(conn: sqlite3.Connection, items: list[tuple[str, str | None]])
         if row is not None:
             answers[index] = (int(row[0]), False)
         else:
-            cursor = conn.execute("INSERT INTO items(body, created_at, idempotency_key) VALUES (?, ?, ?)",
-                                  (text, now, key))
+            cursor = conn.execute(
+                "INSERT INTO items(body, created_at, idempotency_key) VALUES (?, ?, ?)", (text, now, key)
+            )
             answers[index] = (int(cursor.lastrowid or 0), True)
     return answers
 

@@ -24,8 +24,13 @@ __all__ = ["ApiError", "error_response", "install"]
 log = logging.getLogger(__name__)
 
 CODES = {
-    400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    413: "payload_too_large", 422: "validation_error", 503: "unavailable",
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    422: "validation_error",
+    503: "unavailable",
 }
 
 
@@ -37,8 +42,9 @@ class ApiError(HTTPException):
         self.error = error
 
 
-def error_response(status: int, error: str, detail: str, request_id: str,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, error: str, detail: str, request_id: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body = {"error": error, "detail": detail, "request_id": request_id}
     return JSONResponse(body, status_code=status, headers=headers)
 

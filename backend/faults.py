@@ -86,8 +86,7 @@ async def errors(request: Request, ratio: float = Body(embed=True, ge=0, le=1)) 
 
 
 @router.put("/memory")
-async def memory(request: Request,
-                 megabytes: int = Body(embed=True, ge=0, le=MAX_HELD_MEGABYTES)) -> dict[str, Any]:
+async def memory(request: Request, megabytes: int = Body(embed=True, ge=0, le=MAX_HELD_MEGABYTES)) -> dict[str, Any]:
     _backend(request).faults.hold(megabytes)
     return _state(_backend(request))
 
@@ -101,8 +100,10 @@ async def ws_drop(request: Request) -> dict[str, Any]:
 
 
 # tracemalloc's own bookkeeping and the import machinery are not the backend's growth
-_NOT_OURS = (tracemalloc.Filter(False, tracemalloc.__file__),
-             tracemalloc.Filter(False, "<frozen importlib._bootstrap>"))
+_NOT_OURS = (
+    tracemalloc.Filter(False, tracemalloc.__file__),
+    tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+)
 
 
 def _snapshot() -> tracemalloc.Snapshot:
@@ -124,8 +125,16 @@ async def tracemalloc_growth(request: Request, top: int = Query(default=10, ge=1
     if baseline is None or not tracemalloc.is_tracing():
         raise ApiError(409, "not_tracing", "allocation tracing is off: POST /_faults/tracemalloc first")
     growth = _snapshot().compare_to(baseline, "lineno")[:top]
-    return {"top": [{"where": f"{stat.traceback[0].filename}:{stat.traceback[0].lineno}",
-                     "size_diff": stat.size_diff, "count_diff": stat.count_diff} for stat in growth]}
+    return {
+        "top": [
+            {
+                "where": f"{stat.traceback[0].filename}:{stat.traceback[0].lineno}",
+                "size_diff": stat.size_diff,
+                "count_diff": stat.count_diff,
+            }
+            for stat in growth
+        ]
+    }
 
 
 @router.delete("")

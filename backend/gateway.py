@@ -59,7 +59,9 @@ class Gateway:
         self._timed: dict[tuple[str, str], Any] = {}
         # A plain count read at scrape time instead of a locked gauge update twice per request.
         self.in_flight = 0
-        self._shed = {reason: backend.metrics.http_shed.labels(reason) for reason in ("memory", "in_flight", "loop_lag")}
+        self._shed = {
+            reason: backend.metrics.http_shed.labels(reason) for reason in ("memory", "in_flight", "loop_lag")
+        }
         backend.metrics.http_in_flight.set_function(lambda: self.in_flight)
 
     def shed_early(self, target: bytes, method: bytes) -> bool:
@@ -80,7 +82,8 @@ class Gateway:
         counted = self._counted.get((label, method, status))
         if counted is None:
             counted = self._counted[label, method, status] = self.backend.metrics.http_requests.labels(
-                label, method, str(status))
+                label, method, str(status)
+            )
         counted.inc()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -115,7 +118,8 @@ class Gateway:
                 await asyncio.sleep(injected.latency_seconds)
             if injected.error_ratio and scope["path"].startswith("/api/") and _ids.random() < injected.error_ratio:
                 await error_response(500, "injected", "error injected by a drill (/_faults/errors)", rid)(
-                    scope, receive, send_with_id)
+                    scope, receive, send_with_id
+                )
                 return
             await self.app(scope, self._limited(receive), send_with_id)
         finally:
@@ -138,22 +142,35 @@ class Gateway:
             backend.metrics.memory_sheds.inc()
             self._shed["memory"].inc()
             retry = str(backend.guard.retry_after_seconds)
-            return error_response(503, "overloaded",
-                                  "memory above the watermark; shedding new work, retry later",
-                                  rid, {"Retry-After": retry})
+            return error_response(
+                503,
+                "overloaded",
+                "memory above the watermark; shedding new work, retry later",
+                rid,
+                {"Retry-After": retry},
+            )
         limit = backend.settings.max_in_flight
         if limit and self.in_flight > limit and not unshed:  # this request is counted already
             self._shed["in_flight"].inc()
-            return error_response(503, "busy",
-                                  f"{limit} requests already in progress (BACKEND_MAX_IN_FLIGHT); retry shortly",
-                                  rid, {"Retry-After": "1"})
+            return error_response(
+                503,
+                "busy",
+                f"{limit} requests already in progress (BACKEND_MAX_IN_FLIGHT); retry shortly",
+                rid,
+                {"Retry-After": "1"},
+            )
         if not unshed and backend.lag_shedder.shed():
             self._shed["loop_lag"].inc()
             return error_response(503, "busy", BUSY_DETAIL, rid, {"Retry-After": "1"})
         if path == "/ws":  # a WebSocket handshake that lost its Upgrade header on the way
-            return error_response(426, "upgrade_required",
-                                  "/ws is a WebSocket endpoint: the request needs Connection: Upgrade and Upgrade: "
-                                  "websocket (a proxy in front may be dropping them)", rid, {"Upgrade": "websocket"})
+            return error_response(
+                426,
+                "upgrade_required",
+                "/ws is a WebSocket endpoint: the request needs Connection: Upgrade and Upgrade: "
+                "websocket (a proxy in front may be dropping them)",
+                rid,
+                {"Upgrade": "websocket"},
+            )
         body_limit = backend.settings.max_body_bytes
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
@@ -162,8 +179,9 @@ class Gateway:
                 except ValueError:
                     return error_response(400, "bad_request", "Content-Length is not a number", rid)
                 if length > body_limit:
-                    return error_response(413, "payload_too_large",
-                                          f"body of {length} bytes exceeds the {body_limit}-byte limit", rid)
+                    return error_response(
+                        413, "payload_too_large", f"body of {length} bytes exceeds the {body_limit}-byte limit", rid
+                    )
         return None
 
     def _limited(self, receive: Receive) -> Receive:

@@ -28,6 +28,7 @@ after the same COMMIT, so the order *between* kinds is not something a client ca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import queue
 import sqlite3
@@ -55,9 +56,15 @@ class GroupCommit:
     before each batch and raises when the database must not be used; ``translate`` turns a
     sqlite3 error into the exception every request of the failed batch receives."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], check: Callable[[], None],
-                 translate: Callable[[Exception], Exception], max_batch: int, max_wait: float,
-                 on_batch: Callable[[int], None] = lambda size: None) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        check: Callable[[], None],
+        translate: Callable[[Exception], Exception],
+        max_batch: int,
+        max_wait: float,
+        on_batch: Callable[[int], None] = lambda size: None,
+    ) -> None:
         self._connect, self._check, self._translate = connect, check, translate
         self.max_batch, self.max_wait = max_batch, max_wait
         self._on_batch = on_batch
@@ -129,7 +136,7 @@ class GroupCommit:
                 for pending, answer in zip(writes, run(conn, [w.argument for w in writes]), strict=True):
                     pending.answer = answer
             conn.execute("COMMIT")
-        except Exception as exc:  # noqa: BLE001 - every request of the batch gets it, translated
+        except Exception as exc:
             error = self._translate(exc)
             try:
                 if conn.in_transaction:
@@ -137,10 +144,8 @@ class GroupCommit:
             except sqlite3.Error:
                 pass  # the transaction is gone with the connection's error; the batch failed either way
         self._on_batch(len(batch))
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits for these answers
             batch[0].future.get_loop().call_soon_threadsafe(_settle, batch, error)
-        except RuntimeError:
-            pass  # the loop has closed: nobody is waiting for these answers any more
 
 
 def _settle(batch: list[_Pending], error: Exception | None) -> None:

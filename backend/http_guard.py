@@ -30,10 +30,18 @@ LINGER_SECONDS = 2.0
 
 def _response(status: bytes, message: str, error: str = "", keep_alive: bool = False, extra: bytes = b"") -> bytes:
     error = error or status.split(b" ", 1)[1].decode().lower().replace(" ", "_")
-    body = ('{"error":"%s","detail":"%s","request_id":"-"}' % (error, message)).encode()
-    return (b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\ncontent-length: "
-            + str(len(body)).encode() + b"\r\n" + extra + (b"" if keep_alive else b"connection: close\r\n")
-            + b"\r\n" + body)
+    body = f'{{"error":"{error}","detail":"{message}","request_id":"-"}}'.encode()
+    return (
+        b"HTTP/1.1 "
+        + status
+        + b"\r\ncontent-type: application/json\r\ncontent-length: "
+        + str(len(body)).encode()
+        + b"\r\n"
+        + extra
+        + (b"" if keep_alive else b"connection: close\r\n")
+        + b"\r\n"
+        + body
+    )
 
 
 BUSY_DETAIL = "the server is past its capacity (event loop running late, BACKEND_SHED_LOOP_LAG); retry shortly"
@@ -68,8 +76,9 @@ class _Guarded(HttpToolsProtocol):
         self._head_timer = None
         if not self.transport.is_closing():
             self.refused("header_timeout")
-            self.transport.write(_response(b"408 Request Timeout",
-                                           f"the request head did not arrive within {self.header_timeout:g} s"))
+            self.transport.write(
+                _response(b"408 Request Timeout", f"the request head did not arrive within {self.header_timeout:g} s")
+            )
             self.transport.close()
 
     def _count(self, size: int, part: str) -> None:
@@ -115,8 +124,8 @@ class _Guarded(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
-        if (self.cycle is None or self.cycle.response_complete) and not self.parser.should_upgrade():
-            if self.shed_early(self.url, self.parser.get_method()):
+        idle = (self.cycle is None or self.cycle.response_complete) and not self.parser.should_upgrade()
+        if idle and self.shed_early(self.url, self.parser.get_method()):
                 self._refuse_busy()
                 return
         super().on_headers_complete()
@@ -127,8 +136,9 @@ class _Guarded(HttpToolsProtocol):
         if self.parser.should_keep_alive():
             self.transport.write(_BUSY)
             self._unset_keepalive_if_required()
-            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive,
-                                                                self.timeout_keep_alive_handler)
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
         else:
             self.transport.write(_BUSY_CLOSE)
             self.transport.close()
@@ -142,11 +152,22 @@ class _Guarded(HttpToolsProtocol):
             super().on_message_complete()
 
 
-def guarded_protocol(header_timeout: float, max_header_bytes: int, refused: Callable[[str], None],
-                     shed_early: Callable[[bytes, bytes], bool] = lambda target, method: False) -> Any:
+def guarded_protocol(
+    header_timeout: float,
+    max_header_bytes: int,
+    refused: Callable[[str], None],
+    shed_early: Callable[[bytes, bytes], bool] = lambda target, method: False,
+) -> Any:
     """The protocol class for ``uvicorn.Config(http=...)`` with these limits; ``refused(reason)`` counts
     closed connections; ``shed_early(target, method)`` (the request line's bytes) says whether to refuse a
     request as busy (and counts it); it is asked for every request, so it decodes nothing unless it refuses."""
-    return type("GuardedHttpToolsProtocol", (_Guarded,), {
-        "header_timeout": header_timeout, "max_header_bytes": max_header_bytes,
-        "refused": staticmethod(refused), "shed_early": staticmethod(shed_early)})
+    return type(
+        "GuardedHttpToolsProtocol",
+        (_Guarded,),
+        {
+            "header_timeout": header_timeout,
+            "max_header_bytes": max_header_bytes,
+            "refused": staticmethod(refused),
+            "shed_early": staticmethod(shed_early),
+        },
+    )

@@ -62,9 +62,9 @@ class ReplayBuffer:
         first_kept = self._frames[0][0] if self._frames else self.last_seq + 1
         frames: list[str] = []
         if seq + 1 < first_kept:
-            frames.append(json.dumps(
-                {"type": "gap", "since": seq, "missed_from": seq + 1, "missed_to": first_kept - 1}
-            ))
+            frames.append(
+                json.dumps({"type": "gap", "since": seq, "missed_from": seq + 1, "missed_to": first_kept - 1})
+            )
         frames.extend(frame for s, frame in self._frames if s > seq)
         return frames
 

@@ -30,91 +30,143 @@ class Metrics:
         reg = self.registry
         ProcessCollector(registry=reg)
         self.http_requests = Counter(
-            "backend_http_requests", "HTTP requests answered, by route template, method and status.",
-            ["route", "method", "status"], registry=reg)
+            "backend_http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=reg,
+        )
         self.http_duration = Histogram(
-            "backend_http_request_duration_seconds", "Time from request start to the last body byte.",
-            ["route", "method"], buckets=LATENCY_BUCKETS, registry=reg)
+            "backend_http_request_duration_seconds",
+            "Time from request start to the last body byte.",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
         self.http_in_flight = Gauge(
-            "backend_http_requests_in_flight", "HTTP requests being handled right now.", registry=reg)
+            "backend_http_requests_in_flight", "HTTP requests being handled right now.", registry=reg
+        )
         self.ws_active = Gauge(
-            "backend_ws_connections_active", "WebSocket connections currently registered.", registry=reg)
+            "backend_ws_connections_active", "WebSocket connections currently registered.", registry=reg
+        )
         self.ws_capacity = Gauge(
-            "backend_ws_connections_capacity", "Configured WebSocket connection capacity.", registry=reg)
+            "backend_ws_connections_capacity", "Configured WebSocket connection capacity.", registry=reg
+        )
         self.ws_rejected = Counter(
-            "backend_ws_connections_rejected", "WebSocket connections refused (1013) at capacity.",
-            registry=reg)
+            "backend_ws_connections_rejected", "WebSocket connections refused (1013) at capacity.", registry=reg
+        )
         self.ws_opened = Counter(
-            "backend_ws_connections_opened", "WebSocket connections accepted into the hub.", registry=reg)
+            "backend_ws_connections_opened", "WebSocket connections accepted into the hub.", registry=reg
+        )
         self.ws_closed = Counter(
             "backend_ws_connections_closed",
             "WebSocket connections ended, by close code and by the side that closed (server or client); "
-            "1006 is a connection lost without a close frame.", ["code", "side"], registry=reg)
-        self.ws_sent = Counter(
-            "backend_ws_messages_sent", "WebSocket messages written to clients.", registry=reg)
+            "1006 is a connection lost without a close frame.",
+            ["code", "side"],
+            registry=reg,
+        )
+        self.ws_sent = Counter("backend_ws_messages_sent", "WebSocket messages written to clients.", registry=reg)
         self.ws_slow_dropped = Counter(
-            "backend_ws_slow_consumers_dropped",
-            "Clients disconnected because their send queue filled.", registry=reg)
+            "backend_ws_slow_consumers_dropped", "Clients disconnected because their send queue filled.", registry=reg
+        )
         self.ws_broadcasts_not_persisted = Counter(
             "backend_ws_broadcasts_not_persisted",
-            "Broadcasts delivered live but not saved for replay (database unavailable).", registry=reg)
+            "Broadcasts delivered live but not saved for replay (database unavailable).",
+            registry=reg,
+        )
         self.ws_broadcast_seq = Gauge(
-            "backend_ws_broadcast_sequence", "Sequence number of the latest broadcast.", registry=reg)
+            "backend_ws_broadcast_sequence", "Sequence number of the latest broadcast.", registry=reg
+        )
         self.cache_requests = Counter(
-            "backend_cache_requests", "Cache lookups by tier and result (hit, miss, error).",
-            ["tier", "result"], registry=reg)
+            "backend_cache_requests",
+            "Cache lookups by tier and result (hit, miss, error).",
+            ["tier", "result"],
+            registry=reg,
+        )
         self.cache_disk_errors = Counter(
-            "backend_cache_disk_errors", "Disk-tier operations that failed (full, I/O error, gone).",
-            registry=reg)
+            "backend_cache_disk_errors", "Disk-tier operations that failed (full, I/O error, gone).", registry=reg
+        )
         self.cache_disk_degraded = Gauge(
-            "backend_cache_disk_degraded", "1 while the disk tier is failing and the cache is memory-only.",
-            registry=reg)
+            "backend_cache_disk_degraded",
+            "1 while the disk tier is failing and the cache is memory-only.",
+            registry=reg,
+        )
         self.db_errors = Counter(
-            "backend_db_errors", "Database operations that failed, by kind (locked, unavailable, other).",
-            ["kind"], registry=reg)
+            "backend_db_errors",
+            "Database operations that failed, by kind (locked, unavailable, other).",
+            ["kind"],
+            registry=reg,
+        )
         self.loop_lag = Gauge(
-            "backend_event_loop_lag_seconds", "How late the event loop ran a timer at its last tick (queue time).",
-            registry=reg)
+            "backend_event_loop_lag_seconds",
+            "How late the event loop ran a timer at its last tick (queue time).",
+            registry=reg,
+        )
         self.loop_lag_shed_share = Gauge(
-            "backend_http_shed_share", "Share of new API requests refused because the event loop runs late.",
-            registry=reg)
+            "backend_http_shed_share",
+            "Share of new API requests refused because the event loop runs late.",
+            registry=reg,
+        )
         self.db_write_batch = Histogram(
-            "backend_db_write_batch_size", "Writes committed together by one group commit (one fsync).",
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=reg)
+            "backend_db_write_batch_size",
+            "Writes committed together by one group commit (one fsync).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=reg,
+        )
         self.read_cache_requests = Counter(
-            "backend_read_cache_requests", "Counter reads by the read-through cache's answer (hit, miss).",
-            ["result"], registry=reg)
+            "backend_read_cache_requests",
+            "Counter reads by the read-through cache's answer (hit, miss).",
+            ["result"],
+            registry=reg,
+        )
         self.memory_sheds = Counter(
-            "backend_memory_guard_sheds", "Requests answered 503 because RSS was above the watermark.",
-            registry=reg)
+            "backend_memory_guard_sheds", "Requests answered 503 because RSS was above the watermark.", registry=reg
+        )
         self.memory_shedding = Gauge(
-            "backend_memory_guard_shedding", "1 while the memory guard sheds new work.", registry=reg)
+            "backend_memory_guard_shedding", "1 while the memory guard sheds new work.", registry=reg
+        )
         self.memory_watermark = Gauge(
-            "backend_memory_watermark_bytes", "Configured RSS watermark of the memory guard.", registry=reg)
+            "backend_memory_watermark_bytes", "Configured RSS watermark of the memory guard.", registry=reg
+        )
         self.http_shed = Counter(
-            "backend_http_shed", "API requests refused with 503 before any work, by reason: in_flight "
-            "(admission control, BACKEND_MAX_IN_FLIGHT) or memory (RSS above the watermark).", ["reason"],
-            registry=reg)
+            "backend_http_shed",
+            "API requests refused with 503 before any work, by reason: in_flight "
+            "(admission control, BACKEND_MAX_IN_FLIGHT) or memory (RSS above the watermark).",
+            ["reason"],
+            registry=reg,
+        )
         self.http_refused = Counter(
-            "backend_http_connections_refused", "Connections closed before a request: their head was too slow "
-            "(header_timeout) or too large (header_too_large).", ["reason"], registry=reg)
+            "backend_http_connections_refused",
+            "Connections closed before a request: their head was too slow "
+            "(header_timeout) or too large (header_too_large).",
+            ["reason"],
+            registry=reg,
+        )
         self.data_disk_free = Gauge(
-            "backend_data_disk_free_bytes", "Bytes free on the data directory's filesystem (for the backend's user), "
-            "read at each scrape.", registry=reg)
+            "backend_data_disk_free_bytes",
+            "Bytes free on the data directory's filesystem (for the backend's user), read at each scrape.",
+            registry=reg,
+        )
         self.data_disk_total = Gauge(
-            "backend_data_disk_total_bytes", "Size of the data directory's filesystem, read at each scrape.",
-            registry=reg)
+            "backend_data_disk_total_bytes",
+            "Size of the data directory's filesystem, read at each scrape.",
+            registry=reg,
+        )
         self.supervisor_restarts = Counter(
             "backend_supervisor_restarts",
-            "Restarts of the server by its supervisor since the supervisor started.", registry=reg)
+            "Restarts of the server by its supervisor since the supervisor started.",
+            registry=reg,
+        )
         self.supervisor_watchdog_kills = Counter(
             "backend_supervisor_watchdog_kills",
-            "Servers the supervisor's watchdog killed because /health stopped answering (hung).", registry=reg)
+            "Servers the supervisor's watchdog killed because /health stopped answering (hung).",
+            registry=reg,
+        )
 
 
 def watch_disk(metrics: Metrics, directory: Path) -> None:
     """Read the data volume's free and total bytes at every scrape: the data directory holds SQLite and
     the disk cache, and a full volume stops both. A directory that vanished reads 0 free."""
+
     def usage() -> tuple[int, int]:
         try:
             found = shutil.disk_usage(directory)

@@ -22,7 +22,9 @@ __all__ = ["install"]
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 ERROR_SCHEMA = {
-    "type": "object", "required": ["error", "detail", "request_id"], "additionalProperties": False,
+    "type": "object",
+    "required": ["error", "detail", "request_id"],
+    "additionalProperties": False,
     "properties": {
         "error": {"type": "string", "description": "a stable code the runbooks name, e.g. database_busy"},
         "detail": {"type": "string", "description": "one readable line"},
@@ -36,7 +38,7 @@ WORDS = {
     422: "A parameter or the body has the wrong shape.",
     500: "A bug: logged with its traceback; quote the request id.",
     503: "Refused before any work: busy (BACKEND_MAX_IN_FLIGHT requests in progress) or overloaded (memory "
-         "above the watermark); or the database is busy or unavailable. See Retry-After.",
+    "above the watermark); or the database is busy or unavailable. See Retry-After.",
 }
 PROBES = {"/health", "/ready", "/metrics"}  # never shed (backend.gateway.UNSHED_PATHS)
 # Statuses each operation answers beyond the gateway's (400 and 413 on any request, 500 on a bug,
@@ -56,8 +58,11 @@ ANY_JSON: dict[str, Any] = {}
 
 
 def _body(schema: dict[str, Any], what: str, limit: int) -> dict[str, Any]:
-    return {"required": True, "description": f"{what}; at most {limit} bytes (BACKEND_MAX_BODY_BYTES)",
-            "content": {"application/json": {"schema": schema}}}
+    return {
+        "required": True,
+        "description": f"{what}; at most {limit} bytes (BACKEND_MAX_BODY_BYTES)",
+        "content": {"application/json": {"schema": schema}},
+    }
 
 
 def _bodies(limit: int) -> dict[tuple[str, str], dict[str, Any]]:
@@ -65,9 +70,15 @@ def _bodies(limit: int) -> dict[tuple[str, str], dict[str, Any]]:
     return {
         ("post", "/api/items"): _body({"type": "object"}, "any JSON object", limit),
         ("put", "/api/cache/{key}"): _body(ANY_JSON, "any JSON value, stored as sent", limit),
-        ("post", "/api/broadcast"): _body({"type": "object", "required": ["message"], "properties": {
-            "message": {"description": "any JSON value, sent to every client as data"}}},
-            '{"message": ...}', limit),
+        ("post", "/api/broadcast"): _body(
+            {
+                "type": "object",
+                "required": ["message"],
+                "properties": {"message": {"description": "any JSON value, sent to every client as data"}},
+            },
+            '{"message": ...}',
+            limit,
+        ),
     }
 
 
@@ -83,37 +94,57 @@ def _patch(doc: dict[str, Any], settings: Settings) -> dict[str, Any]:
             responses.pop("422", None)
             statuses = {400, 413, 500} | OWN.get((method, path), set()) | (set() if path in PROBES else {503})
             for status in sorted(statuses):
-                responses[str(status)] = {"description": WORDS[status],
-                                          "content": {"application/json": {"schema": ERROR}}}
+                responses[str(status)] = {
+                    "description": WORDS[status],
+                    "content": {"application/json": {"schema": ERROR}},
+                }
             if (method, path) in bodies:
                 operation["requestBody"] = bodies[method, path]
     ready = doc["paths"]["/ready"]["get"]["responses"]
-    ready["503"] = {"description": "Not ready: the body names the failing checks (database, cache, memory).",
-                    "content": {"application/json": {"schema": {"type": "object",
-                                                                "required": ["status", "failing", "checks"]}}}}
+    ready["503"] = {
+        "description": "Not ready: the body names the failing checks (database, cache, memory).",
+        "content": {"application/json": {"schema": {"type": "object", "required": ["status", "failing", "checks"]}}},
+    }
     doc["paths"]["/metrics"]["get"]["responses"]["200"] = {
         "description": "Prometheus text exposition; with ?ago=S the copy kept from about S seconds ago",
-        "headers": {"X-Metrics-Age-Seconds": {"schema": {"type": "string"},
-                                              "description": "how old this copy is, in seconds"}},
-        "content": {"text/plain": {"schema": {"type": "string"}}}}
-    read_back = {"ReadItBack": {"operationId": doc["paths"]["/api/items/{item_id}"]["get"]["operationId"],
-                                "parameters": {"item_id": "$response.body#/id"}}}
-    doc["paths"]["/api/items"]["post"]["parameters"] = [{  # read by the route itself (backend.routes.add_item)
-        "in": "header", "name": "idempotency-key", "required": False, "schema": {
-            "anyOf": [{"maxLength": IDEMPOTENCY_KEY_MAX, "type": "string"}, {"type": "null"}], "title": "Idempotency-Key"}}]
+        "headers": {
+            "X-Metrics-Age-Seconds": {"schema": {"type": "string"}, "description": "how old this copy is, in seconds"}
+        },
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+    read_back = {
+        "ReadItBack": {
+            "operationId": doc["paths"]["/api/items/{item_id}"]["get"]["operationId"],
+            "parameters": {"item_id": "$response.body#/id"},
+        }
+    }
+    doc["paths"]["/api/items"]["post"]["parameters"] = [
+        {  # read by the route itself (backend.routes.add_item)
+            "in": "header",
+            "name": "idempotency-key",
+            "required": False,
+            "schema": {
+                "anyOf": [{"maxLength": IDEMPOTENCY_KEY_MAX, "type": "string"}, {"type": "null"}],
+                "title": "Idempotency-Key",
+            },
+        }
+    ]
     created = doc["paths"]["/api/items"]["post"]["responses"]
     created["201"]["links"] = read_back
-    created["200"] = {"description": "The same Idempotency-Key again: the first item's id, created false",
-                      "content": {"application/json": {"schema": {"type": "object"}}}, "links": read_back}
+    created["200"] = {
+        "description": "The same Idempotency-Key again: the first item's id, created false",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+        "links": read_back,
+    }
     return doc
 
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Serve the truthful document at /openapi.json (built once, on first request)."""
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _patch(get_openapi(title=app.title, version=app.version, routes=app.routes),
-                                        settings)
+            app.openapi_schema = _patch(get_openapi(title=app.title, version=app.version, routes=app.routes), settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

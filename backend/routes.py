@@ -43,8 +43,12 @@ async def health(request: Request) -> dict[str, Any]:
     """Liveness: the event loop answered. Nothing else is consulted, on purpose."""
     backend = _backend(request)
     now = time.time()
-    return {"status": "ok", "pid": os.getpid(), "uptime_seconds": round(now - backend.started_at, 3),
-            "restarts_seconds_ago": backend.restarts.seconds_ago(now)}
+    return {
+        "status": "ok",
+        "pid": os.getpid(),
+        "uptime_seconds": round(now - backend.started_at, 3),
+        "restarts_seconds_ago": backend.restarts.seconds_ago(now),
+    }
 
 
 async def _check_database(backend: Backend) -> dict[str, Any]:
@@ -54,8 +58,7 @@ async def _check_database(backend: Backend) -> dict[str, Any]:
         await asyncio.wait_for(asyncio.shield(backend.db_probe), READY_PROBE_TIMEOUT)
     except DatabaseError as exc:
         backend.metrics.db_errors.labels(exc.kind).inc()
-        return {"ok": False, "status": "unavailable" if exc.kind == "unavailable" else "locked",
-                "detail": str(exc)}
+        return {"ok": False, "status": "unavailable" if exc.kind == "unavailable" else "locked", "detail": str(exc)}
     except TimeoutError:
         return {"ok": False, "status": "timeout", "detail": f"no answer within {READY_PROBE_TIMEOUT:g} s"}
     return {"ok": True, "status": "ok"}
@@ -64,16 +67,23 @@ async def _check_database(backend: Backend) -> dict[str, Any]:
 async def _check_cache(backend: Backend) -> dict[str, Any]:
     await backend.cache.probe()
     if backend.cache.degraded:
-        return {"ok": False, "status": "degraded", "detail": f"disk tier failing, memory only: "
-                f"{backend.cache.degraded_reason}"}
+        return {
+            "ok": False,
+            "status": "degraded",
+            "detail": f"disk tier failing, memory only: {backend.cache.degraded_reason}",
+        }
     return {"ok": True, "status": "ok"}
 
 
 def _check_memory(backend: Backend) -> dict[str, Any]:
     guard = backend.guard
     status = "shedding" if guard.shedding else "ok"
-    return {"ok": not guard.shedding, "status": status, "rss_bytes": guard.rss_bytes,
-            "watermark_bytes": guard.watermark_bytes}
+    return {
+        "ok": not guard.shedding,
+        "status": status,
+        "rss_bytes": guard.rss_bytes,
+        "watermark_bytes": guard.watermark_bytes,
+    }
 
 
 @router.get("/ready")
@@ -95,10 +105,12 @@ async def metrics(request: Request, ago: Annotated[float | None, Query(ge=0, le=
         kept = backend.metrics_history.at(ago, time.monotonic())
         if kept is not None:
             age, exposition = kept
-            return Response(exposition, media_type=CONTENT_TYPE_LATEST,
-                            headers={"X-Metrics-Age-Seconds": f"{age:.3f}"})
-    return Response(generate_latest(backend.metrics.registry), media_type=CONTENT_TYPE_LATEST,
-                    headers={"X-Metrics-Age-Seconds": "0"})
+            return Response(exposition, media_type=CONTENT_TYPE_LATEST, headers={"X-Metrics-Age-Seconds": f"{age:.3f}"})
+    return Response(
+        generate_latest(backend.metrics.registry),
+        media_type=CONTENT_TYPE_LATEST,
+        headers={"X-Metrics-Age-Seconds": "0"},
+    )
 
 
 @router.post("/api/counters/{name}/increment")
@@ -125,14 +137,20 @@ async def add_item(request: Request) -> Response:
     # the framework's parameter machinery was a tenth of an item write's time on the event loop.
     idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX:
-        raise ApiError(422, "validation_error",
-                       f"header.idempotency-key: String should have at most {IDEMPOTENCY_KEY_MAX} characters")
+        raise ApiError(
+            422,
+            "validation_error",
+            f"header.idempotency-key: String should have at most {IDEMPOTENCY_KEY_MAX} characters",
+        )
     _, body = await _json_body(request)
     if not isinstance(body, dict):
         raise ApiError(422, "validation_error", "item body must be a JSON object")
     item_id, created = await _backend(request).db.add_item(body, idempotency_key)
-    return Response(b'{"id":%d,"created":%s}' % (item_id, b"true" if created else b"false"),
-                    status_code=201 if created else 200, media_type="application/json")
+    return Response(
+        b'{"id":%d,"created":%s}' % (item_id, b"true" if created else b"false"),
+        status_code=201 if created else 200,
+        media_type="application/json",
+    )
 
 
 ItemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="an id POST /api/items returned (SQLite's 64-bit range)")]
@@ -146,8 +164,10 @@ async def get_item(request: Request, item_id: ItemId) -> Response:
     if item is None:
         raise ApiError(404, "not_found", f"item {item_id} does not exist")
     found_id, body, created_at = item
-    return Response(b'{"id":%d,"body":%s,"created_at":%s}' % (found_id, body.encode(), repr(created_at).encode()),
-                    media_type="application/json")
+    return Response(
+        b'{"id":%d,"body":%s,"created_at":%s}' % (found_id, body.encode(), repr(created_at).encode()),
+        media_type="application/json",
+    )
 
 
 @router.put("/api/cache/{key}")

@@ -48,9 +48,12 @@ def serve(settings: Settings, restarts: Restarts | None = None) -> None:
         ws_ping_interval=settings.ws_ping_interval,
         ws_ping_timeout=settings.ws_ping_timeout,
         ws_per_message_deflate=False,  # deflate triples per-connection memory
-        http=guarded_protocol(settings.http_header_timeout, settings.max_header_bytes,
-                              lambda reason: gateway.backend.metrics.http_refused.labels(reason).inc(),
-                              gateway.shed_early),
+        http=guarded_protocol(
+            settings.http_header_timeout,
+            settings.max_header_bytes,
+            lambda reason: gateway.backend.metrics.http_refused.labels(reason).inc(),
+            gateway.shed_early,
+        ),
         timeout_graceful_shutdown=settings.shutdown_grace,  # type: ignore[arg-type]
         access_log=False,
         server_header=False,

@@ -67,7 +67,6 @@ class InjectedFaults:
         self.held = [bytearray(chunk) for _ in range(megabytes)]  # copies are touched pages
 
 
-
 class Backend:
     """The live state of one server process."""
 
@@ -75,13 +74,18 @@ class Backend:
         self.settings = settings
         self.started_at = time.time()
         self.metrics = Metrics()
-        self.db = Database(settings.data_dir / "backend.sqlite3", settings.db_busy_timeout,
-                           write_batch=settings.db_write_batch, write_batch_wait=settings.db_write_batch_wait,
-                           on_batch=self.metrics.db_write_batch.observe)
+        self.db = Database(
+            settings.data_dir / "backend.sqlite3",
+            settings.db_busy_timeout,
+            write_batch=settings.db_write_batch,
+            write_batch_wait=settings.db_write_batch_wait,
+            on_batch=self.metrics.db_write_batch.observe,
+        )
         self.counters = ReadThrough(settings.read_cache_items, self.metrics.read_cache_requests)
         self.lag_shedder = LagShedder(settings.shed_loop_lag, self.metrics.loop_lag, self.metrics.loop_lag_shed_share)
-        self.cache = TieredCache(DiskTier(settings.data_dir / "cache", settings.cache_disk_bytes),
-                                 settings.cache_memory_items, self.metrics)
+        self.cache = TieredCache(
+            DiskTier(settings.data_dir / "cache", settings.cache_disk_bytes), settings.cache_memory_items, self.metrics
+        )
         self.hub = Hub(settings.ws_max_connections, settings.ws_send_queue, settings.ws_replay_buffer)
         self.guard = MemoryGuard(settings.memory_watermark_bytes)
         self.faults = InjectedFaults()
@@ -114,8 +118,13 @@ class Backend:
         self.hub.replay.restore(self.db.recent_broadcasts(self.settings.ws_replay_buffer))
         self.metrics.ws_broadcast_seq.set(self.hub.replay.last_seq)
         await self.cache.probe()
-        self.spawn(watch(self.guard, self.settings.memory_check_interval,
-                         lambda shedding: self.metrics.memory_shedding.set(int(shedding))))
+        self.spawn(
+            watch(
+                self.guard,
+                self.settings.memory_check_interval,
+                lambda shedding: self.metrics.memory_shedding.set(int(shedding)),
+            )
+        )
         self.spawn(self.cache.monitor(self.settings.cache_probe_interval))
         self.spawn(self._keep_metrics_history())
         self.spawn(self.lag_shedder.watch())

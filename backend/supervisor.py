@@ -70,8 +70,10 @@ def _lock(path: Path) -> Iterator[IO[str]]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
-            raise LockHeld(f"another supervisor (pid {holder}) already runs on {path.parent}; "
-                           f"stop it first or use another BACKEND_DATA_DIR") from None
+            raise LockHeld(
+                f"another supervisor (pid {holder}) already runs on {path.parent}; "
+                f"stop it first or use another BACKEND_DATA_DIR"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
@@ -123,7 +125,8 @@ class Supervisor:
             if self.crash_loop.tripped():
                 raise CrashLoopError(
                     f"server started {len(self.crash_loop)} times in {self.crash_loop.window:g} s and "
-                    f"exited each time (last exit code {code}); giving up. Read the server log above.")
+                    f"exited each time (last exit code {code}); giving up. Read the server log above."
+                )
             delay = self.backoff.next_delay()
             log.info("restarting in %.2f s", delay)
             if self.stop.wait(delay):
@@ -143,8 +146,12 @@ class Supervisor:
             next_probe = time.monotonic() + self.settings.supervisor_health_interval
             if watchdog.record(error) and child.poll() is None:
                 self.watchdog_kills += 1
-                log.error("watchdog: server pid %d failed %d /health probes in a row (last: %s); killing it",
-                          child.pid, watchdog.in_a_row, watchdog.last_error)
+                log.error(
+                    "watchdog: server pid %d failed %d /health probes in a row (last: %s); killing it",
+                    child.pid,
+                    watchdog.in_a_row,
+                    watchdog.last_error,
+                )
                 child.kill()
                 child.wait()
 
@@ -162,9 +169,19 @@ class Supervisor:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         env = {**os.environ, **self.settings.to_env()}
-        cmd = [sys.executable, "-m", "backend", "serve", "--restarts", str(self.restarts),
-               "--restarted-at", Restarts.format(self.restarted_at), "--watchdog-kills", str(self.watchdog_kills)]
-        child = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        cmd = [
+            sys.executable,
+            "-m",
+            "backend",
+            "serve",
+            "--restarts",
+            str(self.restarts),
+            "--restarted-at",
+            Restarts.format(self.restarted_at),
+            "--watchdog-kills",
+            str(self.watchdog_kills),
+        ]
+        child = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)
         log.info("started server pid %d (restart %d)", child.pid, self.restarts)
         return child
 
@@ -184,8 +201,11 @@ class Supervisor:
             self.stop.wait(interval)
             interval = min(interval * 2, 0.5)
         if child.poll() is None and not self.stop.is_set():
-            log.warning("server pid %d not ready after %.0f s; still running, check GET /ready",
-                        child.pid, self.settings.ready_timeout)
+            log.warning(
+                "server pid %d not ready after %.0f s; still running, check GET /ready",
+                child.pid,
+                self.settings.ready_timeout,
+            )
 
     def _terminate_child(self) -> None:
         child = self.child

@@ -49,7 +49,7 @@ async def _close(session: Session, code: int, reason: str, timeout: float = CLOS
     session.closed(code, "server")
     try:
         await asyncio.wait_for(session.websocket.close(code, reason), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         _reset(session.websocket)
     except (RuntimeError, OSError, WebSocketDisconnect):
         pass  # the peer is gone already
@@ -60,7 +60,7 @@ def _reset(websocket: WebSocket) -> None:
     kernel would keep retrying behind the unread data): the fd and the kernel's buffers are freed at
     once and the reader sees the disconnect. The ASGI interface has no abort, so the transport is
     taken from uvicorn's protocol object, whose method is the app's ``send``."""
-    protocol = getattr(websocket._send, "__self__", None)  # noqa: SLF001 - Starlette keeps the ASGI send there
+    protocol = getattr(websocket._send, "__self__", None)
     transport = getattr(protocol, "transport", None)
     if transport is None:
         return

@@ -75,22 +75,35 @@ def _summary(docstring: str) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", default=os.environ.get("BACKEND_URL", DEFAULT_URL),
-                        help="backend base URL (default: $BACKEND_URL or %(default)s)")
+    common.add_argument(
+        "--url",
+        default=os.environ.get("BACKEND_URL", DEFAULT_URL),
+        help="backend base URL (default: $BACKEND_URL or %(default)s)",
+    )
     common.add_argument("--timeout", type=_seconds, default=5.0, help="seconds per network call (default 5)")
     common.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    common.add_argument("--data-dir", default=os.environ.get("BACKEND_DATA_DIR") or None,
-                        help="the backend's data directory, for file checks on its host ($BACKEND_DATA_DIR); "
-                             "without it those rows say skip")
-    common.add_argument("--interval", type=_seconds, default=0.5,
-                        help="only for a backend that keeps no metrics history: seconds between the two "
-                             "/metrics scrapes rates are then taken over (default 0.5); otherwise each rate "
-                             "uses its alert's window")
-    common.add_argument("--site-url", default=None,
-                        help="the published handbook, for runbook links ($HANDBOOK_SITE_URL, default "
-                             f"{DEFAULT_SITE_URL})")
-    common.add_argument("--samples", type=_samples, default=20,
-                        help="requests in the latency sample, 2 to 10000 (default 20)")
+    common.add_argument(
+        "--data-dir",
+        default=os.environ.get("BACKEND_DATA_DIR") or None,
+        help="the backend's data directory, for file checks on its host ($BACKEND_DATA_DIR); "
+        "without it those rows say skip",
+    )
+    common.add_argument(
+        "--interval",
+        type=_seconds,
+        default=0.5,
+        help="only for a backend that keeps no metrics history: seconds between the two "
+        "/metrics scrapes rates are then taken over (default 0.5); otherwise each rate "
+        "uses its alert's window",
+    )
+    common.add_argument(
+        "--site-url",
+        default=None,
+        help=f"the published handbook, for runbook links ($HANDBOOK_SITE_URL, default {DEFAULT_SITE_URL})",
+    )
+    common.add_argument(
+        "--samples", type=_samples, default=20, help="requests in the latency sample, 2 to 10000 (default 20)"
+    )
     common.add_argument("--thresholds", type=Path, default=None, help="thresholds file (default: the packaged one)")
     parser = _Parser(prog="checks", description=__doc__.split("\n\n")[0].replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -101,8 +114,12 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="run a page's console blocks against the target")
     run.add_argument("page", type=Path, help="a Markdown page, e.g. runbooks/backend-down.md")
     run.add_argument("--allow-mutating", action="store_true", help="also run blocks marked mutating/destructive")
-    run.add_argument("--block-timeout", type=_seconds, default=DEFAULT_TIMEOUT,
-                     help=f"seconds per command (default {DEFAULT_TIMEOUT:g}; a block's `timeout N` directive wins)")
+    run.add_argument(
+        "--block-timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds per command (default {DEFAULT_TIMEOUT:g}; a block's `timeout N` directive wins)",
+    )
     return parser
 
 
@@ -168,8 +185,10 @@ def _main(argv: Sequence[str] | None) -> int:
         target = Target(args.url, args.timeout)
         try:
             if args.command == "host" and not target.is_local:  # before any network: it measures this machine
-                raise CheckError(f"host checks measure this machine, but {target.url} is another host; "
-                                 f"run `checks host` on the backend's host")
+                raise CheckError(
+                    f"host checks measure this machine, but {target.url} is another host; "
+                    f"run `checks host` on the backend's host"
+                )
             try:
                 target.identify()  # liveness first: a down or hung backend explains everything else
             except (TargetUnreachable, TargetTimeout) as exc:

@@ -41,8 +41,24 @@ from checks.errors import PageError
 from checks.thresholds import SAFE_LOADER
 from checks.urls import ws_url_of
 
-__all__ = ["DEFAULT_TIMEOUT", "PYTHONS", "RUNNABLE", "RUNNABLE_CONSOLE", "SHELLS", "Block", "Outcome", "Safety",
-           "Step", "environment", "front_matter", "matches", "parse", "parse_file", "run_bash", "run_step"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "PYTHONS",
+    "RUNNABLE",
+    "RUNNABLE_CONSOLE",
+    "SHELLS",
+    "Block",
+    "Outcome",
+    "Safety",
+    "Step",
+    "environment",
+    "front_matter",
+    "matches",
+    "parse",
+    "parse_file",
+    "run_bash",
+    "run_step",
+]
 
 # The languages whose blocks are run: ``checks run`` runs console blocks; the page tests run all.
 RUNNABLE_CONSOLE = "console"
@@ -50,10 +66,12 @@ SHELLS = frozenset({"bash", "sh", "shell"})
 PYTHONS = frozenset({"python", "py"})
 RUNNABLE = frozenset({RUNNABLE_CONSOLE}) | SHELLS | PYTHONS
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
-_DIRECTIVE = re.compile(r"^\s*<!--\s*checks:\s*(?P<word>[a-z-]+)(?:\s*,\s*(?P<state>fault|healthy)"
-                        r"(?P<faults>(?:\s+(?!timeout\b)[a-z0-9-]+)*))?"
-                        r"(?:\s*,\s*timeout\s+(?P<timeout>\d+(?:\.\d+)?)\s*s?)?"
-                        r"\s*(?::\s*(?P<reason>.*?))?\s*-->\s*$")
+_DIRECTIVE = re.compile(
+    r"^\s*<!--\s*checks:\s*(?P<word>[a-z-]+)(?:\s*,\s*(?P<state>fault|healthy)"
+    r"(?P<faults>(?:\s+(?!timeout\b)[a-z0-9-]+)*))?"
+    r"(?:\s*,\s*timeout\s+(?P<timeout>\d+(?:\.\d+)?)\s*s?)?"
+    r"\s*(?::\s*(?P<reason>.*?))?\s*-->\s*$"
+)
 DEFAULT_TIMEOUT = 60.0  # seconds a command may run; a directive's ``timeout N`` changes it for its block
 _EXIT = re.compile(r"^\[exit (\d+)\]$")
 # anything that looks like it meant to be a directive: an HTML comment opening with a word near "checks"
@@ -219,24 +237,39 @@ def parse(text: str, path: Path, first_line: int = 1) -> list[Block]:
         j = i + 1
         while j < len(lines) and not close.match(lines[j]):
             j += 1
-        body = "\n".join(_dedent(line, indent) for line in lines[i + 1:j])
+        body = "\n".join(_dedent(line, indent) for line in lines[i + 1 : j])
         safety, reason, directive, faults, timeout = _directive(lines, i, path, offset)
         language = info.split()[0].lstrip("{.").rstrip("}").lower() if info else ""
         if language == RUNNABLE_CONSOLE:
             _refuse_squashed(body.splitlines(), offset + i + 2, path)
         healthy = faults == ("healthy",)
-        blocks.append(Block(path, language, info, offset + i + 1, offset + j + 1, body, safety, reason,
-                            offset + directive if directive else 0, None if healthy else faults, healthy, timeout))
+        blocks.append(
+            Block(
+                path,
+                language,
+                info,
+                offset + i + 1,
+                offset + j + 1,
+                body,
+                safety,
+                reason,
+                offset + directive if directive else 0,
+                None if healthy else faults,
+                healthy,
+                timeout,
+            )
+        )
         i = j + 1
     return blocks
 
 
 def _dedent(line: str, indent: str) -> str:
-    return line[len(indent):] if line.startswith(indent) else line.lstrip()
+    return line[len(indent) :] if line.startswith(indent) else line.lstrip()
 
 
-def _directive(lines: list[str], fence_index: int, path: Path,
-               offset: int) -> tuple[Safety, str, int, tuple[str, ...] | None, float | None]:
+def _directive(
+    lines: list[str], fence_index: int, path: Path, offset: int
+) -> tuple[Safety, str, int, tuple[str, ...] | None, float | None]:
     """The safety class, skip reason, 1-based line, fault names and timeout of the directive before a fence."""
     k = fence_index - 1
     while k >= 0 and not lines[k].strip():
@@ -267,8 +300,11 @@ def _refuse_misspelt(line: str, where: str) -> None:
     """A comment right above a fence that is nearly a directive (``check: mutating``) is an error:
     ignored, it would run a mutating command as read-only."""
     near = _NEAR_DIRECTIVE.match(line)
-    if near and near["prefix"].lower() != "checks" and \
-            difflib.get_close_matches(near["prefix"].lower(), ["checks"], n=1, cutoff=0.7):
+    if (
+        near
+        and near["prefix"].lower() != "checks"
+        and difflib.get_close_matches(near["prefix"].lower(), ["checks"], n=1, cutoff=0.7)
+    ):
         word = near["word"] or "read-only"
         raise PageError(f"{where}: '{line.strip()}' is not a directive; did you mean `<!-- checks: {word} -->`?")
 
@@ -277,8 +313,10 @@ def _refuse_squashed(block_lines: list[str], first_line: int, path: Path) -> Non
     """``$df -h`` (no space after ``$``) would silently be expected output instead of a command."""
     for i, line in enumerate(block_lines):
         if _SQUASHED_COMMAND.match(line):
-            raise PageError(f"{path}:{first_line + i}: '{line.strip()}' starts with '$' but no space; "
-                            f"write '$ {line[1:].strip()}' for a command")
+            raise PageError(
+                f"{path}:{first_line + i}: '{line.strip()}' starts with '$' but no space; "
+                f"write '$ {line[1:].strip()}' for a command"
+            )
 
 
 def _steps(text: str, first_line: int) -> list[Step]:
@@ -332,8 +370,14 @@ def run_bash(script: str, env: Mapping[str, str], timeout: float, cwd: Path) -> 
     """Run ``script`` in bash (``set -euo pipefail``) in its own process group; its exit status
     (None on timeout) and what it printed. On timeout the whole group is killed: a ``sleep`` or a
     server the script started does not outlive it."""
-    proc = subprocess.Popen(["bash", "-c", "set -euo pipefail\n" + script], env=dict(env), cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", "-c", "set -euo pipefail\n" + script],
+        env=dict(env),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
         return proc.returncode, out.decode(errors="replace")
@@ -355,8 +399,14 @@ def run_step(step: Step, env: Mapping[str, str], timeout: float, cwd: Path) -> O
     """Run one command in bash and compare its output and exit status with the page."""
     code, output = run_bash(step.command, env, timeout, cwd)
     if code is None:
-        return Outcome(step, False, output, None, f"TIMEOUT after {timeout:g} s (the command and everything it "
-                                                  "started were killed)", timed_out=True)
+        return Outcome(
+            step,
+            False,
+            output,
+            None,
+            f"TIMEOUT after {timeout:g} s (the command and everything it started were killed)",
+            timed_out=True,
+        )
     if code != step.exit_code:
         return Outcome(step, False, output, code, f"exit status {code}, page expects {step.exit_code}")
     if not matches(step.expected, output):

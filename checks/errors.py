@@ -13,8 +13,15 @@
 
 from __future__ import annotations
 
-__all__ = ["CheckError", "NotABackend", "PageError", "TargetError", "TargetTimeout", "TargetUnreachable",
-           "ThresholdsError"]
+__all__ = [
+    "CheckError",
+    "NotABackend",
+    "PageError",
+    "TargetError",
+    "TargetTimeout",
+    "TargetUnreachable",
+    "ThresholdsError",
+]
 
 
 class CheckError(Exception):

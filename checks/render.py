@@ -13,11 +13,23 @@ from checks.routing import instance_of, runbook_url
 from checks.runner import PageRun
 from checks.thresholds import Threshold, format_value
 
-__all__ = ["overall", "results_json", "results_plain", "results_table", "run_report", "thresholds_plain",
-           "thresholds_table"]
+__all__ = [
+    "overall",
+    "results_json",
+    "results_plain",
+    "results_table",
+    "run_report",
+    "thresholds_plain",
+    "thresholds_table",
+]
 
-STYLE = {Status.OK: "green", Status.SKIP: "dim", Status.WARN: "yellow", Status.FAIL: "bold red",
-         Status.ERROR: "magenta"}
+STYLE = {
+    Status.OK: "green",
+    Status.SKIP: "dim",
+    Status.WARN: "yellow",
+    Status.FAIL: "bold red",
+    Status.ERROR: "magenta",
+}
 
 
 def overall(results: Sequence[Result]) -> Status:
@@ -67,19 +79,35 @@ def results_plain(target: str, results: Sequence[Result], site: str) -> str:
 
 def thresholds_plain(limits: Mapping[str, Threshold], site: str) -> str:
     """One line per limit, with the published page of its runbook (never a source path: it 404s there)."""
-    lines = [f"{t.key:<28} {t.comparison} {format_value(t.value, t.unit):<10} for {t.for_:<4} {t.severity:<8} "
-             f"{runbook_url(site, t.runbook)}" for t in limits.values()]
+    lines = [
+        f"{t.key:<28} {t.comparison} {format_value(t.value, t.unit):<10} for {t.for_:<4} {t.severity:<8} "
+        f"{runbook_url(site, t.runbook)}"
+        for t in limits.values()
+    ]
     return "\n".join(lines)
 
 
 def results_json(target: str, results: Sequence[Result], site: str) -> str:
-    rows = [{**r.to_json(), "runbook_url": runbook_url(site, r.runbook) if r.runbook else "",
-             "runbook_source": f"runbooks/{r.runbook}.md" if r.runbook else ""} for r in results]
+    rows = [
+        {
+            **r.to_json(),
+            "runbook_url": runbook_url(site, r.runbook) if r.runbook else "",
+            "runbook_source": f"runbooks/{r.runbook}.md" if r.runbook else "",
+        }
+        for r in results
+    ]
     first = next((r for r in results if r.status.found_something and r.runbook), None)
-    return json.dumps({"target": target, "status": overall(results).value,
-                       "first_runbook": first.runbook if first else "",
-                       "first_runbook_url": runbook_url(site, first.runbook, instance_of(target)) if first else "",
-                       "skipped": sum(r.status is Status.SKIP for r in results), "results": rows}, indent=2)
+    return json.dumps(
+        {
+            "target": target,
+            "status": overall(results).value,
+            "first_runbook": first.runbook if first else "",
+            "first_runbook_url": runbook_url(site, first.runbook, instance_of(target)) if first else "",
+            "skipped": sum(r.status is Status.SKIP for r in results),
+            "results": rows,
+        },
+        indent=2,
+    )
 
 
 def thresholds_table(console: Console, limits: Mapping[str, Threshold], site: str) -> None:
@@ -87,17 +115,31 @@ def thresholds_table(console: Console, limits: Mapping[str, Threshold], site: st
     for column in ("key", "limit", "for", "severity", "runbook", "why"):
         table.add_column(column, overflow="fold")
     for t in limits.values():
-        table.add_row(t.key, f"{t.comparison} {format_value(t.value, t.unit)}", t.for_, t.severity,
-                      runbook_url(site, t.runbook), t.why)
+        table.add_row(
+            t.key,
+            f"{t.comparison} {format_value(t.value, t.unit)}",
+            t.for_,
+            t.severity,
+            runbook_url(site, t.runbook),
+            t.why,
+        )
     console.print(table)
 
 
 def run_report(console: Console, run: PageRun) -> None:
     for outcome in run.outcomes:
-        mark = "[green]ok[/]" if outcome.passed else "[bold red]TIMEOUT[/]" if outcome.timed_out else \
-            "[bold red]DIFFERS[/]"
-        console.print(f"{mark} {run.path}:{outcome.step.line} $ {outcome.step.command.splitlines()[0]}",
-                      highlight=False, markup=True)
+        mark = (
+            "[green]ok[/]"
+            if outcome.passed
+            else "[bold red]TIMEOUT[/]"
+            if outcome.timed_out
+            else "[bold red]DIFFERS[/]"
+        )
+        console.print(
+            f"{mark} {run.path}:{outcome.step.line} $ {outcome.step.command.splitlines()[0]}",
+            highlight=False,
+            markup=True,
+        )
         if not outcome.passed:
             console.print(outcome.report(run.path), highlight=False, markup=False)
     for line, reason in run.skipped:

@@ -48,8 +48,15 @@ class Result:
         return "" if self.value is None else format_value(self.value, self.unit)
 
     def to_json(self) -> dict[str, Any]:
-        return {"check": self.check, "status": self.status.value, "value": self.value, "unit": self.unit,
-                "threshold": self.threshold, "detail": self.detail, "runbook": self.runbook}
+        return {
+            "check": self.check,
+            "status": self.status.value,
+            "value": self.value,
+            "unit": self.unit,
+            "threshold": self.threshold,
+            "detail": self.detail,
+            "runbook": self.runbook,
+        }
 
 
 def skipped(check: str, why: str) -> Result:
@@ -64,5 +71,6 @@ def judge(check: str, reading: float, limit: Threshold, detail: str) -> Result:
         detail = f"{detail}; limit {limit.describe()} ({limit.key}): {limit.why}"
     else:
         status = Status.OK
-    return Result(check, status, detail, reading, limit.unit, limit.describe(),
-                  "" if status is Status.OK else limit.runbook)
+    return Result(
+        check, status, detail, reading, limit.unit, limit.describe(), "" if status is Status.OK else limit.runbook
+    )

@@ -1,8 +1,8 @@
 """Which runbook to open first, and where it is published.
 
 Rows are ranked most severe first (error, fail, then warn: a warning limit crossed is not the page
-to open while a critical one is), and within a severity cause before symptom: a backend that is down or hung explains every other
-row; a crash loop explains a down backend; a full data disk explains database and cache errors; a
+to open while a critical one is), and within a severity cause before symptom: a backend that is
+down or hung explains every other row; a crash loop explains a down backend; a full data disk explains database and cache errors; a
 locked database, a failing cache disk or memory
 pressure explain errors and latency; WebSocket trouble comes next; API errors and latency are the
 symptoms most faults share, and a low cache hit ratio is last because it follows any restart.
@@ -20,11 +20,21 @@ __all__ = ["CAUSE_ORDER", "DEFAULT_SITE_URL", "instance_of", "ranked", "runbook_
 
 DEFAULT_SITE_URL = "http://127.0.0.1:8000/"  # where `make serve` shows the handbook
 CAUSE_ORDER = (
-    "backend-down", "backend-crash-looping", "data-disk-almost-full", "database-unavailable", "cache-disk-failure",
+    "backend-down",
+    "backend-crash-looping",
+    "data-disk-almost-full",
+    "database-unavailable",
+    "cache-disk-failure",
     "memory-high",
-    "websocket-connections-near-capacity", "network-partition", "clients-not-reconnecting",
+    "websocket-connections-near-capacity",
+    "network-partition",
+    "clients-not-reconnecting",
     "websocket-disconnect-storm",
-    "overloaded", "connections-timed-out", "api-error-rate-high", "api-latency-high", "cache-hit-rate-low",
+    "overloaded",
+    "connections-timed-out",
+    "api-error-rate-high",
+    "api-latency-high",
+    "cache-hit-rate-low",
 )
 
 

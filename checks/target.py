@@ -53,20 +53,29 @@ class Target:
         try:
             return self._client.request(method, path, **kwargs)
         except httpx.ConnectTimeout:
-            raise TargetTimeout(f"connecting to {self.url} took over {self.timeout:g} s; "
-                                f"check the host and firewall, or raise --timeout") from None
+            raise TargetTimeout(
+                f"connecting to {self.url} took over {self.timeout:g} s; "
+                f"check the host and firewall, or raise --timeout"
+            ) from None
         except httpx.TimeoutException:
             if path == "/health":  # does no work: a silent /health is a hung server, not a slow one
-                raise TargetTimeout(f"{self.url}/health did not answer within {self.timeout:g} s: the server "
-                                    f"accepts connections but is hung") from None
-            raise TargetTimeout(f"{self.url}{path} did not answer within {self.timeout:g} s; the server may "
-                                f"be overloaded or its event loop blocked") from None
+                raise TargetTimeout(
+                    f"{self.url}/health did not answer within {self.timeout:g} s: the server "
+                    f"accepts connections but is hung"
+                ) from None
+            raise TargetTimeout(
+                f"{self.url}{path} did not answer within {self.timeout:g} s; the server may "
+                f"be overloaded or its event loop blocked"
+            ) from None
         except httpx.ConnectError as exc:
-            raise TargetUnreachable(f"cannot connect to {self.url} ({_reason(exc)}); is the backend running? "
-                                    f"try: curl -v {self.url}/health") from None
+            raise TargetUnreachable(
+                f"cannot connect to {self.url} ({_reason(exc)}); is the backend running? try: curl -v {self.url}/health"
+            ) from None
         except httpx.HTTPError as exc:
-            raise NotABackend(f"{self.url}{path} gave an answer that is not HTTP the backend speaks "
-                              f"({type(exc).__name__}); is this the right port?") from None
+            raise NotABackend(
+                f"{self.url}{path} gave an answer that is not HTTP the backend speaks "
+                f"({type(exc).__name__}); is this the right port?"
+            ) from None
 
     def json(self, path: str) -> tuple[int, dict[str, Any]]:
         """Status and JSON object of GET ``path``; anything but a JSON object is :class:`NotABackend`."""
@@ -77,8 +86,10 @@ class Target:
             body = None
         if not isinstance(body, dict):
             kind = response.headers.get("content-type", "no content type")
-            raise NotABackend(f"{self.url}{path} answered {response.status_code} with {kind}, not the backend's "
-                              f"JSON; is {self.url} the backend?")
+            raise NotABackend(
+                f"{self.url}{path} answered {response.status_code} with {kind}, not the backend's "
+                f"JSON; is {self.url} the backend?"
+            )
         return response.status_code, body
 
     def identify(self) -> dict[str, Any]:

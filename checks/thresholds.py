@@ -17,11 +17,23 @@ import yaml
 
 from checks.errors import ThresholdsError
 
-__all__ = ["COMPARISONS", "DEFAULT_PATH", "SAFE_LOADER", "Threshold", "Thresholds", "duration_seconds", "format_value", "load"]
+__all__ = [
+    "COMPARISONS",
+    "DEFAULT_PATH",
+    "SAFE_LOADER",
+    "Threshold",
+    "Thresholds",
+    "duration_seconds",
+    "format_value",
+    "load",
+]
 
 DEFAULT_PATH = Path(__file__).with_name("thresholds.yaml")
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
 }
 SEVERITIES = ("critical", "warning")
 UNITS = ("ratio", "seconds", "bytes", "count", "per_second")
@@ -110,40 +122,79 @@ def _entry(path: Path, key: str, raw: Any) -> Threshold:
         ("comparison", raw["comparison"] in COMPARISONS, f"one of {' '.join(COMPARISONS)}"),
         ("severity", raw["severity"] in SEVERITIES, f"one of {', '.join(SEVERITIES)}"),
         ("for", isinstance(raw["for"], str) and bool(_DURATION.match(raw["for"])), "a duration like 5m, 30s or 1h"),
-        ("runbook", isinstance(raw["runbook"], str) and bool(_SLUG.match(raw["runbook"])), "a page slug like memory-high"),
+        (
+            "runbook",
+            isinstance(raw["runbook"], str) and bool(_SLUG.match(raw["runbook"])),
+            "a page slug like memory-high",
+        ),
         ("why", isinstance(raw["why"], str) and raw["why"].strip() != "", "one line of text"),
     ]
     if "alert" in raw:
-        checks.append(("alert", isinstance(raw["alert"], str) and bool(_ALERT.match(raw["alert"])),
-                       "an alert name in CamelCase, like CacheDiskFailing"))
+        checks.append(
+            (
+                "alert",
+                isinstance(raw["alert"], str) and bool(_ALERT.match(raw["alert"])),
+                "an alert name in CamelCase, like CacheDiskFailing",
+            )
+        )
         promql = raw.get("promql")
-        checks.append(("promql", isinstance(promql, str) and promql.strip() != "",
-                       "the PromQL the alert compares with the value"))
+        checks.append(
+            ("promql", isinstance(promql, str) and promql.strip() != "", "the PromQL the alert compares with the value")
+        )
     if "alert" in raw:
         fixture = raw.get("fixture")
         series = fixture.get("series") if isinstance(fixture, dict) else None
-        checks.append(("fixture", isinstance(series, dict) and bool(series) and
-                       all(isinstance(k, str) and isinstance(v, str) for k, v in series.items()) and
-                       isinstance(fixture.get("value"), int | float),  # type: ignore[union-attr]
-                       "{value: N, series: {selector: 'promtool values'}}: the promtool test of the alert"))
+        checks.append(
+            (
+                "fixture",
+                isinstance(series, dict)
+                and bool(series)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in series.items())
+                and isinstance(fixture.get("value"), int | float),  # type: ignore[union-attr]
+                "{value: N, series: {selector: 'promtool values'}}: the promtool test of the alert",
+            )
+        )
     if "window" in raw:
-        checks.append(("window", isinstance(raw["window"], str) and bool(_DURATION.match(raw["window"])),
-                       "a duration like 1m or 10m"))
+        checks.append(
+            (
+                "window",
+                isinstance(raw["window"], str) and bool(_DURATION.match(raw["window"])),
+                "a duration like 1m or 10m",
+            )
+        )
     uses_window = "$window" in str(raw.get("promql", ""))
     if "promql" in raw and uses_window != ("window" in raw):
-        raise ThresholdsError(f"{where}: promql uses $window but no window is set" if uses_window else
-                              f"{where}: window is set but the promql does not use $window")
-    todo = [field for field, value in (("promql", raw.get("promql")), ("why", raw.get("why")),
-                                       ("fixture", raw.get("fixture"))) if "TODO" in str(value)]
+        raise ThresholdsError(
+            f"{where}: promql uses $window but no window is set"
+            if uses_window
+            else f"{where}: window is set but the promql does not use $window"
+        )
+    todo = [
+        field
+        for field, value in (("promql", raw.get("promql")), ("why", raw.get("why")), ("fixture", raw.get("fixture")))
+        if "TODO" in str(value)
+    ]
     if todo:
         raise ThresholdsError(f"{where}: fill in the placeholder in {', '.join(todo)} (make new-runbook left a TODO)")
     for field, ok, expected in checks:
         if not ok:
             raise ThresholdsError(f"{where}.{field}: expected {expected}, found {raw.get(field)!r}")
     fixture = raw.get("fixture") or {}
-    return Threshold(key, float(value), raw["unit"], raw["comparison"], raw["severity"], raw["for"],
-                     raw["runbook"], raw["why"].strip(), raw.get("alert", ""), str(raw.get("promql", "")).strip(),
-                     raw.get("window", ""), dict(fixture.get("series", {})), float(fixture.get("value", 0)))
+    return Threshold(
+        key,
+        float(value),
+        raw["unit"],
+        raw["comparison"],
+        raw["severity"],
+        raw["for"],
+        raw["runbook"],
+        raw["why"].strip(),
+        raw.get("alert", ""),
+        str(raw.get("promql", "")).strip(),
+        raw.get("window", ""),
+        dict(fixture.get("series", {})),
+        float(fixture.get("value", 0)),
+    )
 
 
 def load(path: Path | None = None) -> dict[str, Threshold]:

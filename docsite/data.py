@@ -52,12 +52,18 @@ class SiteData:
         self.git = Git(self.root)
 
     @classmethod
-    def load(cls, thresholds: Path, results_dir: Path, runbooks: Path, stale_after_days: float,
-             root: Path) -> SiteData:
+    def load(cls, thresholds: Path, results_dir: Path, runbooks: Path, stale_after_days: float, root: Path) -> SiteData:
         """Read every input; a malformed one raises with its path (ThresholdsError, ResultsError)."""
-        return cls(load_thresholds(thresholds), results.load(results_dir / results.BASELINES),
-                   results.load(results_dir / results.RECOVERY), results.load(results_dir / results.SOAK),
-                   results.load(results_dir / results.TEST_RUNS), runbooks, stale_after_days, root=root)
+        return cls(
+            load_thresholds(thresholds),
+            results.load(results_dir / results.BASELINES),
+            results.load(results_dir / results.RECOVERY),
+            results.load(results_dir / results.SOAK),
+            results.load(results_dir / results.TEST_RUNS),
+            runbooks,
+            stale_after_days,
+            root=root,
+        )
 
     def error(self, message: str) -> MacroError:
         return MacroError(f"{self.page}: {message}")

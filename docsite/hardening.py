@@ -18,16 +18,37 @@ class Fix:
 
 
 FIXES: tuple[Fix, ...] = (
-    Fix("C1", "c1", "Long-lived memory growth (connections, queues, buffers)",
-        "`backend/hub.py` bounded send queues and replay buffer; `backend/memory_guard.py`"),
-    Fix("C2", "c2", "Cache disk I/O off the event loop",
-        "`backend/cache.py`: one disk worker thread, memory-only degradation"),
-    Fix("C3", "c3", "Process coordination", "`backend/supervisor.py`: lock, restart with backoff, crash-loop stop; "
-        "the Node tests in `clients/` drive it as a desktop shell's main process"),
-    Fix("H1", "h1", "WebSocket resource limits",
-        "`backend/ws.py`: capacity 1013, message size 1009, slow consumers, idle timeout"),
-    Fix("H2", "h2", "Error boundaries (API and supervisor)",
-        "`backend/errors.py`, `backend/gateway.py`; `backend/supervisor.py` exit codes"),
+    Fix(
+        "C1",
+        "c1",
+        "Long-lived memory growth (connections, queues, buffers)",
+        "`backend/hub.py` bounded send queues and replay buffer; `backend/memory_guard.py`",
+    ),
+    Fix(
+        "C2",
+        "c2",
+        "Cache disk I/O off the event loop",
+        "`backend/cache.py`: one disk worker thread, memory-only degradation",
+    ),
+    Fix(
+        "C3",
+        "c3",
+        "Process coordination",
+        "`backend/supervisor.py`: lock, restart with backoff, crash-loop stop; "
+        "the Node tests in `clients/` drive it as a desktop shell's main process",
+    ),
+    Fix(
+        "H1",
+        "h1",
+        "WebSocket resource limits",
+        "`backend/ws.py`: capacity 1013, message size 1009, slow consumers, idle timeout",
+    ),
+    Fix(
+        "H2",
+        "h2",
+        "Error boundaries (API and supervisor)",
+        "`backend/errors.py`, `backend/gateway.py`; `backend/supervisor.py` exit codes",
+    ),
     Fix("H3", "h3", "Database race condition", "`backend/db.py`: WAL, BEGIN IMMEDIATE, busy timeout"),
     Fix("M2", "m2", "Cache consolidation (one two-tier cache)", "`backend/cache.py`: `TieredCache`"),
 )

@@ -32,8 +32,11 @@ def _section(text: str, name: str) -> str:
 def lint_runbook(path: Path) -> list[str]:
     """Every way ``path`` breaks the template, as ``path: problem`` lines."""
     text = path.read_text(encoding="utf-8")
-    placeholders = [f"{path}:{n}: unfilled placeholder: {line.strip()}"
-                    for n, line in enumerate(text.splitlines(), 1) if _PLACEHOLDER.search(line)]
+    placeholders = [
+        f"{path}:{n}: unfilled placeholder: {line.strip()}"
+        for n, line in enumerate(text.splitlines(), 1)
+        if _PLACEHOLDER.search(line)
+    ]
     meta = front_matter(text)
     problems = [f"front matter lacks {key}" for key in FRONT_MATTER if key not in meta]
     if "alerts" in meta and not isinstance(meta["alerts"], list):
@@ -70,8 +73,9 @@ def lint_runbook(path: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    pages = [Path(p) for p in (argv if argv is not None else sys.argv[1:])] or \
-        sorted(p for p in Path("runbooks").glob("*.md") if p.name != "index.md")
+    pages = [Path(p) for p in (argv if argv is not None else sys.argv[1:])] or sorted(
+        p for p in Path("runbooks").glob("*.md") if p.name != "index.md"
+    )
     problems = [line for page in pages for line in lint_runbook(page)]
     print("\n".join(problems) if problems else f"{len(pages)} runbooks follow the template")
     return 1 if problems else 0

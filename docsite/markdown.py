@@ -35,11 +35,11 @@ def _label(block: Block) -> str:
         text = f"What you see during the fault · {block.safety.value}."
     elif block.healthy:
         text = f"What a healthy backend prints · {block.safety.value}."
-    return f"{{% raw %}}<span class=\"safety safety-{block.safety.value}\">{text}</span>{{% endraw %}}\n"
+    return f'{{% raw %}}<span class="safety safety-{block.safety.value}">{text}</span>{{% endraw %}}\n'
 
 
 def _indent(line: str) -> str:
-    return line[:len(line) - len(line.lstrip())]
+    return line[: len(line) - len(line.lstrip())]
 
 
 def prepare(markdown: str, path: Path, first_line: int = 1) -> str:

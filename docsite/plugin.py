@@ -44,8 +44,10 @@ def _joined(gameday: str, verified: str) -> str:
     either does not, so a phone still shows the first command without scrolling."""
     if not (gameday.startswith("!!! success") and verified.startswith("!!! success")):
         return f"{gameday}\n\n{verified}"
+
     def title(notice: str) -> str:
         return notice.split('"')[1]
+
     body = "\n".join(line for notice in (gameday, verified) for line in notice.splitlines()[1:])
     return f'??? success "{title(gameday)} · {title(verified)}"\n    - {title(verified)}\n{body}'
 
@@ -71,8 +73,13 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
         footer of every page with the handbook's version and commit."""
         root = Path(config.config_file_path).parent
         try:
-            self.data = SiteData.load(Path(self.config.thresholds), Path(self.config.results),
-                                      Path(self.config.runbooks), self.config.stale_after_days, root)
+            self.data = SiteData.load(
+                Path(self.config.thresholds),
+                Path(self.config.results),
+                Path(self.config.runbooks),
+                self.config.stale_after_days,
+                root,
+            )
         except (ResultsError, CheckError) as exc:
             raise PluginError(f"site data: {exc}") from None
         self.data.site_url = site_url(config.site_url)
@@ -80,8 +87,10 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
         if offline is not None and offline.config.enabled:  # before its on_config, which would fetch from a CDN
             config.extra["polyfills"] = [*config.extra.get("polyfills", []), OFFLINE_SHIM]
         commit = results.commit()
-        config.copyright = (f"Backend operations handbook {results.version()} · commit {commit[:12]}"
-                            f"{' with uncommitted changes' if commit.endswith('-dirty') else ''}")
+        config.copyright = (
+            f"Backend operations handbook {results.version()} · commit {commit[:12]}"
+            f"{' with uncommitted changes' if commit.endswith('-dirty') else ''}"
+        )
         macros_plugin = config.plugins.get("macros")
         if macros_plugin is None or not hasattr(macros_plugin, "register_macros"):
             raise PluginError("the handbook plugin needs mkdocs-macros: add `- macros` after it under plugins")
@@ -93,13 +102,22 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
         commands to prove; publish the alert rules for the address this site is built for."""
         runbooks = Path(self.config.runbooks)
         for path in sorted(runbooks.rglob("*.md")):
-            files.append(File(str(path.relative_to(runbooks.parent)), str(runbooks.parent), config["site_dir"],
-                              config["use_directory_urls"]))
-        self.data.proven_pages = sorted(key for f in files.documentation_pages()
-                                        if (key := self._key(f)) and self._has_commands(f, key))
+            files.append(
+                File(
+                    str(path.relative_to(runbooks.parent)),
+                    str(runbooks.parent),
+                    config["site_dir"],
+                    config["use_directory_urls"],
+                )
+            )
+        self.data.proven_pages = sorted(
+            key for f in files.documentation_pages() if (key := self._key(f)) and self._has_commands(f, key)
+        )
         limits = dict(self.data.limits)
-        for name, text in ((RULES.name, render_rules(limits, self.data.site_url)),
-                           (TESTS.name, render_tests(limits, self.data.site_url))):
+        for name, text in (
+            (RULES.name, render_rules(limits, self.data.site_url)),
+            (TESTS.name, render_tests(limits, self.data.site_url)),
+        ):
             if (old := files.get_file_from_path(f"monitoring/{name}")) is not None:
                 files.remove(old)
             files.append(File.generated(config, f"monitoring/{name}", content=text))
@@ -167,8 +185,10 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
         # under the title only what says whether to trust the page, folded while it holds (a phone
         # shows the first command without scrolling); the limits and the drill go after Diagnose
         notices = [_joined(verification.gameday_notice(src), verification.verified_notice(src))]
-        later = [("Alerts: " + ", ".join(f"`{a}`" for a in alerts)) if alerts else "Symptom page: no alert.",
-                 LimitMacros(self.data).limits_for(slug)]
+        later = [
+            ("Alerts: " + ", ".join(f"`{a}`" for a in alerts)) if alerts else "Symptom page: no alert.",
+            LimitMacros(self.data).limits_for(slug),
+        ]
         if meta.get("drill"):
             later.append(DrillMacros(self.data).drill_result(meta["drill"]))
         markdown = _under_title(markdown, "\n\n".join(notices))

@@ -41,8 +41,9 @@ class Git:
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str] | None:
         try:
-            return subprocess.run(["git", *args], cwd=self.root, capture_output=True, text=True, timeout=10,
-                                  check=False)
+            return subprocess.run(
+                ["git", *args], cwd=self.root, capture_output=True, text=True, timeout=10, check=False
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
 
@@ -83,8 +84,11 @@ class PageProof:
 
 
 def _run(row: Mapping[str, Any], file: results.ResultFile, passed: bool) -> _Run:
-    when = results.parse_time(row["generated_at"], f"{file.path}: a row's generated_at") \
-        if "generated_at" in row else file.generated_at
+    when = (
+        results.parse_time(row["generated_at"], f"{file.path}: a row's generated_at")
+        if "generated_at" in row
+        else file.generated_at
+    )
     return _Run(passed, when, str(row.get("commit", file.commit)))
 
 
@@ -99,14 +103,14 @@ def _stale_reasons(run: _Run, page: str, git: Git, now: dt.datetime, limit_days:
     return reasons
 
 
-def row_staleness(row: Mapping[str, Any], file: results.ResultFile, page: str, git: Git, now: dt.datetime,
-                  limit_days: float) -> list[str]:
+def row_staleness(
+    row: Mapping[str, Any], file: results.ResultFile, page: str, git: Git, now: dt.datetime, limit_days: float
+) -> list[str]:
     """Why one row of ``file`` (a page's blocks or one game day) no longer proves ``page``; empty if it does."""
     return _stale_reasons(_run(row, file, True), page, git, now, limit_days)
 
 
-def page_proof(page: str, runs: results.ResultFile | None, git: Git, now: dt.datetime,
-               limit_days: float) -> PageProof:
+def page_proof(page: str, runs: results.ResultFile | None, git: Git, now: dt.datetime, limit_days: float) -> PageProof:
     """The state of ``page`` (repository-relative, ``runbooks/x.md`` or ``docs/x.md``) in ``runs``."""
     row = runs.data.get("pages", {}).get(page) if runs else None
     days = [d for d in (runs.data.get("gamedays", {}).values() if runs else []) if d.get("page") == page]

@@ -70,25 +70,33 @@ def promql(t: Threshold) -> str:
 
 
 def _summary(t: Threshold) -> str:
-    return (f"{t.alert} on {{{{ $labels.instance }}}}: {t.key} is {{{{ $value | printf \"%.3g\" }}}} "
-            f"(fires when {t.comparison} {t.value:g} for {t.for_})")
+    return (
+        f'{t.alert} on {{{{ $labels.instance }}}}: {t.key} is {{{{ $value | printf "%.3g" }}}} '
+        f"(fires when {t.comparison} {t.value:g} for {t.for_})"
+    )
 
 
 def _annotations(t: Threshold, base: str) -> dict[str, str]:
     """Summary, why, and the runbook's link carrying the alert (its name and the firing instance),
     from which the page fills in its commands for that backend."""
-    return {"summary": _summary(t), "description": t.why,
-            "runbook_url": f"{runbook_url(base, t.runbook)}?alertname={t.alert}&instance={INSTANCE_QUERY}"}
+    return {
+        "summary": _summary(t),
+        "description": t.why,
+        "runbook_url": f"{runbook_url(base, t.runbook)}?alertname={t.alert}&instance={INSTANCE_QUERY}",
+    }
 
 
 def render_rules(limits: dict[str, Threshold], base: str) -> str:
-    rules = [{
-        "alert": t.alert,
-        "expr": f"{promql(t)} {t.comparison} {t.value:g}",
-        "for": t.for_,
-        "labels": {"severity": t.severity},
-        "annotations": _annotations(t, base),
-    } for t in _alerting(limits)]
+    rules = [
+        {
+            "alert": t.alert,
+            "expr": f"{promql(t)} {t.comparison} {t.value:g}",
+            "for": t.for_,
+            "labels": {"severity": t.severity},
+            "annotations": _annotations(t, base),
+        }
+        for t in _alerting(limits)
+    ]
     return HEADER + yaml.safe_dump({"groups": [{"name": "backend", "rules": rules}]}, sort_keys=False, width=1000)
 
 
@@ -96,25 +104,44 @@ def _case(t: Threshold, base: str) -> dict[str, Any]:
     pending_at = int(duration_seconds(t.for_)) - 10  # every fixture breaks its limit by 45 s; `for` has not elapsed
     firing_at = int(duration_seconds(t.for_)) + 120
     annotations = _annotations(t, base)
-    annotations["summary"] = annotations["summary"].replace("{{ $labels.instance }}", INSTANCE["instance"]).replace(
-        '{{ $value | printf "%.3g" }}', f"{t.fixture_value:.3g}")
+    annotations["summary"] = (
+        annotations["summary"]
+        .replace("{{ $labels.instance }}", INSTANCE["instance"])
+        .replace('{{ $value | printf "%.3g" }}', f"{t.fixture_value:.3g}")
+    )
     annotations["runbook_url"] = annotations["runbook_url"].replace(
-        INSTANCE_QUERY, urllib.parse.quote_plus(INSTANCE["instance"]))  # what Go's urlquery makes of it
+        INSTANCE_QUERY, urllib.parse.quote_plus(INSTANCE["instance"])
+    )  # what Go's urlquery makes of it
     labels = {"instance": INSTANCE["instance"], "severity": t.severity}
-    pending = "ALERTS{" + ",".join(f'{k}="{v}"' for k, v in sorted(
-        {**labels, "alertname": t.alert, "alertstate": "pending"}.items())) + "}"
+    pending = (
+        "ALERTS{"
+        + ",".join(f'{k}="{v}"' for k, v in sorted({**labels, "alertname": t.alert, "alertstate": "pending"}.items()))
+        + "}"
+    )
     return {
         "interval": STEP,
-        "input_series": [{"series": series_selector(name), "values": values}
-                         for name, values in t.fixture_series.items()],
-        "promql_expr_test": [{"expr": f'ALERTS{{alertname="{t.alert}"}}', "eval_time": f"{pending_at}s",
-                              "exp_samples": [{"labels": pending, "value": 1}]}],
+        "input_series": [
+            {"series": series_selector(name), "values": values} for name, values in t.fixture_series.items()
+        ],
+        "promql_expr_test": [
+            {
+                "expr": f'ALERTS{{alertname="{t.alert}"}}',
+                "eval_time": f"{pending_at}s",
+                "exp_samples": [{"labels": pending, "value": 1}],
+            }
+        ],
         "alert_rule_test": [
             {"eval_time": f"{pending_at}s", "alertname": t.alert, "exp_alerts": []},
-            {"eval_time": f"{firing_at}s", "alertname": t.alert, "exp_alerts": [{
-                "exp_labels": labels,
-                "exp_annotations": annotations,
-            }]},
+            {
+                "eval_time": f"{firing_at}s",
+                "alertname": t.alert,
+                "exp_alerts": [
+                    {
+                        "exp_labels": labels,
+                        "exp_annotations": annotations,
+                    }
+                ],
+            },
         ],
     }
 
@@ -128,10 +155,12 @@ def render_tests(limits: dict[str, Threshold], base: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="fail if the committed files are out of date")
-    parser.add_argument("--site-url", default=None,
-                        help="the published handbook's address (default: $HANDBOOK_SITE_URL); needs --out")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="write the rules and their tests here instead of docs/monitoring/")
+    parser.add_argument(
+        "--site-url", default=None, help="the published handbook's address (default: $HANDBOOK_SITE_URL); needs --out"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write the rules and their tests here instead of docs/monitoring/"
+    )
     args = parser.parse_args(argv)
     if args.out is None and (args.site_url or os.environ.get("HANDBOOK_SITE_URL")):
         parser.error("the committed rules link the local handbook; write rules for your address with --out DIR")
@@ -140,8 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     limits = load_thresholds()
     wanted = {out / RULES.name: render_rules(limits, base), out / TESTS.name: render_tests(limits, base)}
     if args.check:
-        stale = [str(path) for path, text in wanted.items()
-                 if not path.exists() or path.read_text() != text]
+        stale = [str(path) for path, text in wanted.items() if not path.exists() or path.read_text() != text]
         if stale:
             print(f"out of date: {', '.join(stale)}; run `python -m scripts.alert_rules`", file=sys.stderr)
             return 1

@@ -69,8 +69,13 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "BACKEND_PORT": str(port), "BACKEND_DATA_DIR": tmp}
-        backend = subprocess.Popen([sys.executable, "-m", "backend", "supervise"], env=env, cwd=REPO,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        backend = subprocess.Popen(
+            [sys.executable, "-m", "backend", "supervise"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             _wait_ready(url, time.monotonic() + 30)
             checks = [str(Path(sys.executable).parent / "checks")]

@@ -42,8 +42,13 @@ def _without_plugin(tmp: Path) -> Path:
 
 def _build(config: Path, out: Path) -> float:
     started = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).parent / "mkdocs"), "build", "-q", "-f", str(config), "-d", str(out)],
-                   check=True, cwd=REPO, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, capture_output=True)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "mkdocs"), "build", "-q", "-f", str(config), "-d", str(out)],
+        check=True,
+        cwd=REPO,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+    )
     return time.perf_counter() - started
 
 
@@ -59,8 +64,10 @@ def main() -> None:
             with_plugin.append(_build(REPO / "mkdocs.yml", tmp / "a"))
             without.append(_build(plain, tmp / "b"))
     a, b = statistics.median(with_plugin), statistics.median(without)
-    print(f"mkdocs build, {args.runs} runs each, median: with the handbook plugin {a:.2f} s, without {b:.2f} s, "
-          f"ratio {a / b:.2f}x (process start included)")
+    print(
+        f"mkdocs build, {args.runs} runs each, median: with the handbook plugin {a:.2f} s, without {b:.2f} s, "
+        f"ratio {a / b:.2f}x (process start included)"
+    )
 
 
 if __name__ == "__main__":

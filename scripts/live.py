@@ -144,19 +144,22 @@ def start(tmp: Path, mode: str = "serve", wait: bool = True, **settings: object)
     port = int(settings.pop("port", free_port()))  # type: ignore[call-overload]
     data_dir = Path(settings.pop("data_dir", tmp / "data"))  # type: ignore[arg-type]
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKEND_")}
-    env.update({
-        "BACKEND_HOST": "127.0.0.1",
-        "BACKEND_PORT": str(port),
-        "BACKEND_DATA_DIR": str(data_dir),
-        "BACKEND_FAULTS_TOKEN": FAULTS_TOKEN,
-        "BACKEND_LOG_LEVEL": "info",
-        "BACKEND_SUPERVISOR_BACKOFF_MAX": "1",
-    })
+    env.update(
+        {
+            "BACKEND_HOST": "127.0.0.1",
+            "BACKEND_PORT": str(port),
+            "BACKEND_DATA_DIR": str(data_dir),
+            "BACKEND_FAULTS_TOKEN": FAULTS_TOKEN,
+            "BACKEND_LOG_LEVEL": "info",
+            "BACKEND_SUPERVISOR_BACKOFF_MAX": "1",
+        }
+    )
     env.update({f"BACKEND_{k.upper()}": str(v) for k, v in settings.items()})
     log_path = tmp / f"backend-{mode}-{port}.log"
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "backend", mode], cwd=REPO, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backend", mode], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     live = Live(proc, f"http://127.0.0.1:{port}", data_dir, log_path, env)
     if wait:
         try:
@@ -174,4 +177,3 @@ def running(tmp: Path, mode: str = "serve", **settings: object) -> Iterator[Live
         yield live
     finally:
         live.stop()
-

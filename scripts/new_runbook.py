@@ -64,7 +64,7 @@ def _add_to_nav(mkdocs: Path, entry: str) -> None:
     last = max((i for i, line in enumerate(lines) if line.strip().startswith("- runbooks/")), default=None)
     if last is None:
         raise SystemExit(f"new-runbook: {mkdocs} has no runbooks/ entries in nav; add {entry} by hand")
-    indent = lines[last][:len(lines[last]) - len(lines[last].lstrip())]
+    indent = lines[last][: len(lines[last]) - len(lines[last].lstrip())]
     lines.insert(last + 1, f"{indent}- {entry}\n")
     mkdocs.write_text("".join(lines), encoding="utf-8")
 
@@ -88,19 +88,25 @@ def main(argv: list[str] | None = None) -> int:
     if page.exists():
         parser.error(f"{page} exists; choose another --slug")
     limits = thresholds.read_text(encoding="utf-8")
-    if re.search(rf"^{re.escape(key)}:", limits, re.MULTILINE) or re.search(rf"alert: {args.alert}$", limits,
-                                                                             re.MULTILINE):
+    if re.search(rf"^{re.escape(key)}:", limits, re.MULTILINE) or re.search(
+        rf"alert: {args.alert}$", limits, re.MULTILINE
+    ):
         parser.error(f"{thresholds} already has {key} or the alert {args.alert}")
     text = TEMPLATE.read_text(encoding="utf-8")
-    for token, value in {"@ALERT@": args.alert, "@SLUG@": slug, "@KEY@": key, "@TITLE@": _title(slug),
-                         "@TODAY@": dt.date.today().isoformat()}.items():
+    for token, value in {
+        "@ALERT@": args.alert,
+        "@SLUG@": slug,
+        "@KEY@": key,
+        "@TITLE@": _title(slug),
+        "@TODAY@": dt.date.today().isoformat(),
+    }.items():
         text = text.replace(token, value)
     page.write_text(text, encoding="utf-8")
-    thresholds.write_text(limits.rstrip("\n") + "\n" + LIMIT.format(key=key, alert=args.alert, slug=slug),
-                          encoding="utf-8")
+    thresholds.write_text(
+        limits.rstrip("\n") + "\n" + LIMIT.format(key=key, alert=args.alert, slug=slug), encoding="utf-8"
+    )
     _add_to_nav(mkdocs, f"runbooks/{slug}.md")
-    print(NEXT.format(page=page, key=key, thresholds=thresholds, mkdocs=mkdocs,
-                      page_rel=page.relative_to(args.root)))
+    print(NEXT.format(page=page, key=key, thresholds=thresholds, mkdocs=mkdocs, page_rel=page.relative_to(args.root)))
     return 0
 
 

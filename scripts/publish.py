@@ -38,28 +38,58 @@ COMMITTED = (results.BASELINES, results.RECOVERY, results.SOAK)  # figures the p
 
 def failures(runs: dict) -> list[str]:
     """Every page whose proof failed, with what failed: blocks, or a game day by its fault."""
-    found = [f"{page} ({row['passed']} of {row['total'] - row.get('skipped', 0)} commands passed)"
-             for page, row in sorted(runs.get("pages", {}).items()) if row.get("failed")]
-    found += [f"{day['page']} (game day {day['fault']} failed)"
-              for _, day in sorted(runs.get("gamedays", {}).items()) if not day.get("passed")]
+    found = [
+        f"{page} ({row['passed']} of {row['total'] - row.get('skipped', 0)} commands passed)"
+        for page, row in sorted(runs.get("pages", {}).items())
+        if row.get("failed")
+    ]
+    found += [
+        f"{day['page']} (game day {day['fault']} failed)"
+        for _, day in sorted(runs.get("gamedays", {}).items())
+        if not day.get("passed")
+    ]
     return found
 
 
 def _prove(proof_dir: Path) -> tuple[int, float]:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "pytest", *PROOF_PATHS, "--proof-dir", str(proof_dir),
-                           "-p", "no:cacheprovider", "-q", "--no-header"], cwd=results.REPO, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *PROOF_PATHS,
+            "--proof-dir",
+            str(proof_dir),
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--no-header",
+        ],
+        cwd=results.REPO,
+        check=False,
+    )
     return done.returncode, time.monotonic() - started
 
 
 def _build(site_dir: Path, proof_dir: Path, address: str, offline: bool) -> None:
-    env = {**os.environ, "HANDBOOK_RESULTS": str(proof_dir), "HANDBOOK_SITE_URL": address,
-           "HANDBOOK_OFFLINE": "true" if offline else "false", "NO_MKDOCS_2_WARNING": "1"}
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site_dir)],
-                          cwd=results.REPO, env=env, check=False)
+    env = {
+        **os.environ,
+        "HANDBOOK_RESULTS": str(proof_dir),
+        "HANDBOOK_SITE_URL": address,
+        "HANDBOOK_OFFLINE": "true" if offline else "false",
+        "NO_MKDOCS_2_WARNING": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site_dir)],
+        cwd=results.REPO,
+        env=env,
+        check=False,
+    )
     if done.returncode != 0:
-        raise SystemExit(f"publish: the {'offline' if offline else 'web'} build failed (mkdocs exit "
-                         f"{done.returncode}, above)")
+        raise SystemExit(
+            f"publish: the {'offline' if offline else 'web'} build failed (mkdocs exit {done.returncode}, above)"
+        )
 
 
 def _tar(source: Path, archive: Path, top: str) -> None:
@@ -76,8 +106,11 @@ def _zip(source: Path, archive: Path, top: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=results.REPO / "dist", help="where the archives go (dist/)")
-    parser.add_argument("--site-url", default=None,
-                        help="the address the site is published at (default: $HANDBOOK_SITE_URL, else the local one)")
+    parser.add_argument(
+        "--site-url",
+        default=None,
+        help="the address the site is published at (default: $HANDBOOK_SITE_URL, else the local one)",
+    )
     args = parser.parse_args(argv)
     address, version, started = site_url(args.site_url), results.version(), time.monotonic()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -94,14 +127,19 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"publish: refused: the proof run wrote no results (pytest exit {code})")
         failed = failures(proof.data)
         if failed or code != 0:
-            print("publish: refused: the proof failed for " + ("; ".join(failed) or f"the run (pytest exit {code})"),
-                  file=sys.stderr)
+            print(
+                "publish: refused: the proof failed for " + ("; ".join(failed) or f"the run (pytest exit {code})"),
+                file=sys.stderr,
+            )
             return 1
         if proof.commit.endswith("-dirty"):
             print("publish: warning: the proof ran on uncommitted changes; every page says so", file=sys.stderr)
         name = f"handbook-{version}"
-        outputs = {"site": args.out / f"{name}-site.tar.gz", "offline": args.out / f"{name}-offline.zip",
-                   "proof": args.out / f"{name}-proof.json"}
+        outputs = {
+            "site": args.out / f"{name}-site.tar.gz",
+            "offline": args.out / f"{name}-offline.zip",
+            "proof": args.out / f"{name}-proof.json",
+        }
         _build(Path(work) / "site", proof_dir, address, offline=False)
         _build(Path(work) / "offline", proof_dir, address, offline=True)
         _tar(Path(work) / "site", outputs["site"], name)
@@ -109,10 +147,20 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy2(proof_dir / results.TEST_RUNS, outputs["proof"])
     pages = len(proof.data.get("pages", {}))
     days = len(proof.data.get("gamedays", {}))
-    print(json.dumps({"address": address, "commit": proof.commit, "pages": pages, "gamedays": days,
-                      "proof_seconds": round(proof_seconds, 1), "total_seconds": round(time.monotonic() - started, 1),
-                      "archives": {kind: {"path": str(path), "bytes": path.stat().st_size}
-                                   for kind, path in outputs.items()}}, indent=2))
+    print(
+        json.dumps(
+            {
+                "address": address,
+                "commit": proof.commit,
+                "pages": pages,
+                "gamedays": days,
+                "proof_seconds": round(proof_seconds, 1),
+                "total_seconds": round(time.monotonic() - started, 1),
+                "archives": {kind: {"path": str(path), "bytes": path.stat().st_size} for kind, path in outputs.items()},
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -50,7 +50,7 @@ def http_server(routes: dict[str, tuple[int, str, str]]) -> Iterator[str]:
     """An HTTP server answering ``routes[path] = (status, content_type, body)``, 404 otherwise."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             status, content_type, body = routes.get(self.path, (404, "text/plain", "not found"))
             data = body.encode()
             self.send_response(status)

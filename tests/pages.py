@@ -85,8 +85,10 @@ def _evaluate_shell(example: Example) -> str | None:
     timeout = block.timeout or DEFAULT_TIMEOUT
     code, output = run_bash(block.text, _env(example), timeout, REPO)
     if code is None:
-        return f"{block.path}:{block.start}: TIMEOUT after {timeout:g} s (the script and everything it started " \
-               f"were killed):\n{output[-2000:]}"
+        return (
+            f"{block.path}:{block.start}: TIMEOUT after {timeout:g} s (the script and everything it started "
+            f"were killed):\n{output[-2000:]}"
+        )
     if code != 0:
         return f"{block.path}:{block.start}: script exited {code}:\n{output[-2000:]}"
     return None
@@ -114,11 +116,14 @@ def _evaluate_python(example: Example) -> None:
     wanted = {k: env[k] for k in ("BACKEND_URL", "BACKEND_WS_URL", "BACKEND_DATA_DIR") if k in env}
     code = compile("\n" * block.start + block.text, str(block.path), "exec")  # line numbers match the page
     with _environ(wanted):
-        exec(code, example.namespace)  # noqa: S102 - running the page's code is the point
+        exec(code, example.namespace)
 
 
-EVALUATORS = {RUNNABLE_CONSOLE: _evaluate_console, **dict.fromkeys(SHELLS, _evaluate_shell),
-              **dict.fromkeys(PYTHONS, _evaluate_python)}
+EVALUATORS = {
+    RUNNABLE_CONSOLE: _evaluate_console,
+    **dict.fromkeys(SHELLS, _evaluate_shell),
+    **dict.fromkeys(PYTHONS, _evaluate_python),
+}
 
 
 def _offsets(text: str) -> list[int]:
@@ -143,15 +148,25 @@ def parse_page(document: Document) -> Iterator[Region]:
     empty console block is one region."""
     starts = _offsets(document.text)
     for block in parse(document.text, Path(document.path)):
-        if block.language == RUNNABLE_CONSOLE and block.steps and block.safety is not Safety.SKIP \
-                and block.faults is None:
+        if (
+            block.language == RUNNABLE_CONSOLE
+            and block.steps
+            and block.safety is not Safety.SKIP
+            and block.faults is None
+        ):
             yield from _step_regions(block, starts)
         elif block.language in EVALUATORS:
-            yield Region(starts[block.start - 1], starts[min(block.end, len(starts) - 1)], block,
-                         EVALUATORS[block.language])
+            yield Region(
+                starts[block.start - 1], starts[min(block.end, len(starts) - 1)], block, EVALUATORS[block.language]
+            )
 
 
 def page_sybil(**kwargs: Any) -> Sybil:
     """The Sybil that collects docs/ and runbooks/ pages with the live backend fixture."""
-    return Sybil(parsers=[parse_page, ClearNamespaceParser()], patterns=["docs/*.md", "docs/*/*.md", "runbooks/*.md", "runbooks/*/*.md"],
-                 fixtures=[FIXTURE], path=str(REPO), **kwargs)
+    return Sybil(
+        parsers=[parse_page, ClearNamespaceParser()],
+        patterns=["docs/*.md", "docs/*/*.md", "runbooks/*.md", "runbooks/*/*.md"],
+        fixtures=[FIXTURE],
+        path=str(REPO),
+        **kwargs,
+    )

@@ -43,8 +43,9 @@ def _project_imports(path: Path) -> list[tuple[int, str]]:
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             is_package = (REPO / node.module.replace(".", "/") / "__init__.py").exists()
-            found += [(node.lineno, f"{node.module}.{alias.name}" if is_package else node.module)
-                      for alias in node.names]
+            found += [
+                (node.lineno, f"{node.module}.{alias.name}" if is_package else node.module) for alias in node.names
+            ]
     return [(line, name) for line, name in found if name.split(".")[0] in PACKAGES]
 
 
@@ -66,29 +67,43 @@ def test_imports_go_one_way(package: str) -> None:
 
 def test_nothing_imports_the_site_plugin() -> None:
     """Assert the site plugin is a leaf: only MkDocs (through the entry point) and the tests use it."""
-    offenders = [f"{path.relative_to(REPO)}:{line}" for package in ("backend", "checks", "scripts")
-                 for path in _modules(package) for line, name in _project_imports(path)
-                 if name.split(".")[0] == "docsite"]
+    offenders = [
+        f"{path.relative_to(REPO)}:{line}"
+        for package in ("backend", "checks", "scripts")
+        for path in _modules(package)
+        for line, name in _project_imports(path)
+        if name.split(".")[0] == "docsite"
+    ]
     assert not offenders, offenders
 
 
 def test_no_type_checking_cycles_are_hidden() -> None:
     """Assert no module imports under ``if TYPE_CHECKING:``: a cycle there is a layout problem."""
-    offenders = [str(path.relative_to(REPO)) for package in PACKAGES for path in _modules(package)
-                 if "if TYPE_CHECKING:" in path.read_text()]
+    offenders = [
+        str(path.relative_to(REPO))
+        for package in PACKAGES
+        for path in _modules(package)
+        if "if TYPE_CHECKING:" in path.read_text()
+    ]
     assert not offenders, offenders
 
 
 def _routed(node: ast.AST) -> bool:
     """A handler registered with ``@router.get(...)``: reached through the router, not by import."""
-    return any(isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and ast.unparse(d.func.value) == "router"
-               for d in getattr(node, "decorator_list", []))
+    return any(
+        isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and ast.unparse(d.func.value) == "router"
+        for d in getattr(node, "decorator_list", [])
+    )
 
 
 def _public_definitions(tree: ast.Module) -> set[str]:
-    return {node.name for node in tree.body
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-            and not node.name.startswith("_") and not _routed(node)}
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        and not node.name.startswith("_")
+        and not _routed(node)
+    }
 
 
 def _bound_names(tree: ast.Module) -> set[str]:
@@ -115,8 +130,12 @@ def _declared_all(tree: ast.Module) -> list[str] | None:
     return None
 
 
-LIBRARY_MODULES = [path for package in PACKAGES for path in _modules(package)
-                   if path.name not in ("__main__.py",) and "scripts/bench/hello.py" not in str(path)]
+LIBRARY_MODULES = [
+    path
+    for package in PACKAGES
+    for path in _modules(package)
+    if path.name not in ("__main__.py",) and "scripts/bench/hello.py" not in str(path)
+]
 
 
 @pytest.mark.parametrize("path", LIBRARY_MODULES, ids=[str(p.relative_to(REPO)) for p in LIBRARY_MODULES])

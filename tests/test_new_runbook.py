@@ -28,8 +28,14 @@ def scratch(tmp_path: Path) -> Path:
 
 
 def _scaffold(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scripts.new_runbook", *args, "--root", str(root)], cwd=REPO,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.new_runbook", *args, "--root", str(root)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_scaffold_writes_page_limit_and_nav_and_every_placeholder_fails(scratch: Path) -> None:
@@ -51,8 +57,12 @@ def test_scaffold_writes_page_limit_and_nav_and_every_placeholder_fails(scratch:
 def test_scaffold_refuses_an_alert_or_page_that_exists(scratch: Path) -> None:
     """Assert an existing page, limit key or alert name is a one-line error with exit 2, and nothing is written."""
     before = (scratch / "checks" / "thresholds.yaml").read_text(), (scratch / "mkdocs.yml").read_text()
-    for args in (["BackendDown", "--slug", "brand-new"], ["Anything", "--slug", "backend-down"],
-                 ["Anything", "--key", "backend.up"], ["not-camel"]):
+    for args in (
+        ["BackendDown", "--slug", "brand-new"],
+        ["Anything", "--slug", "backend-down"],
+        ["Anything", "--key", "backend.up"],
+        ["not-camel"],
+    ):
         done = _scaffold(scratch, *args)
         assert done.returncode == 2 and ": error: " in done.stderr.strip().splitlines()[-1], (args, done.stderr)
         assert "Traceback" not in done.stderr, done.stderr

@@ -13,6 +13,8 @@ def require(tool: str, package: str) -> str:
     """The tool's path, or a failing test that says how to get it."""
     path = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin")
     if path is None:
-        pytest.fail(f"{tool} not found: this test runs the real tool. `make test` installs Debian's {package} as "
-                    f"root (scripts/install-system-tools.sh); install it and rerun.")
+        pytest.fail(
+            f"{tool} not found: this test runs the real tool. `make test` installs Debian's {package} as "
+            f"root (scripts/install-system-tools.sh); install it and rerun."
+        )
     return path

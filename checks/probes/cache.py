@@ -24,14 +24,25 @@ def check(ctx: Context) -> list[Result]:
     window = ctx.window(hit_limit)
     lookups, hits = window.increase(REQUESTS, _lookup), window.increase(REQUESTS, _hit)
     if lookups >= MIN_LOOKUPS:
-        hit_row = judge("cache.hit_ratio", hits / lookups, hit_limit,
-                        f"{hits:.0f} hits of {lookups:.0f} lookups {window.over}")
+        hit_row = judge(
+            "cache.hit_ratio", hits / lookups, hit_limit, f"{hits:.0f} hits of {lookups:.0f} lookups {window.over}"
+        )
     else:
-        hit_row = Result("cache.hit_ratio", Status.OK, f"{lookups:.0f} lookups {window.over}: too few to judge "
-                         f"(needs {MIN_LOOKUPS})", None, hit_limit.unit, hit_limit.describe())
+        hit_row = Result(
+            "cache.hit_ratio",
+            Status.OK,
+            f"{lookups:.0f} lookups {window.over}: too few to judge (needs {MIN_LOOKUPS})",
+            None,
+            hit_limit.unit,
+            hit_limit.describe(),
+        )
     degraded = window.after.sum("backend_cache_disk_degraded")
     errors = window.after.sum("backend_cache_disk_errors_total")
     state = "failing: serving from memory only" if degraded else "ok"
-    disk_row = judge("cache.disk_tier", degraded, ctx.limits["cache.disk_degraded"],
-                     f"disk tier {state}; {errors:.0f} disk errors since start")
+    disk_row = judge(
+        "cache.disk_tier",
+        degraded,
+        ctx.limits["cache.disk_degraded"],
+        f"disk tier {state}; {errors:.0f} disk errors since start",
+    )
     return [hit_row, disk_row]

@@ -24,12 +24,19 @@ def check(ctx: Context) -> list[Result]:
     if database.get("ok"):
         results = [Result("db.ready", Status.OK, "the database takes a write transaction")]
     else:
-        results = [Result("db.ready", Status.FAIL, f"database {database.get('status', '?')}: "
-                          f"{database.get('detail', 'no detail')}", runbook=limit.runbook)]
+        results = [
+            Result(
+                "db.ready",
+                Status.FAIL,
+                f"database {database.get('status', '?')}: {database.get('detail', 'no detail')}",
+                runbook=limit.runbook,
+            )
+        ]
     window = ctx.window(limit)
     errors = window.increase("backend_db_errors_total")
-    results.append(judge("db.errors", window.rate("backend_db_errors_total"), limit,
-                         f"{errors:.0f} database errors {window.over}"))
+    results.append(
+        judge("db.errors", window.rate("backend_db_errors_total"), limit, f"{errors:.0f} database errors {window.over}")
+    )
     if ctx.data_dir is None:
         why = "needs the backend's data directory: set BACKEND_DATA_DIR or pass --data-dir (on its host)"
         return [*results, *(skipped(name, why) for name in FILE_CHECKS)]
@@ -39,18 +46,31 @@ def check(ctx: Context) -> list[Result]:
 
 def _file_checks(ctx: Context, path: Path) -> list[Result]:
     if not path.exists():  # a wrong setting, not a lost database: no runbook to restore from backup
-        return [Result("db.file", Status.ERROR, f"no {path.name} in {path.parent}: the database file is gone, "
-                       f"or --data-dir is not the backend's BACKEND_DATA_DIR")]
+        return [
+            Result(
+                "db.file",
+                Status.ERROR,
+                f"no {path.name} in {path.parent}: the database file is gone, "
+                f"or --data-dir is not the backend's BACKEND_DATA_DIR",
+            )
+        ]
     results = []
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=ctx.target.timeout)) as db:
             verdict = db.execute("PRAGMA integrity_check").fetchone()[0]
         status = Status.OK if verdict == "ok" else Status.FAIL
-        results.append(Result("db.integrity", status, f"PRAGMA integrity_check: {verdict}",
-                              runbook="" if status is Status.OK else "database-unavailable"))
+        results.append(
+            Result(
+                "db.integrity",
+                status,
+                f"PRAGMA integrity_check: {verdict}",
+                runbook="" if status is Status.OK else "database-unavailable",
+            )
+        )
     except sqlite3.Error as exc:
-        results.append(Result("db.integrity", Status.ERROR, f"cannot read {path}: {exc}",
-                              runbook="database-unavailable"))
+        results.append(
+            Result("db.integrity", Status.ERROR, f"cannot read {path}: {exc}", runbook="database-unavailable")
+        )
     wal = path.with_name(path.name + "-wal")
     wal_bytes = wal.stat().st_size if wal.exists() else 0
     results.append(judge("db.wal_size", wal_bytes, ctx.limits["db.wal_bytes"], f"{wal.name}"))
@@ -68,6 +88,13 @@ def _lock_wait(ctx: Context, path: Path) -> Result:
             waited = time.perf_counter() - started
             db.execute("ROLLBACK")
     except sqlite3.OperationalError as exc:
-        return Result("db.lock_wait", Status.FAIL, f"no write lock within {ctx.target.timeout:g} s ({exc}); "
-                      f"another process holds it", ctx.target.timeout, "seconds", limit.describe(), limit.runbook)
+        return Result(
+            "db.lock_wait",
+            Status.FAIL,
+            f"no write lock within {ctx.target.timeout:g} s ({exc}); another process holds it",
+            ctx.target.timeout,
+            "seconds",
+            limit.describe(),
+            limit.runbook,
+        )
     return judge("db.lock_wait", waited, limit, "BEGIN IMMEDIATE; ROLLBACK")

@@ -22,14 +22,21 @@ def check(ctx: Context) -> list[Result]:
     total = window.increase(REQUESTS, api_route)
     errors = window.increase(REQUESTS, _server_error)
     ratio = errors / total if total else 0.0
-    detail = (f"{errors:.0f} of {total:.0f} API requests were 5xx {window.over}" if total
-              else f"no API traffic {window.over}")
+    detail = (
+        f"{errors:.0f} of {total:.0f} API requests were 5xx {window.over}" if total else f"no API traffic {window.over}"
+    )
     shed_limit = ctx.limits["http.shed_per_second"]
     shed_window = ctx.window(shed_limit)
     shed = shed_window.increase(SHED, _admission)
-    return [judge("errors.ratio", ratio, limit, detail),
-            judge("http.shed", shed_window.rate(SHED, _admission), shed_limit,
-                  f"{shed:.0f} API requests refused by admission control (503) {shed_window.over}")]
+    return [
+        judge("errors.ratio", ratio, limit, detail),
+        judge(
+            "http.shed",
+            shed_window.rate(SHED, _admission),
+            shed_limit,
+            f"{shed:.0f} API requests refused by admission control (503) {shed_window.over}",
+        ),
+    ]
 
 
 ADMISSION_REASONS = frozenset({"in_flight", "loop_lag"})  # "memory" sheds belong to the memory check

@@ -16,7 +16,9 @@ PART_LIMIT = {"database": "db.errors_per_second", "cache": "cache.disk_degraded"
 
 def check(ctx: Context) -> list[Result]:
     health = ctx.target.identify()
-    results = [Result("http.health", Status.OK, f"alive: pid {health['pid']}, up {health.get('uptime_seconds', 0):.0f} s")]
+    results = [
+        Result("http.health", Status.OK, f"alive: pid {health['pid']}, up {health.get('uptime_seconds', 0):.0f} s")
+    ]
     status, ready = ctx.target.json("/ready")
     failing = list(ready.get("failing", []))
     if status == 200 and not failing:
@@ -30,8 +32,14 @@ def check(ctx: Context) -> list[Result]:
     limit = ctx.limits["http.refused_connections_per_second"]
     window = ctx.window(limit)
     refused = window.increase("backend_http_connections_refused_total")
-    results.append(judge("http.refused", window.rate("backend_http_connections_refused_total"), limit,
-                         f"{refused:.0f} connections closed before a whole request (408/431) {window.over}"))
+    results.append(
+        judge(
+            "http.refused",
+            window.rate("backend_http_connections_refused_total"),
+            limit,
+            f"{refused:.0f} connections closed before a whole request (408/431) {window.over}",
+        )
+    )
     return results
 
 
@@ -43,6 +51,5 @@ def _latency_sample(ctx: Context) -> Result:
         durations.append(time.perf_counter() - started)
     cuts = statistics.quantiles(durations, n=100, method="inclusive")
     p50, p95, p99 = cuts[49], cuts[94], cuts[98]
-    detail = (f"GET /health x{len(durations)}: p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, "
-              f"p99 {p99 * 1000:.1f} ms")
+    detail = f"GET /health x{len(durations)}: p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
     return judge("http.latency_p95", p95, ctx.limits["http.p95_latency_seconds"], detail)

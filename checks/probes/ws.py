@@ -43,30 +43,58 @@ def check(ctx: Context) -> list[Result]:
     snapshot = ctx.latest()
     active = snapshot.sum("backend_ws_connections_active")
     capacity = snapshot.sum("backend_ws_connections_capacity") or 1.0
-    results = [judge("ws.capacity", active / capacity, ctx.limits["ws.connections_ratio"],
-                     f"{active:.0f} of {capacity:.0f} connections in use")]
+    results = [
+        judge(
+            "ws.capacity",
+            active / capacity,
+            ctx.limits["ws.connections_ratio"],
+            f"{active:.0f} of {capacity:.0f} connections in use",
+        )
+    ]
     refused = ctx.limits["ws.refused_handshakes_per_second"]
     window = ctx.window(refused)
     count = window.increase(REQUESTS, _refused_handshake)
-    results.append(judge("ws.handshakes", window.rate(REQUESTS, _refused_handshake), refused,
-                         f"{count:.0f} WebSocket handshake(s) arrived without the Upgrade header (426) {window.over}: "
-                         "a proxy in front drops it" if count else f"no handshake refused {window.over}"))
+    results.append(
+        judge(
+            "ws.handshakes",
+            window.rate(REQUESTS, _refused_handshake),
+            refused,
+            f"{count:.0f} WebSocket handshake(s) arrived without the Upgrade header (426) {window.over}: "
+            "a proxy in front drops it"
+            if count
+            else f"no handshake refused {window.over}",
+        )
+    )
     storm = ctx.limits["ws.disconnects_per_second"]
     window = ctx.window(storm)
     closes = window.increase(CLOSED, _abnormal)
-    row = judge("ws.disconnects", window.rate(CLOSED, _abnormal), storm,
-                f"{closes:.0f} sockets ended abnormally {window.over} "
-                f"({_by_code(window)})" if closes else f"no abnormal disconnects {window.over}")
+    row = judge(
+        "ws.disconnects",
+        window.rate(CLOSED, _abnormal),
+        storm,
+        f"{closes:.0f} sockets ended abnormally {window.over} ({_by_code(window)})"
+        if closes
+        else f"no abnormal disconnects {window.over}",
+    )
     lost = window.increase(CLOSED, _path_lost)
     if row.runbook and lost > closes / 2:  # most peers stopped answering pings: the path, not the hub
-        row = dataclasses.replace(row, runbook="network-partition",
-                                  detail=f"{row.detail}; most were keepalive timeouts or lost connections "
-                                         f"(1011/1006): the path between clients and server is broken")
+        row = dataclasses.replace(
+            row,
+            runbook="network-partition",
+            detail=f"{row.detail}; most were keepalive timeouts or lost connections "
+            f"(1011/1006): the path between clients and server is broken",
+        )
     results.append(row)
     slow = ctx.limits["ws.slow_consumers_per_second"]
     window = ctx.window(slow)
-    results.append(judge("ws.slow_consumers", window.rate(SLOW), slow,
-                         f"{window.increase(SLOW):.0f} slow consumers dropped {window.over}"))
+    results.append(
+        judge(
+            "ws.slow_consumers",
+            window.rate(SLOW),
+            slow,
+            f"{window.increase(SLOW):.0f} slow consumers dropped {window.over}",
+        )
+    )
     results.extend(_round_trips(ctx))
     return results
 
@@ -86,10 +114,17 @@ def _abnormal(labels: dict[str, str]) -> bool:
 
 
 def _by_code(window: Window) -> str:
-    codes = sorted({(labels["code"], labels["side"]) for name, labels, _ in window.after.samples
-                    if name == CLOSED and _abnormal(labels)})
-    counts = [(code, side, window.increase(CLOSED, lambda lb, c=code, s=side: (lb.get("code"), lb.get("side")) == (c, s)))
-              for code, side in codes]
+    codes = sorted(
+        {
+            (labels["code"], labels["side"])
+            for name, labels, _ in window.after.samples
+            if name == CLOSED and _abnormal(labels)
+        }
+    )
+    counts = [
+        (code, side, window.increase(CLOSED, lambda lb, c=code, s=side: (lb.get("code"), lb.get("side")) == (c, s)))
+        for code, side in codes
+    ]
     return ", ".join(f"{n:.0f} x {code} by {side}" for code, side, n in counts if n)
 
 
@@ -103,8 +138,7 @@ def _round_trips(ctx: Context) -> list[Result]:
     nonce = uuid.uuid4().hex
     deadline = time.monotonic() + ctx.target.timeout
     try:
-        with connect(url, open_timeout=ctx.target.timeout, compression=None, proxy=None,
-                     close_timeout=1) as conn:
+        with connect(url, open_timeout=ctx.target.timeout, compression=None, proxy=None, close_timeout=1) as conn:
             _until(conn, deadline, lambda f: f.get("type") == "hello")
             sent = time.perf_counter()
             conn.send(json.dumps({"type": "ping", "nonce": nonce}))
@@ -113,8 +147,18 @@ def _round_trips(ctx: Context) -> list[Result]:
             posted = ctx.target.request("POST", "/api/broadcast", json={"message": {"checks_probe": nonce}})
             if posted.status_code >= 500:
                 raise _Refused(posted)
-            fanout = _until(conn, deadline, lambda f: f.get("type") == "message"
-                            and isinstance(f.get("data"), dict) and f["data"].get("checks_probe") == nonce) - sent
+            fanout = (
+                _until(
+                    conn,
+                    deadline,
+                    lambda f: (
+                        f.get("type") == "message"
+                        and isinstance(f.get("data"), dict)
+                        and f["data"].get("checks_probe") == nonce
+                    ),
+                )
+                - sent
+            )
     except _Refused as refused:
         return [_refused_row(ctx, refused.args[0])]
     except ConnectionClosed as exc:
@@ -123,15 +167,25 @@ def _round_trips(ctx: Context) -> list[Result]:
         reason = exc.rcvd.reason if exc.rcvd else "no close frame"
         return [Result("ws.connect", Status.FAIL, f"{url} closed the probe: code {code} {reason}", runbook=runbook)]
     except TimeoutError:
-        return [Result("ws.connect", Status.FAIL, f"{url}: no answer within {ctx.target.timeout:g} s",
-                       runbook="websocket-disconnect-storm")]
+        return [
+            Result(
+                "ws.connect",
+                Status.FAIL,
+                f"{url}: no answer within {ctx.target.timeout:g} s",
+                runbook="websocket-disconnect-storm",
+            )
+        ]
     except (OSError, InvalidHandshake, InvalidURI) as exc:
         return [Result("ws.connect", Status.ERROR, f"cannot open {url}: {exc}", runbook="backend-down")]
     return [
         Result("ws.connect", Status.OK, f"{url} accepted the probe"),
         judge("ws.ping_rtt", ping, limit, "ping -> pong round trip"),
-        judge("ws.broadcast_rtt", fanout, ctx.limits["ws.broadcast_rtt_seconds"],
-              "POST /api/broadcast -> message on this socket"),
+        judge(
+            "ws.broadcast_rtt",
+            fanout,
+            ctx.limits["ws.broadcast_rtt_seconds"],
+            "POST /api/broadcast -> message on this socket",
+        ),
     ]
 
 
@@ -145,6 +199,10 @@ def _refused_row(ctx: Context, response: Any) -> Result:
     error = body.get("error", "") if isinstance(body, dict) else ""
     causes = {"overloaded": ctx.limits["memory.shedding"].runbook, "busy": ctx.limits["http.shed_per_second"].runbook}
     cause = causes.get(error, "api-error-rate-high")
-    return Result("ws.connect", Status.FAIL, f"socket opened, but the probe's broadcast got {response.status_code} "
-                  f"{error or 'an error'}: a symptom of {cause.replace('-', ' ')}, not of the WebSocket hub",
-                  runbook=cause)
+    return Result(
+        "ws.connect",
+        Status.FAIL,
+        f"socket opened, but the probe's broadcast got {response.status_code} "
+        f"{error or 'an error'}: a symptom of {cause.replace('-', ' ')}, not of the WebSocket hub",
+        runbook=cause,
+    )

@@ -21,8 +21,16 @@ from docsite.macros.verification import VerificationMacros
 
 __all__ = ["SOURCES", "collect"]
 
-SOURCES = (LimitMacros, SettingsMacros, FigureMacros, DrillMacros, VerificationMacros, PageMacros, ChartMacros,
-           ClientMacros)
+SOURCES = (
+    LimitMacros,
+    SettingsMacros,
+    FigureMacros,
+    DrillMacros,
+    VerificationMacros,
+    PageMacros,
+    ChartMacros,
+    ClientMacros,
+)
 
 
 def collect(data: SiteData) -> dict[str, Callable[..., Any]]:

@@ -21,10 +21,13 @@ def rss_chart(data: SiteData, source: results.ResultFile) -> str:
     points = source.data.get("details", {}).get("memory.soak.rss")
     if not points:
         raise data.error(f"no memory.soak.rss samples in {source.path}")
-    return svg.lines("server RSS during the soak, after warm-up",
-                     {"RSS of the server process": [(x, y) for x, y in points]},
-                     "thousands of operations (requests + WebSocket cycles)",
-                     lambda v: f"{v / 2**20:.1f} MiB", lambda x: f"{x:,.0f}k")
+    return svg.lines(
+        "server RSS during the soak, after warm-up",
+        {"RSS of the server process": [(x, y) for x, y in points]},
+        "thousands of operations (requests + WebSocket cycles)",
+        lambda v: f"{v / 2**20:.1f} MiB",
+        lambda x: f"{x:,.0f}k",
+    )
 
 
 class ChartMacros(MacroSource):
@@ -43,12 +46,19 @@ class ChartMacros(MacroSource):
         if self.data.baselines is None:
             return not_measured("make bench")
         metrics = self._metrics()
-        rows = [(q, metrics[f"{prefix}.{q}_seconds"]["value"]) for q in ("p50", "p95", "p99", "max")
-                if f"{prefix}.{q}_seconds" in metrics]
+        rows = [
+            (q, metrics[f"{prefix}.{q}_seconds"]["value"])
+            for q in ("p50", "p95", "p99", "max")
+            if f"{prefix}.{q}_seconds" in metrics
+        ]
         if not rows:
             raise self.data.error(f"no latency percentiles under {prefix!r}")
-        return svg.bars(f"{prefix} latency percentiles, log scale", [(q, v, f"{v * 1000:.1f} ms") for q, v in rows],
-                        log=True, label_width=40)
+        return svg.bars(
+            f"{prefix} latency percentiles, log scale",
+            [(q, v, f"{v * 1000:.1f} ms") for q, v in rows],
+            log=True,
+            label_width=40,
+        )
 
     def throughput_chart(self) -> str:
         """Requests per second under wrk: the framework's hello-world, then each endpoint with its ratio."""
@@ -70,13 +80,22 @@ class ChartMacros(MacroSource):
         server and generator each on its own), with the 25 ms line."""
         if self.data.baselines is None:
             return not_measured("make bench")
-        series = {label: [(rate, p99) for rate, p99, *_ in self._details(key)]
-                  for label, key in (("p99, generator and server sharing both cores", "api.capacity.steps"),
-                                     ("p99, server on CPU 0, generator on CPU 1", "api.capacity_pinned.steps"))}
+        series = {
+            label: [(rate, p99) for rate, p99, *_ in self._details(key)]
+            for label, key in (
+                ("p99, generator and server sharing both cores", "api.capacity.steps"),
+                ("p99, server on CPU 0, generator on CPU 1", "api.capacity_pinned.steps"),
+            )
+        }
         limit = float(self._metrics()["api.mixed.p99_seconds"]["target"])  # the run judged steps by it
-        return svg.lines("API p99 by offered rate (capacity search)", series,
-                         "offered rate (requests per second)", lambda v: f"{v * 1000:.0f} ms",
-                         lambda x: f"{x:,.0f}/s", limit=(limit, f"{limit * 1000:.0f} ms target"))
+        return svg.lines(
+            "API p99 by offered rate (capacity search)",
+            series,
+            "offered rate (requests per second)",
+            lambda v: f"{v * 1000:.0f} ms",
+            lambda x: f"{x:,.0f}/s",
+            limit=(limit, f"{limit * 1000:.0f} ms target"),
+        )
 
     def hit_ratio_chart(self) -> str:
         """Steady-state hit ratio of the read-through cache by its size: LRU, W-TinyLFU and Belady's
@@ -85,14 +104,23 @@ class ChartMacros(MacroSource):
             return not_measured("make bench")
         sweep = self._details("cache.trace.sweep")
         metrics = self._metrics()
-        series = {name: [(row[0], row[i]) for row in sweep]
-                  for i, name in enumerate(("LRU (simulated)", "Belady's optimum (simulated)",
-                                            "W-TinyLFU, theine (simulated)"), start=1)}
-        series["live backend (LRU)"] = [(metrics["cache.trace.size"]["value"],
-                                         metrics["cache.trace.live_hit_ratio"]["value"])]
-        return svg.lines("read-through cache: hit ratio by size, steady state", series,
-                         f"entries held (of {metrics['cache.trace.keys']['value']:,.0f} keys)",
-                         lambda v: f"{v:.0%}", lambda x: f"{x:,.0f}", limit=(0.9, "90 %"))
+        series = {
+            name: [(row[0], row[i]) for row in sweep]
+            for i, name in enumerate(
+                ("LRU (simulated)", "Belady's optimum (simulated)", "W-TinyLFU, theine (simulated)"), start=1
+            )
+        }
+        series["live backend (LRU)"] = [
+            (metrics["cache.trace.size"]["value"], metrics["cache.trace.live_hit_ratio"]["value"])
+        ]
+        return svg.lines(
+            "read-through cache: hit ratio by size, steady state",
+            series,
+            f"entries held (of {metrics['cache.trace.keys']['value']:,.0f} keys)",
+            lambda v: f"{v:.0%}",
+            lambda x: f"{x:,.0f}",
+            limit=(0.9, "90 %"),
+        )
 
     def soak_chart(self) -> str:
         """Server RSS after each measured phase of the latest `make bench` soak."""
@@ -115,9 +143,14 @@ class ChartMacros(MacroSource):
         baselines = self.data.baselines
         if baselines is None:
             return not_measured("make bench")
-        runs = [*baselines.data.get("history", []),
-                {"generated_at": baselines.data["generated_at"], "commit": baselines.commit,
-                 "metrics": {k: m["value"] for k, m in self._metrics().items()}}]
+        runs = [
+            *baselines.data.get("history", []),
+            {
+                "generated_at": baselines.data["generated_at"],
+                "commit": baselines.commit,
+                "metrics": {k: m["value"] for k, m in self._metrics().items()},
+            },
+        ]
         points = [(i + 1, run["metrics"][key]) for i, run in enumerate(runs) if key in run["metrics"]]
         if not points:
             raise self.data.error(f"{key!r} is in no recorded run")
@@ -127,5 +160,10 @@ class ChartMacros(MacroSource):
             return f"{str(run.get('generated_at', ''))[:10]} {str(run.get('commit', ''))[:7]}"
 
         latest = f"{key}, latest {format_value(points[-1][1], unit)}"
-        return svg.lines(f"{key} across runs", {latest: points}, f"{len(runs)} runs, oldest to latest",
-                         lambda v: format_value(v, unit), run_label)
+        return svg.lines(
+            f"{key} across runs",
+            {latest: points},
+            f"{len(runs)} runs, oldest to latest",
+            lambda v: format_value(v, unit),
+            run_label,
+        )

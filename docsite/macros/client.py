@@ -30,19 +30,28 @@ class ClientMacros(MacroSource):
         """The client's reconnect policy as a table, each number from feed.js's POLICY."""
         p = self._policy()
         base, top, full, full_top = p["retryBaseMs"], p["retryMaxMs"], p["fullMinMs"], p["fullMaxMs"]
-        first = ", ".join(f"{_s(min(top, base * 2 ** n) / 2)}–{_s(min(top, base * 2 ** n))}" for n in range(4))
+        first = ", ".join(f"{_s(min(top, base * 2**n) / 2)}–{_s(min(top, base * 2**n))}" for n in range(4))
         rows = [
-            ("connection lost (1006), dropped as slow (1008), idle (1000), 1003, 1009",
-             f"retry *n* waits between half and all of min({_s(top)}, {_s(base)} × 2ⁿ): {first}, …, "
-             f"{_s(top / 2)}–{_s(top)} from then on"),
-            ("server draining (1001, a restart or deploy)",
-             f"first retry after 0–{_s(p['drainMaxMs'])} (spread over the whole fleet), then as above"),
-            ("server full (1013)", f"between half and all of min({_s(full_top)}, {_s(full)} × 2ⁿ): no storm on a "
-                                   "full server"),
-            ("a socket that went quiet (half-open)",
-             f"a heartbeat every {_s(p['heartbeatIntervalMs'])}; a socket silent for "
-             f"{_s(p['heartbeatIntervalMs'] + p['heartbeatTimeoutMs'])} is replaced"),
+            (
+                "connection lost (1006), dropped as slow (1008), idle (1000), 1003, 1009",
+                f"retry *n* waits between half and all of min({_s(top)}, {_s(base)} × 2ⁿ): {first}, …, "
+                f"{_s(top / 2)}–{_s(top)} from then on",
+            ),
+            (
+                "server draining (1001, a restart or deploy)",
+                f"first retry after 0–{_s(p['drainMaxMs'])} (spread over the whole fleet), then as above",
+            ),
+            (
+                "server full (1013)",
+                f"between half and all of min({_s(full_top)}, {_s(full)} × 2ⁿ): no storm on a full server",
+            ),
+            (
+                "a socket that went quiet (half-open)",
+                f"a heartbeat every {_s(p['heartbeatIntervalMs'])}; a socket silent for "
+                f"{_s(p['heartbeatIntervalMs'] + p['heartbeatTimeoutMs'])} is replaced",
+            ),
             ("a connection that never opens", f"given up after {_s(p['connectTimeoutMs'])}, then retried as above"),
         ]
-        return "\n".join(["| when | what the client does |", "|---|---|",
-                          *(f"| {when} | {what} |" for when, what in rows)])
+        return "\n".join(
+            ["| when | what the client does |", "|---|---|", *(f"| {when} | {what} |" for when, what in rows)]
+        )

@@ -25,20 +25,33 @@ class DrillMacros(MacroSource):
         recovery = self.data.recovery
         if recovery is None:
             return not_measured("make drill")
-        lines = ["| scenario | fault used | detection | TTD | TTR | data lost | client: outage shown after "
-                 "| client: live again after | client: missed | result |",
-                 "|---|---|---|---|---|---|---|---|---|---|"]
+        lines = [
+            "| scenario | fault used | detection | TTD | TTR | data lost | client: outage shown after "
+            "| client: live again after | client: missed | result |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         clients = self._clients()
         for d in self._drills().values():
             view = clients.get(results.CLIENT_VIEW.get(d["name"], ""))
-            client = (f"{_seconds(view['outage_shown_seconds'])} | {_seconds(view['live_again_seconds'])} | "
-                      f"{view['missed']} of {view['acknowledged']}") if view else "- | - | -"
-            lost = (f"{d['writes_lost']} of {d['writes_acked']} acknowledged writes, "
-                    f"{d['ws_messages_lost']} broadcasts, {d['writes_duplicated']} duplicates")
-            verdict = "**pass**" if d["passed"] else "**FAIL**: " + ", ".join(t for t, ok in d["targets"].items()
-                                                                              if not ok)
-            lines.append(f"| <a id=\"{d['name']}\"></a>{d['scenario']} | {d['fault']} | {d['detection']} | "
-                         f"{_seconds(d['ttd_seconds'])} | {_seconds(d['ttr_seconds'])} | {lost} | {client} | {verdict} |")
+            client = (
+                (
+                    f"{_seconds(view['outage_shown_seconds'])} | {_seconds(view['live_again_seconds'])} | "
+                    f"{view['missed']} of {view['acknowledged']}"
+                )
+                if view
+                else "- | - | -"
+            )
+            lost = (
+                f"{d['writes_lost']} of {d['writes_acked']} acknowledged writes, "
+                f"{d['ws_messages_lost']} broadcasts, {d['writes_duplicated']} duplicates"
+            )
+            verdict = (
+                "**pass**" if d["passed"] else "**FAIL**: " + ", ".join(t for t, ok in d["targets"].items() if not ok)
+            )
+            lines.append(
+                f'| <a id="{d["name"]}"></a>{d["scenario"]} | {d["fault"]} | {d["detection"]} | '
+                f"{_seconds(d['ttd_seconds'])} | {_seconds(d['ttr_seconds'])} | {lost} | {client} | {verdict} |"
+            )
         return "\n".join(lines) + f"\n\nMeasured {recovery.stamp}, on {machine(recovery)}."
 
     def _clients(self) -> dict[str, dict[str, Any]]:
@@ -50,24 +63,35 @@ class DrillMacros(MacroSource):
         clients = self._clients()
         if self.data.recovery is None or not clients:
             return not_measured("make drill")
-        lines = ["| outage | outage shown after | live again after | missed | duplicated, out of order "
-                 "| connection attempts | result |", "|---|---|---|---|---|---|---|"]
+        lines = [
+            "| outage | outage shown after | live again after | missed | duplicated, out of order "
+            "| connection attempts | result |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for name in results.CLIENT_SCENARIOS:
             c = clients.get(name)
             if c is None:
                 lines.append(f"| {name.replace('_', ' ')} | {not_measured('make drill')} | | | | | |")
                 continue
-            attempts = f"{c['attempts']} (policy allows {c['attempts_bound']})" if c.get("attempts_bound") else \
-                str(c.get("attempts") or "-")
+            attempts = (
+                f"{c['attempts']} (policy allows {c['attempts_bound']})"
+                if c.get("attempts_bound")
+                else str(c.get("attempts") or "-")
+            )
             missed = f"{c['missed']} of {c['acknowledged']}"
             if c.get("gone"):
-                missed = (f"{c['missed']} of the {c['acknowledged'] - c['gone']} still held; {c['gone']} older than "
-                          f"the replay buffer{', gap shown and view reloaded' if c.get('gap_shown') else ''}")
-            verdict = "**pass**" if c["passed"] else "**FAIL**: " + ", ".join(t for t, ok in c["targets"].items()
-                                                                              if not ok)
-            lines.append(f"| {name.replace('_', ' ')} | {_seconds(c['outage_shown_seconds'])} | "
-                         f"{_seconds(c['live_again_seconds'])} | {missed} | {c['duplicated']}, {c['out_of_order']} | "
-                         f"{attempts} | {verdict} |")
+                missed = (
+                    f"{c['missed']} of the {c['acknowledged'] - c['gone']} still held; {c['gone']} older than "
+                    f"the replay buffer{', gap shown and view reloaded' if c.get('gap_shown') else ''}"
+                )
+            verdict = (
+                "**pass**" if c["passed"] else "**FAIL**: " + ", ".join(t for t, ok in c["targets"].items() if not ok)
+            )
+            lines.append(
+                f"| {name.replace('_', ' ')} | {_seconds(c['outage_shown_seconds'])} | "
+                f"{_seconds(c['live_again_seconds'])} | {missed} | {c['duplicated']}, {c['out_of_order']} | "
+                f"{attempts} | {verdict} |"
+            )
         return "\n".join(lines) + f"\n\nMeasured {self.data.recovery.stamp}, in headless Chromium."
 
     def overload_table(self) -> str:
@@ -75,20 +99,29 @@ class DrillMacros(MacroSource):
         runs = self.data.recovery.data.get("overload", []) if self.data.recovery else []
         if not runs:
             return not_measured("make drill")
-        lines = ["| admission control | offered | served (p99) | refused (p99) | failed | latency normal again after "
-                 "| peak RSS | acknowledged writes lost | result |", "|---|---|---|---|---|---|---|---|---|"]
+        lines = [
+            "| admission control | offered | served (p99) | refused (p99) | failed | latency normal again after "
+            "| peak RSS | acknowledged writes lost | result |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in runs:
             on = "on (`BACKEND_MAX_IN_FLIGHT`)" if r["mode"] == "admission" else "off (`BACKEND_MAX_IN_FLIGHT=0`)"
-            verdict = ("**pass**" if r["passed"] else "**FAIL**: " + ", ".join(t for t, ok in r["targets"].items()
-                                                                             if not ok)) \
-                if r["mode"] == "admission" else ", ".join(t for t, ok in r["targets"].items() if not ok) or "-"
-            lines.append(f"| {on} | {r['offered_rps']:,.0f}/s (sent {r['sent_rps']:,.0f}/s) | "
-                         f"{r['admitted']:,} ({r['admitted_p99_seconds'] * 1000:.1f} ms) | "
-                         f"{r['refused']:,} ({r['refused_p99_seconds'] * 1000:.1f} ms) | {r['failed']:,} | "
-                         f"{_seconds(r['recovered_seconds'])} | {r['rss_max_bytes'] / 2**20:.0f} MiB | "
-                         f"{r['writes_lost']} of {r['writes_acked']:,} | {verdict} |")
-        return "\n".join(lines) + f"\n\nMeasured {self.data.recovery.stamp}, on {machine(self.data.recovery)}; " \
+            verdict = (
+                ("**pass**" if r["passed"] else "**FAIL**: " + ", ".join(t for t, ok in r["targets"].items() if not ok))
+                if r["mode"] == "admission"
+                else ", ".join(t for t, ok in r["targets"].items() if not ok) or "-"
+            )
+            lines.append(
+                f"| {on} | {r['offered_rps']:,.0f}/s (sent {r['sent_rps']:,.0f}/s) | "
+                f"{r['admitted']:,} ({r['admitted_p99_seconds'] * 1000:.1f} ms) | "
+                f"{r['refused']:,} ({r['refused_p99_seconds'] * 1000:.1f} ms) | {r['failed']:,} | "
+                f"{_seconds(r['recovered_seconds'])} | {r['rss_max_bytes'] / 2**20:.0f} MiB | "
+                f"{r['writes_lost']} of {r['writes_acked']:,} | {verdict} |"
+            )
+        return (
+            "\n".join(lines) + f"\n\nMeasured {self.data.recovery.stamp}, on {machine(self.data.recovery)}; "
             "without admission control, the targets it misses are listed."
+        )
 
     def drill_result(self, name: str) -> str:
         """One drill's latest outcome, for the runbook of its scenario."""
@@ -98,6 +131,8 @@ class DrillMacros(MacroSource):
         if drill is None or self.data.recovery is None:
             return f"Fault drill `{name}`: {not_measured('make drill')}."
         verdict = "passed" if drill["passed"] else "FAILED"
-        return (f"Fault drill [{drill['scenario']}](../recovery.md#{name}) {verdict} "
-                f"({self.data.recovery.stamp}): detected in {_seconds(drill['ttd_seconds'])}, "
-                f"recovered in {_seconds(drill['ttr_seconds'])}, {drill['writes_lost']} acknowledged writes lost.")
+        return (
+            f"Fault drill [{drill['scenario']}](../recovery.md#{name}) {verdict} "
+            f"({self.data.recovery.stamp}): detected in {_seconds(drill['ttd_seconds'])}, "
+            f"recovered in {_seconds(drill['ttr_seconds'])}, {drill['writes_lost']} acknowledged writes lost."
+        )

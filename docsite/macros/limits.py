@@ -13,8 +13,10 @@ __all__ = ["LimitMacros"]
 class LimitMacros(MacroSource):
     def _limit(self, key: str) -> Threshold:
         if key not in self.data.limits:
-            raise self.data.error(f"unknown threshold key {key!r}; known keys are in checks/thresholds.yaml "
-                                  f"({', '.join(sorted(self.data.limits))})")
+            raise self.data.error(
+                f"unknown threshold key {key!r}; known keys are in checks/thresholds.yaml "
+                f"({', '.join(sorted(self.data.limits))})"
+            )
         return self.data.limits[key]
 
     def threshold(self, key: str) -> str:
@@ -39,13 +41,17 @@ class LimitMacros(MacroSource):
     def alert_table(self) -> str:
         """One row per generated alert: condition, for, severity, runbook, measured time to detect."""
         figures = self.data.test_runs.data.get("figures", {}) if self.data.test_runs else {}
-        lines = ["| alert | fires when | for | severity | runbook | measured time to detect |",
-                 "|---|---|---|---|---|---|"]
+        lines = [
+            "| alert | fires when | for | severity | runbook | measured time to detect |",
+            "|---|---|---|---|---|---|",
+        ]
         for t in (t for t in self.data.limits.values() if t.alert):
             ttd = figures.get(f"alert.{t.alert}.ttd_seconds", {}).get("value")
             measured = f"{ttd:.1f} s (`make test`, this checkout)" if ttd is not None else "not measured by the tests"
-            lines.append(f"| `{t.alert}` | `{t.key}` {t.describe()} | {t.for_} | {t.severity} | "
-                         f"[{t.runbook}](runbooks/{t.runbook}.md) | {measured} |")
+            lines.append(
+                f"| `{t.alert}` | `{t.key}` {t.describe()} | {t.for_} | {t.severity} | "
+                f"[{t.runbook}](runbooks/{t.runbook}.md) | {measured} |"
+            )
         return "\n".join(lines)
 
     def alert_rules_file(self) -> str:

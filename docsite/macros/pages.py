@@ -18,6 +18,8 @@ class PageMacros(MacroSource):
             text = path.read_text(encoding="utf-8")
             meta = front_matter(text)
             alerts = ", ".join(f"`{a}`" for a in meta.get("alerts") or []) or "symptom"
-            lines.append(f"| [{title(text, path.stem)}]({path.name}) | {alerts} | {meta.get('severity', '')} | "
-                         f"{meta.get('component', '')} |")
+            lines.append(
+                f"| [{title(text, path.stem)}]({path.name}) | {alerts} | {meta.get('severity', '')} | "
+                f"{meta.get('component', '')} |"
+            )
         return "\n".join(lines)

@@ -14,8 +14,12 @@ from scripts import results
 
 __all__ = ["VerificationMacros"]
 
-_STATE_TEXT = {State.PASSED: ":material-check: passed", State.STALE: ":material-clock-alert: **stale**",
-               State.FAILED: ":material-close: **FAILED**", State.MISSING: ":material-help: not run"}
+_STATE_TEXT = {
+    State.PASSED: ":material-check: passed",
+    State.STALE: ":material-clock-alert: **stale**",
+    State.FAILED: ":material-close: **FAILED**",
+    State.MISSING: ":material-help: not run",
+}
 
 
 def _row_stamp(row: Mapping[str, Any], file: results.ResultFile) -> str:
@@ -36,27 +40,37 @@ class VerificationMacros(MacroSource):
         a block failed, amber when the proof is too old or older than the page's last change."""
         runs = self.data.test_runs
         if runs is None:
-            return ('!!! warning "Diagnostics not run in this checkout"\n'
-                    "    Run `make test` to prove every command on this page against a live backend.")
+            return (
+                '!!! warning "Diagnostics not run in this checkout"\n'
+                "    Run `make test` to prove every command on this page against a live backend."
+            )
         pages = runs.data.get("pages", {})
         if page not in pages:
-            return (f'!!! warning "Diagnostics not run in the latest test run ({runs.stamp})"\n'
-                    "    This page was not part of it. Run `make test`.")
+            return (
+                f'!!! warning "Diagnostics not run in the latest test run ({runs.stamp})"\n'
+                "    This page was not part of it. Run `make test`."
+            )
         row = pages[page]
         passed, total, skipped = int(row["passed"]), int(row["total"]), int(row.get("skipped", 0))
         skipped_text = f", {skipped} skipped with a reason" if skipped else ""
         when = _row_stamp(row, runs)
         if passed != total - skipped:
-            return (f'!!! failure "Diagnostics FAILED: {passed} of {total - skipped} commands passed · {when}"\n'
-                    "    Some commands on this page did not print what the page says. Trust the output you see, "
-                    "and tell the page owner.")
+            return (
+                f'!!! failure "Diagnostics FAILED: {passed} of {total - skipped} commands passed · {when}"\n'
+                "    Some commands on this page did not print what the page says. Trust the output you see, "
+                "and tell the page owner."
+            )
         if stale := self._staleness(row, page):
-            return (f'!!! warning "Diagnostics STALE: {passed} of {total - skipped} commands passed{skipped_text} '
-                    f'· {when}"\n    This proof may no longer hold: {"; ".join(stale)}. '
-                    "Run `make test` (or `make publish`) to prove the page again.")
-        return (f'!!! success "Diagnostics verified: {passed} of {total - skipped} commands passed'
-                f'{skipped_text} · {when}"\n'
-                "    Every command below ran against a live backend in the latest `make test`.")
+            return (
+                f'!!! warning "Diagnostics STALE: {passed} of {total - skipped} commands passed{skipped_text} '
+                f'· {when}"\n    This proof may no longer hold: {"; ".join(stale)}. '
+                "Run `make test` (or `make publish`) to prove the page again."
+            )
+        return (
+            f'!!! success "Diagnostics verified: {passed} of {total - skipped} commands passed'
+            f'{skipped_text} · {when}"\n'
+            "    Every command below ran against a live backend in the latest `make test`."
+        )
 
     def _gamedays(self, page: str | None = None) -> list[dict[str, Any]]:
         runs = self.data.test_runs
@@ -68,27 +82,39 @@ class VerificationMacros(MacroSource):
         runs = self.data.test_runs
         days = self._gamedays(src_path)
         if runs is None or not days:
-            return ('!!! warning "Not proven under its fault in this checkout"\n'
-                    "    Run `make test` (or `make gameday PAGE=...`) to prove this page under its real faults.")
+            return (
+                '!!! warning "Not proven under its fault in this checkout"\n'
+                "    Run `make test` (or `make gameday PAGE=...`) to prove this page under its real faults."
+            )
         failed = [d for d in days if not d.get("passed")]
         stale = sorted({reason for d in days for reason in self._staleness(d, src_path)})
         if failed:
             lines = ['!!! failure "Game day FAILED under ' + ", ".join(d["fault"] for d in failed) + '"']
         elif stale:
-            lines = ['!!! warning "Game-day proof STALE: ' + ", ".join(d["fault"] for d in days) + '"',
-                     f"    This proof may no longer hold: {'; '.join(stale)}.", ""]
+            lines = [
+                '!!! warning "Game-day proof STALE: ' + ", ".join(d["fault"] for d in days) + '"',
+                f"    This proof may no longer hold: {'; '.join(stale)}.",
+                "",
+            ]
         else:
             lines = ['!!! success "Proven under fault: ' + ", ".join(d["fault"] for d in days) + '"']
         for d in days:
             when = _row_stamp(d, runs)
-            helped = f"mitigated by this page in {d['mitigated_seconds']} s" if d.get("mitigated_seconds") is not None \
+            helped = (
+                f"mitigated by this page in {d['mitigated_seconds']} s"
+                if d.get("mitigated_seconds") is not None
                 else "not mitigated"
+            )
             stand_in = f" (a production-only step stood in for: {d['stand_in']})" if d.get("stand_in") else ""
-            routed = (f"detected in {d['detected_seconds']} s by doctor" if d.get("routed")
-                      else f"doctor named {d.get('doctor_first') or 'nothing'} first")
+            routed = (
+                f"detected in {d['detected_seconds']} s by doctor"
+                if d.get("routed")
+                else f"doctor named {d.get('doctor_first') or 'nothing'} first"
+            )
             diagnose = "{}/{}".format(*d.get("phases", {}).get("diagnose", [0, 0]))
-            lines.append(f"    - `{d['fault']}`: {routed}, diagnose steps {diagnose} as shown, {helped}{stand_in} "
-                         f"· {when}")
+            lines.append(
+                f"    - `{d['fault']}`: {routed}, diagnose steps {diagnose} as shown, {helped}{stand_in} · {when}"
+            )
         return "\n".join(lines)
 
     def gameday_table(self) -> str:
@@ -97,17 +123,22 @@ class VerificationMacros(MacroSource):
         days = sorted(self._gamedays(), key=lambda d: (d["page"], d["fault"]))
         if runs is None or not days:
             return "*not measured yet: run `make test`*"
-        lines = ["| runbook | fault | doctor's first page | detected | diagnose | recovered by following the runbook "
-                 "| result |", "|---|---|---|---|---|---|---|"]
+        lines = [
+            "| runbook | fault | doctor's first page | detected | diagnose | recovered by following the runbook "
+            "| result |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for d in days:
             slug = d["page"].removeprefix("runbooks/").removesuffix(".md")
             mitigated = "no" if d.get("mitigated_seconds") is None else f"{d['mitigated_seconds']} s"
             if d.get("stand_in"):
                 mitigated += f" (stand-in: {d['stand_in']})"
             phases = d.get("phases", {}).get("diagnose", [0, 0])
-            lines.append(f"| [{slug}](runbooks/{slug}.md) | `{d['fault']}` | {d.get('doctor_first') or 'none'} "
-                         f"{'(right)' if d.get('routed') else '(**wrong**)'} | {d.get('detected_seconds')} s | "
-                         f"{phases[0]}/{phases[1]} | {mitigated} | {'pass' if d.get('passed') else '**FAIL**'} |")
+            lines.append(
+                f"| [{slug}](runbooks/{slug}.md) | `{d['fault']}` | {d.get('doctor_first') or 'none'} "
+                f"{'(right)' if d.get('routed') else '(**wrong**)'} | {d.get('detected_seconds')} s | "
+                f"{phases[0]}/{phases[1]} | {mitigated} | {'pass' if d.get('passed') else '**FAIL**'} |"
+            )
         return "\n".join(lines) + f"\n\nFrom the test run of {runs.stamp}."
 
     def stale_after_days(self) -> str:
@@ -119,12 +150,14 @@ class VerificationMacros(MacroSource):
         proofs = [self.data.proof(page) for page in self.data.proven_pages]
         epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
         proofs.sort(key=lambda p: (p.when or epoch, list(State).index(p.state), p.page))
-        lines = ["| page | state | commands passed | game days passed | proven at | why |",
-                 "|---|---|---|---|---|---|"]
+        lines = ["| page | state | commands passed | game days passed | proven at | why |", "|---|---|---|---|---|---|"]
         for p in proofs:
             link = p.page.removeprefix("docs/")
-            blocks = f"{p.blocks[0]} of {p.blocks[1]}" + (f", {p.blocks[2]} skipped" if p.blocks[2] else "") \
-                if p.blocks else "-"
+            blocks = (
+                f"{p.blocks[0]} of {p.blocks[1]}" + (f", {p.blocks[2]} skipped" if p.blocks[2] else "")
+                if p.blocks
+                else "-"
+            )
             days = f"{p.gamedays[0]} of {p.gamedays[1]}" if p.gamedays[1] else "-"
             when = results.stamp(p.when, p.commit) if p.when else "never"
             state = _STATE_TEXT[p.state]
@@ -145,6 +178,5 @@ class VerificationMacros(MacroSource):
             else:
                 mark = ":material-check:" if row["passed"] == row["total"] else ":material-close: **failed**"
                 result = f"{mark} {row['passed']} of {row['total']} passed ({_row_stamp(row, runs)})"
-            lines.append(f"| {fix.code} | {fix.title} | {fix.implemented_by} | "
-                         f"`pytest -m {fix.marker}` | {result} |")
+            lines.append(f"| {fix.code} | {fix.title} | {fix.implemented_by} | `pytest -m {fix.marker}` | {result} |")
         return "\n".join(lines)

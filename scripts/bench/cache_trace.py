@@ -69,10 +69,9 @@ class Ratios:
 def record(keys: int, ops: int, skew: float, write_share: float, seed: int = 5, warmup: float = 0.2) -> Trace:
     """Zipf(``skew``) over ``keys`` keys; each op a write with probability ``write_share``."""
     rng = random.Random(seed)
-    cumulative = list(itertools.accumulate(1 / rank ** skew for rank in range(1, keys + 1)))
+    cumulative = list(itertools.accumulate(1 / rank**skew for rank in range(1, keys + 1)))
     chosen = rng.choices(range(keys), cum_weights=cumulative, k=ops)
-    return Trace(keys, skew, write_share, seed, warmup,
-                 tuple((rng.random() < write_share, key) for key in chosen))
+    return Trace(keys, skew, write_share, seed, warmup, tuple((rng.random() < write_share, key) for key in chosen))
 
 
 def _split(hits: Iterable[tuple[int, bool]], warmup_ops: int) -> Ratios:

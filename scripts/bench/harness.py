@@ -31,8 +31,10 @@ def fresh_backend(**settings: object) -> Iterator[live.Live]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the backend we start
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-") as tmp, \
-                live.running(Path(tmp), "supervise", log_level="warning", **settings) as backend:
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-") as tmp,
+            live.running(Path(tmp), "supervise", log_level="warning", **settings) as backend,
+        ):
             yield backend
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

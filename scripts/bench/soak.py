@@ -95,8 +95,13 @@ def _seed(url: str) -> None:
 
 
 def _allocations(url: str, method: str) -> dict[str, object]:
-    response = httpx.request(method, f"{url}/_faults/tracemalloc", headers={"X-Faults-Token": live.FAULTS_TOKEN},
-                             params={"top": 10} if method == "GET" else None, timeout=120)
+    response = httpx.request(
+        method,
+        f"{url}/_faults/tracemalloc",
+        headers={"X-Faults-Token": live.FAULTS_TOKEN},
+        params={"top": 10} if method == "GET" else None,
+        timeout=120,
+    )
     response.raise_for_status()
     return dict(response.json())
 
@@ -142,16 +147,20 @@ def soak(backend: live.Live, plan: SoakPlan, details: Details) -> Figures:
                 baseline_fds = server.num_fds()
             else:
                 samples.append([(requests + cycles) / 1000, rss])
-            print(f"  soak phase {phase:>3}: {requests:>9} requests, {cycles:>6} WS cycles, "
-                  f"RSS {rss / 2**20:7.1f} MiB, {server.num_fds()} fds", flush=True)
+            print(
+                f"  soak phase {phase:>3}: {requests:>9} requests, {cycles:>6} WS cycles, "
+                f"RSS {rss / 2**20:7.1f} MiB, {server.num_fds()} fds",
+                flush=True,
+            )
             phase += 1
         _allocations(backend.url, "POST")
         for traced in range(plan.traced_phases):
             _phase(backend, plan, script, phase + traced)
     growth = _allocations(backend.url, "GET")["top"]
     details["memory.soak.rss"] = samples
-    details["memory.soak.top_growth"] = [f"{_short(g['where'])}: {g['size_diff']:+,} B in {g['count_diff']:+,} blocks"
-                                         for g in growth]  # type: ignore[attr-defined]
+    details["memory.soak.top_growth"] = [
+        f"{_short(g['where'])}: {g['size_diff']:+,} B in {g['count_diff']:+,} blocks" for g in growth
+    ]  # type: ignore[attr-defined]
     live.wait_for(lambda: backend.metric("backend_ws_connections_active") == 0, 30, "the registry back to zero")
     fds_after = _settled(server.num_fds, baseline_fds, deadline=10)
     per_kop, stderr = slope(samples)
@@ -181,8 +190,7 @@ PLANS = {
     # twice the issue's 1 M requests and 10 k cycles: the first half is warm-up, the second is measured
     "full": SoakPlan(requests=2_000_000, cycles=20_000, phase_seconds=15, cycles_per_phase=500),
     "quick": SoakPlan(requests=60_000, cycles=1_000, phase_seconds=4, cycles_per_phase=200),
-    "smoke": SoakPlan(requests=500, cycles=20, phase_seconds=1, cycles_per_phase=5, warmup_phases=1,
-                      traced_phases=1),
+    "smoke": SoakPlan(requests=500, cycles=20, phase_seconds=1, cycles_per_phase=5, warmup_phases=1, traced_phases=1),
 }
 
 

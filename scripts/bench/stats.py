@@ -35,8 +35,13 @@ class Latencies:
         return self._hist.get_value_at_percentile(q) / MICROS
 
     def summary(self) -> dict[str, float]:
-        return {"p50": self.percentile(50), "p95": self.percentile(95), "p99": self.percentile(99),
-                "max": self._hist.get_max_value() / MICROS, "count": self.count}
+        return {
+            "p50": self.percentile(50),
+            "p95": self.percentile(95),
+            "p99": self.percentile(99),
+            "max": self._hist.get_max_value() / MICROS,
+            "count": self.count,
+        }
 
 
 def slope(points: list[tuple[float, float]]) -> tuple[float, float]:
@@ -58,8 +63,9 @@ class Comparison:
     worse: bool
 
 
-def compare(current: Mapping[str, float], baseline: Mapping[str, float], higher_is_better: set[str],
-            tolerance: float = 0.25) -> list[Comparison]:
+def compare(
+    current: Mapping[str, float], baseline: Mapping[str, float], higher_is_better: set[str], tolerance: float = 0.25
+) -> list[Comparison]:
     """Each shared figure as current/baseline; ``worse`` only beyond ``tolerance``, so noise is not a failure."""
     rows = []
     for key in sorted(current.keys() & baseline.keys()):

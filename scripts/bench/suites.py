@@ -28,8 +28,19 @@ from scripts.bench.stats import Latencies
 from scripts.bench.wrk import cpu_seconds
 from scripts.pinning import pinned
 
-__all__ = ["Details", "Figures", "OpenLoopRun", "api_capacity", "api_open_loop", "cache_zipf", "connect_cycles", "read_cache", "restarts",
-           "websocket", "ws_echo"]
+__all__ = [
+    "Details",
+    "Figures",
+    "OpenLoopRun",
+    "api_capacity",
+    "api_open_loop",
+    "cache_zipf",
+    "connect_cycles",
+    "read_cache",
+    "restarts",
+    "websocket",
+    "ws_echo",
+]
 
 Figures = dict[str, tuple[float, str, int]]
 Details = dict[str, Any]  # what a figure cannot hold: a chart's points, tracemalloc's top lines
@@ -59,8 +70,9 @@ class OpenLoopRun:
     elapsed: float
 
 
-async def _open_loop(url: str, rate: float, seconds: float, connections: int,
-                     server: psutil.Process | None = None) -> OpenLoopRun:
+async def _open_loop(
+    url: str, rate: float, seconds: float, connections: int, server: psutil.Process | None = None
+) -> OpenLoopRun:
     """Open loop: request i is due at ``i / rate``; latency counts from when it was due.
 
     ``connections`` workers, one keep-alive connection each, take due requests in order. When all
@@ -115,16 +127,21 @@ def api_open_loop(backend: live.Live, rate: float, seconds: float) -> Figures:
     run = uvloop.run(_open_loop(backend.url, rate, seconds, 64, psutil.Process(backend.server_pid())))
     s = run.latencies.summary()
     n, total = run.latencies.count, run.total
-    return {"api.mixed.p50_seconds": (s["p50"], "seconds", n), "api.mixed.p95_seconds": (s["p95"], "seconds", n),
-            "api.mixed.p99_seconds": (s["p99"], "seconds", n), "api.mixed.max_seconds": (s["max"], "seconds", n),
-            "api.mixed.error_ratio": (run.errors / total, "ratio", total),
-            "api.mixed.achieved_rps": (run.achieved, "per_second", total),
-            "api.cpu.mixed_seconds_per_kreq": (run.cpu_seconds / total * 1000, "seconds", total),
-            "api.cpu.mixed_core_share": (run.cpu_seconds / run.elapsed, "ratio", total)}
+    return {
+        "api.mixed.p50_seconds": (s["p50"], "seconds", n),
+        "api.mixed.p95_seconds": (s["p95"], "seconds", n),
+        "api.mixed.p99_seconds": (s["p99"], "seconds", n),
+        "api.mixed.max_seconds": (s["max"], "seconds", n),
+        "api.mixed.error_ratio": (run.errors / total, "ratio", total),
+        "api.mixed.achieved_rps": (run.achieved, "per_second", total),
+        "api.cpu.mixed_seconds_per_kreq": (run.cpu_seconds / total * 1000, "seconds", total),
+        "api.cpu.mixed_core_share": (run.cpu_seconds / run.elapsed, "ratio", total),
+    }
 
 
-def api_capacity(backend: live.Live, rates: list[float], seconds: float, p99_limit: float,
-                 details: Details, pin: bool = False) -> Figures:
+def api_capacity(
+    backend: live.Live, rates: list[float], seconds: float, p99_limit: float, details: Details, pin: bool = False
+) -> Figures:
     """The highest offered rate (open loop, mixed scenario) at which p99 stays under ``p99_limit``.
 
     Rates are tried in order; the search stops at the first that fails: p99 at or over the limit,
@@ -140,8 +157,11 @@ def api_capacity(backend: live.Live, rates: list[float], seconds: float, p99_lim
             run = uvloop.run(_open_loop(backend.url, rate, seconds, connections=64))
             p99 = run.latencies.percentile(99)
             steps.append([rate, p99, run.achieved, run.errors])
-            print(f"  {name} step {rate:>6.0f}/s: p99 {p99 * 1000:7.1f} ms, achieved {run.achieved:7.0f}/s, "
-                  f"{run.errors} errors", flush=True)
+            print(
+                f"  {name} step {rate:>6.0f}/s: p99 {p99 * 1000:7.1f} ms, achieved {run.achieved:7.0f}/s, "
+                f"{run.errors} errors",
+                flush=True,
+            )
             if p99 >= p99_limit or run.errors or run.achieved < 0.95 * rate:
                 break
             best, best_p99 = rate, p99
@@ -176,8 +196,10 @@ async def _echo(ws_url: str, rate: float, seconds: float, connections: int) -> t
                 raise RuntimeError(f"expected an echo reply, got {reply}")
             latencies.record(time.perf_counter() - (started + reply["data"] / rate))
 
-    await asyncio.wait_for(asyncio.gather(*(send(k, s) for k, s in enumerate(sockets)),
-                                          *(receive(k, s) for k, s in enumerate(sockets))), seconds + 60)
+    await asyncio.wait_for(
+        asyncio.gather(*(send(k, s) for k, s in enumerate(sockets)), *(receive(k, s) for k, s in enumerate(sockets))),
+        seconds + 60,
+    )
     achieved = total / (time.perf_counter() - started)
     await asyncio.gather(*(sock.close() for sock in sockets))
     return latencies, achieved
@@ -186,8 +208,12 @@ async def _echo(ws_url: str, rate: float, seconds: float, connections: int) -> t
 def ws_echo(backend: live.Live, rate: float, seconds: float, connections: int) -> Figures:
     latencies, achieved = uvloop.run(_echo(backend.ws_url, rate, seconds, connections))
     s, n = latencies.summary(), latencies.count
-    return {"ws.echo.p50_seconds": (s["p50"], "seconds", n), "ws.echo.p99_seconds": (s["p99"], "seconds", n),
-            "ws.echo.max_seconds": (s["max"], "seconds", n), "ws.echo.achieved_per_second": (achieved, "per_second", n)}
+    return {
+        "ws.echo.p50_seconds": (s["p50"], "seconds", n),
+        "ws.echo.p99_seconds": (s["p99"], "seconds", n),
+        "ws.echo.max_seconds": (s["max"], "seconds", n),
+        "ws.echo.achieved_per_second": (achieved, "per_second", n),
+    }
 
 
 async def connect_cycles(ws_url: str, cycles: int, concurrency: int = 50) -> float:
@@ -242,9 +268,13 @@ async def _ws_suite(backend: live.Live, hold: list[int], fanout: int, broadcasts
             await asyncio.wait_for(complete.setdefault(seq, asyncio.Event()).wait(), 30)
             delays.record(last_arrival[seq] - sent)
     s = delays.summary()
-    figures.update({f"ws.broadcast_{fanout}.p50_seconds": (s["p50"], "seconds", broadcasts),
-                    f"ws.broadcast_{fanout}.p99_seconds": (s["p99"], "seconds", broadcasts),
-                    f"ws.broadcast_{fanout}.max_seconds": (s["max"], "seconds", broadcasts)})
+    figures.update(
+        {
+            f"ws.broadcast_{fanout}.p50_seconds": (s["p50"], "seconds", broadcasts),
+            f"ws.broadcast_{fanout}.p99_seconds": (s["p99"], "seconds", broadcasts),
+            f"ws.broadcast_{fanout}.max_seconds": (s["max"], "seconds", broadcasts),
+        }
+    )
     await asyncio.gather(*(sock.close() for sock in clients))
     await asyncio.gather(*readers, return_exceptions=True)
 
@@ -262,7 +292,7 @@ def websocket(backend: live.Live, hold: list[int], fanout: int, broadcasts: int,
 def cache_zipf(backend: live.Live, keys: int, lookups: int) -> Figures:
     """Zipf(1.1) reads over ``keys`` keys, the memory tier holding 10 % of them (set by the caller)."""
     rng = random.Random(11)
-    weights = [1 / (rank ** 1.1) for rank in range(1, keys + 1)]
+    weights = [1 / (rank**1.1) for rank in range(1, keys + 1)]
     by_tier: dict[str, Latencies] = {"memory": Latencies(), "disk": Latencies(), "miss": Latencies()}
     with httpx.Client(base_url=backend.url, timeout=30) as client:
         for k in range(keys):
@@ -281,8 +311,10 @@ def cache_zipf(backend: live.Live, keys: int, lookups: int) -> Figures:
     hits = backend.metric("backend_cache_requests_total", result="hit") - before_hits
     total = backend.metric("backend_cache_requests_total", tier="memory") - before_lookups - min(lookups // 10, 200)
     memory_hits = by_tier["memory"].count
-    figures: Figures = {"cache.zipf.hit_ratio": (hits / total, "ratio", lookups),  # memory or disk answered
-                        "cache.zipf.memory_hit_ratio": (memory_hits / lookups, "ratio", lookups)}
+    figures: Figures = {
+        "cache.zipf.hit_ratio": (hits / total, "ratio", lookups),  # memory or disk answered
+        "cache.zipf.memory_hit_ratio": (memory_hits / lookups, "ratio", lookups),
+    }
     for tier, lat in by_tier.items():
         if lat.count:
             figures[f"cache.{tier}.p50_seconds"] = (lat.percentile(50), "seconds", lat.count)
@@ -297,17 +329,28 @@ def restarts(backend: live.Live, cycles: int) -> Figures:
         pid = backend.server_pid()
         killed = time.perf_counter()
         os.kill(pid, signal.SIGKILL)
-        live.wait_for(lambda old=pid: httpx.get(f"{backend.url}/ready", timeout=1).status_code == 200
-                      and backend.server_pid() != old, 15, "the restarted server", interval=0.005)
+        live.wait_for(
+            lambda old=pid: (
+                httpx.get(f"{backend.url}/ready", timeout=1).status_code == 200 and backend.server_pid() != old
+            ),
+            15,
+            "the restarted server",
+            interval=0.005,
+        )
         times.record(time.perf_counter() - killed)
     children = supervisor.children(recursive=True)
-    listeners = [c for c in psutil.net_connections("tcp") if c.status == "LISTEN"
-                 and c.laddr.port == int(backend.url.rsplit(":", 1)[1])]
+    listeners = [
+        c
+        for c in psutil.net_connections("tcp")
+        if c.status == "LISTEN" and c.laddr.port == int(backend.url.rsplit(":", 1)[1])
+    ]
     s = times.summary()
-    return {"process.restart.p50_seconds": (s["p50"], "seconds", cycles),
-            "process.restart.p99_seconds": (s["p99"], "seconds", cycles),
-            "process.restart.children_after": (len(children), "count", cycles),
-            "process.restart.listeners_after": (len(listeners), "count", cycles)}
+    return {
+        "process.restart.p50_seconds": (s["p50"], "seconds", cycles),
+        "process.restart.p99_seconds": (s["p99"], "seconds", cycles),
+        "process.restart.children_after": (len(children), "count", cycles),
+        "process.restart.listeners_after": (len(listeners), "count", cycles),
+    }
 
 
 async def _replay(url: str, ops: Sequence[tuple[bool, int]], connections: int = 4) -> int:
@@ -320,7 +363,9 @@ async def _replay(url: str, ops: Sequence[tuple[bool, int]], connections: int = 
             while next_index < len(ops):
                 write, key = ops[next_index]
                 next_index += 1
-                method, path = ("POST", f"/api/counters/t{key}/increment") if write else ("GET", f"/api/counters/t{key}")
+                method, path = (
+                    ("POST", f"/api/counters/t{key}/increment") if write else ("GET", f"/api/counters/t{key}")
+                )
                 async with client.request(method, path) as response:
                     await response.read()
                     errors += response.status != 200
@@ -330,12 +375,13 @@ async def _replay(url: str, ops: Sequence[tuple[bool, int]], connections: int = 
 
 
 def _read_cache_counts(backend: live.Live) -> tuple[float, float]:
-    return (backend.metric("backend_read_cache_requests_total", result="hit"),
-            backend.metric("backend_read_cache_requests_total", result="miss"))
+    return (
+        backend.metric("backend_read_cache_requests_total", result="hit"),
+        backend.metric("backend_read_cache_requests_total", result="miss"),
+    )
 
 
-def read_cache(backend: live.Live, trace: cache_trace.Trace, size: int, sweep: list[int],
-               details: Details) -> Figures:
+def read_cache(backend: live.Live, trace: cache_trace.Trace, size: int, sweep: list[int], details: Details) -> Figures:
     """The recorded trace against the live read-through cache of ``size`` entries (the caller starts
     the backend with it), beside LRU, Belady and W-TinyLFU offline at the same size; the offline
     policies also over ``sweep`` sizes for the chart. Every key is created first (increments,
@@ -344,8 +390,9 @@ def read_cache(backend: live.Live, trace: cache_trace.Trace, size: int, sweep: l
     async def seed() -> None:
         async with aiohttp.ClientSession(backend.url) as client:
             for start in range(0, trace.keys, 64):
-                responses = await asyncio.gather(*(client.post(f"/api/counters/t{k}/increment")
-                                                   for k in range(start, min(start + 64, trace.keys))))
+                responses = await asyncio.gather(
+                    *(client.post(f"/api/counters/t{k}/increment") for k in range(start, min(start + 64, trace.keys)))
+                )
                 for response in responses:
                     response.raise_for_status()
                     response.release()
@@ -353,7 +400,7 @@ def read_cache(backend: live.Live, trace: cache_trace.Trace, size: int, sweep: l
     uvloop.run(seed())
     counts = [_read_cache_counts(backend)]
     errors = 0
-    for part in (trace.ops[:trace.warmup_ops], trace.ops[trace.warmup_ops:]):
+    for part in (trace.ops[: trace.warmup_ops], trace.ops[trace.warmup_ops :]):
         errors += uvloop.run(_replay(backend.url, part))
         counts.append(_read_cache_counts(backend))
     if errors:
@@ -362,8 +409,7 @@ def read_cache(backend: live.Live, trace: cache_trace.Trace, size: int, sweep: l
     live_warm, live_steady = (h1 - h0) / ((h1 - h0) + (m1 - m0)), (h2 - h1) / ((h2 - h1) + (m2 - m1))
     policies = {"lru": cache_trace.lru, "belady": cache_trace.belady, "tinylfu": cache_trace.tinylfu}
     at_size = {name: simulate(trace, size) for name, simulate in policies.items()}
-    details["cache.trace.sweep"] = [[n, *(simulate(trace, n).steady for simulate in policies.values())]
-                                    for n in sweep]
+    details["cache.trace.sweep"] = [[n, *(simulate(trace, n).steady for simulate in policies.values())] for n in sweep]
     reads = sum(not write for write, _ in trace.ops)
     figures: Figures = {
         "cache.trace.size": (size, "count", len(trace.ops)),

@@ -73,12 +73,18 @@ def parse(output: str) -> WrkRun:
     errors = int(m.group(1)) if (m := _NON_2XX.search(output)) else 0
     if m := _SOCKET_ERRORS.search(output):
         errors += sum(int(n) for n in m.groups())
-    return WrkRun(float(rps.group(1)), int(total.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)], errors,
-                  output)
+    return WrkRun(float(rps.group(1)), int(total.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)], errors, output)
 
 
-def run_wrk(url: str, seconds: float, method: str = "GET", connections: int = 50, threads: int = 2,
-            script: Path | None = None, body: str | None = None) -> WrkRun:
+def run_wrk(
+    url: str,
+    seconds: float,
+    method: str = "GET",
+    connections: int = 50,
+    threads: int = 2,
+    script: Path | None = None,
+    body: str | None = None,
+) -> WrkRun:
     """One wrk run against ``url``; POSTs go through a few lines of Lua (wrk has no method or body flag)."""
     if shutil.which("wrk") is None:
         raise WrkError("wrk is not installed: run scripts/install-system-tools.sh (Debian package wrk)")
@@ -89,8 +95,15 @@ def run_wrk(url: str, seconds: float, method: str = "GET", connections: int = 50
             if body is not None:
                 lines += [f"wrk.body = {json.dumps(body)}", 'wrk.headers["Content-Type"] = "application/json"']
             script.write_text("\n".join(lines) + "\n")
-        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-                   *(["-s", str(script)] if script else []), url]
+        command = [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            *(["-s", str(script)] if script else []),
+            url,
+        ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
     if done.returncode != 0:
         raise WrkError(f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()}")
@@ -107,13 +120,28 @@ def cpu_seconds(process: psutil.Process) -> float:
 def hello_server() -> Iterator[str]:
     """The bare hello-world under uvicorn on a free loopback port; stopped by its PID afterwards."""
     port = live.free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "scripts.bench.hello:app", "--host", "127.0.0.1",
-                             "--port", str(port), "--log-level", "warning", "--no-access-log",
-                             "--no-server-header"], cwd=REPO)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "scripts.bench.hello:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--no-server-header",
+        ],
+        cwd=REPO,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
-        live.wait_for(lambda: proc.poll() is None and httpx.get(url, timeout=1).status_code == 200, 20,
-                      "the hello-world server")
+        live.wait_for(
+            lambda: proc.poll() is None and httpx.get(url, timeout=1).status_code == 200, 20, "the hello-world server"
+        )
         yield url
     finally:
         proc.terminate()
@@ -139,8 +167,11 @@ def throughput(backend: live.Live, seconds: float) -> Figures:
                 raise run.failure(f"{method} {path} under wrk")
             figures[f"api.throughput.{name}_rps"] = (run.rps, "per_second", run.requests)
             figures[f"api.throughput.{name}_p99_seconds"] = (run.p99_seconds, "seconds", run.requests)
-            figures[f"api.cpu.{name}_seconds_per_kreq"] = ((cpu_seconds(server) - cpu) / run.requests * 1000,
-                                                           "seconds", run.requests)
+            figures[f"api.cpu.{name}_seconds_per_kreq"] = (
+                (cpu_seconds(server) - cpu) / run.requests * 1000,
+                "seconds",
+                run.requests,
+            )
         after = run_wrk(hello_url + "/", seconds)
     hello = (before.rps + after.rps) / 2
     figures["api.throughput.hello_rps"] = (hello, "per_second", before.requests + after.requests)

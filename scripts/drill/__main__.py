@@ -28,9 +28,11 @@ def _row(r: DrillResult) -> str:
     def sec(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f} s"
 
-    return (f"{'PASS' if r.passed else 'FAIL'}  {r.name:<24} TTD {sec(r.ttd_seconds):>8}  TTR {sec(r.ttr_seconds):>8}  "
-            f"lost writes {r.writes_lost}/{r.writes_acked}  dup {r.writes_duplicated}  "
-            f"lost broadcasts {r.ws_messages_lost}")
+    return (
+        f"{'PASS' if r.passed else 'FAIL'}  {r.name:<24} TTD {sec(r.ttd_seconds):>8}  TTR {sec(r.ttr_seconds):>8}  "
+        f"lost writes {r.writes_lost}/{r.writes_acked}  dup {r.writes_duplicated}  "
+        f"lost broadcasts {r.ws_messages_lost}"
+    )
 
 
 def _print_targets(result: Judged) -> None:
@@ -43,44 +45,72 @@ def _client_row(r: ClientResult) -> str:
         return "-" if value is None else f"{value:.2f} s"
 
     attempts = f"  attempts {r.attempts}/{r.attempts_bound} allowed" if r.attempts_bound is not None else ""
-    return (f"{'PASS' if r.passed else 'FAIL'}  client {r.name:<17} shown {sec(r.outage_shown_seconds):>8}  "
-            f"live {sec(r.live_again_seconds):>8}  missed {r.missed}/{r.acknowledged}  dup {r.duplicated}{attempts}")
+    return (
+        f"{'PASS' if r.passed else 'FAIL'}  client {r.name:<17} shown {sec(r.outage_shown_seconds):>8}  "
+        f"live {sec(r.live_again_seconds):>8}  missed {r.missed}/{r.acknowledged}  dup {r.duplicated}{attempts}"
+    )
 
 
 def _overload_row(r: OverloadResult) -> str:
     recovered = "never" if r.recovered_seconds is None else f"{r.recovered_seconds:.1f} s"
-    return (f"{'PASS' if r.passed else 'FAIL'}  overload {r.mode:<14} sent {r.sent_rps:6.0f}/s  admitted {r.admitted} "
-            f"(p99 {r.admitted_p99_seconds * 1000:.1f} ms)  refused {r.refused} (p99 "
-            f"{r.refused_p99_seconds * 1000:.1f} ms)  failed {r.failed}  recovered {recovered}  "
-            f"RSS max {r.rss_max_bytes / 2**20:.0f} MiB  writes lost {r.writes_lost}/{r.writes_acked}")
+    return (
+        f"{'PASS' if r.passed else 'FAIL'}  overload {r.mode:<14} sent {r.sent_rps:6.0f}/s  admitted {r.admitted} "
+        f"(p99 {r.admitted_p99_seconds * 1000:.1f} ms)  refused {r.refused} (p99 "
+        f"{r.refused_p99_seconds * 1000:.1f} ms)  failed {r.failed}  recovered {recovered}  "
+        f"RSS max {r.rss_max_bytes / 2**20:.0f} MiB  writes lost {r.writes_lost}/{r.writes_acked}"
+    )
 
 
-def _write(found: list[DrillResult], clients: list[ClientResult], overloads: list[OverloadResult],
-           directory: Path) -> None:
+def _write(
+    found: list[DrillResult], clients: list[ClientResult], overloads: list[OverloadResult], directory: Path
+) -> None:
     recorded: results.Recorded = {
         f"{r.name}.{field}": (round(float(value), 3), unit, 1)
-        for r in found for field, (unit, _) in results.DRILL_FIGURES.items()
-        if (value := getattr(r, field)) is not None}
-    recorded.update({
-        f"client.{c.name}.{field}": (round(float(value), 3), unit, 1)
-        for c in clients for field, (unit, _) in results.CLIENT_FIGURES.items()
-        if (value := getattr(c, field)) is not None})
-    recorded.update({
-        f"overload.{o.mode}.{field}": (round(float(value), 4), unit, 1)
-        for o in overloads for field, (unit, _, _) in results.OVERLOAD_FIGURES.items()
-        if (value := getattr(o, field)) is not None})
+        for r in found
+        for field, (unit, _) in results.DRILL_FIGURES.items()
+        if (value := getattr(r, field)) is not None
+    }
+    recorded.update(
+        {
+            f"client.{c.name}.{field}": (round(float(value), 3), unit, 1)
+            for c in clients
+            for field, (unit, _) in results.CLIENT_FIGURES.items()
+            if (value := getattr(c, field)) is not None
+        }
+    )
+    recorded.update(
+        {
+            f"overload.{o.mode}.{field}": (round(float(value), 4), unit, 1)
+            for o in overloads
+            for field, (unit, _, _) in results.OVERLOAD_FIGURES.items()
+            if (value := getattr(o, field)) is not None
+        }
+    )
     path = directory / results.RECOVERY
-    results.write(path, recorded, {"tools": {"python": sys.version.split()[0]},
-                                   "drills": [r.to_json() for r in found],
-                                   "clients": [c.to_json() for c in clients],
-                                   "overload": [o.to_json() for o in overloads]}, history=20)
+    results.write(
+        path,
+        recorded,
+        {
+            "tools": {"python": sys.version.split()[0]},
+            "drills": [r.to_json() for r in found],
+            "clients": [c.to_json() for c in clients],
+            "overload": [o.to_json() for o in overloads],
+        },
+        history=20,
+    )
     print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", choices=[[], *DRILLS, "clients", "overload"], default=[], metavar="NAME",
-                        help=f"drills to run (default all): {', '.join(DRILLS)}, clients, overload")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        choices=[[], *DRILLS, "clients", "overload"],
+        default=[],
+        metavar="NAME",
+        help=f"drills to run (default all): {', '.join(DRILLS)}, clients, overload",
+    )
     parser.add_argument("--quick", action="store_true", help="shorter phases; results are not written")
     args = parser.parse_args(argv)
     names = args.names or [*DRILLS, "clients", "overload"]

@@ -69,20 +69,23 @@ class _Page:
     def wait_state(self, name: str, timeout: float, since: float | None = None) -> float:
         """Seconds (from ``since``, else now) until the page is in state ``name``."""
         start = since if since is not None else time.monotonic()
-        self.page.wait_for_function(f"() => window.feed && window.feed.state.name === {name!r}",
-                                    timeout=timeout * 1000, polling=20)
+        self.page.wait_for_function(
+            f"() => window.feed && window.feed.state.name === {name!r}", timeout=timeout * 1000, polling=20
+        )
         return time.monotonic() - start
 
     def wait_seq(self, seq: int, timeout: float) -> None:
-        self.page.wait_for_function(f"() => window.feed && window.feed.lastSeq >= {seq}", timeout=timeout * 1000,
-                                    polling=50)
+        self.page.wait_for_function(
+            f"() => window.feed && window.feed.lastSeq >= {seq}", timeout=timeout * 1000, polling=50
+        )
 
     def shown(self) -> str:
         return str(self.page.locator("#state").inner_text())
 
     def policy_bound(self, window_ms: float, code: int) -> int:
-        return int(self.page.evaluate(
-            "([w, c]) => import('./feed.js').then(m => m.maxAttempts(w, c))", [window_ms, code]))
+        return int(
+            self.page.evaluate("([w, c]) => import('./feed.js').then(m => m.maxAttempts(w, c))", [window_ms, code])
+        )
 
 
 class _Poster(threading.Thread):
@@ -126,8 +129,11 @@ def _account(result: ClientResult, page: _Page, acked: list[int], after: int) ->
 
 
 def _exactly_once(result: ClientResult) -> dict[str, bool]:
-    return {"0 broadcasts missed": result.missed == 0, "0 duplicated": result.duplicated == 0,
-            "0 out of order": result.out_of_order == 0}
+    return {
+        "0 broadcasts missed": result.missed == 0,
+        "0 duplicated": result.duplicated == 0,
+        "0 out of order": result.out_of_order == 0,
+    }
 
 
 def _server_killed(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> ClientResult:
@@ -188,8 +194,10 @@ def _server_full(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> Clien
         page.wait_state("live", 40, freed)
         result.live_again_seconds = time.monotonic() - fault
         result.close_codes = sorted({s["code"] for s in page.log()["states"] if s.get("code")})
-    result.targets = {"the page saw 1013": 1013 in result.close_codes,
-                      "attempts within the policy's bound": result.attempts <= result.attempts_bound}
+    result.targets = {
+        "the page saw 1013": 1013 in result.close_codes,
+        "attempts within the policy's bound": result.attempts <= result.attempts_bound,
+    }
     return result
 
 
@@ -239,8 +247,7 @@ def _replay_exceeded(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> C
         proxy.set_mode("reset")
         result.outage_shown_seconds = page.wait_state("reconnecting", 5, fault)
         with httpx.Client(base_url=backend.url, timeout=5) as client:
-            acked = [int(client.post("/api/broadcast", json={"message": f"m{n}"}).json()["seq"])
-                     for n in range(posted)]
+            acked = [int(client.post("/api/broadcast", json={"message": f"m{n}"}).json()["seq"]) for n in range(posted)]
         proxy.set_mode("pass")
         result.live_again_seconds = page.wait_state("live", 30, fault)
         page.wait_seq(max(acked), 15)
@@ -251,9 +258,11 @@ def _replay_exceeded(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> C
         result.acknowledged = len(acked)
         declared = result.gone = sum(g["to"] - g["from"] + 1 for g in log["gaps"])
         result.attempts = int(page.state()["counts"]["attempts"])
-    result.targets = {"the gap is shown and the view reloaded": bool(result.gap_shown),
-                      "every broadcast still held was delivered": result.missed == 0,
-                      "the gap names exactly what is gone": declared == posted - buffer}
+    result.targets = {
+        "the gap is shown and the view reloaded": bool(result.gap_shown),
+        "every broadcast still held was delivered": result.missed == 0,
+        "the gap names exactly what is gone": declared == posted - buffer,
+    }
     return result
 
 
@@ -275,14 +284,20 @@ def _half_open(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> ClientR
         _account(result, page, poster.stop(), after)
         policy = page.page.evaluate("() => import('./feed.js').then(m => m.POLICY)")
     bound = (2 * policy["heartbeatIntervalMs"] + policy["heartbeatTimeoutMs"]) / 1000
-    result.targets = {f"found within {bound:g} s (two heartbeats and a timeout)": result.outage_shown_seconds <= bound,
-                      **_exactly_once(result)}
+    result.targets = {
+        f"found within {bound:g} s (two heartbeats and a timeout)": result.outage_shown_seconds <= bound,
+        **_exactly_once(result),
+    }
     return result
 
 
 SCENARIOS: dict[str, Callable[..., ClientResult]] = {  # in the order of results.CLIENT_SCENARIOS
-    "server_killed": _server_killed, "server_drained": _server_drained, "server_full": _server_full,
-    "server_gone": _server_gone, "replay_exceeded": _replay_exceeded, "half_open": _half_open,
+    "server_killed": _server_killed,
+    "server_drained": _server_drained,
+    "server_full": _server_full,
+    "server_gone": _server_gone,
+    "replay_exceeded": _replay_exceeded,
+    "half_open": _half_open,
 }
 
 

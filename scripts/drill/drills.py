@@ -25,8 +25,19 @@ from scripts.drill.faults import tmpfs, write_lock_holder
 from scripts.drill.proxy import Proxy
 from scripts.drill.traffic import Fleet, Prober, Publisher, Writer
 
-__all__ = ["DRILLS", "DrillResult", "Judged", "Traffic", "backend_crash", "cache_disk_failure", "database_disconnection",
-           "memory_exhaustion", "network_partition", "traffic", "websocket_drops"]
+__all__ = [
+    "DRILLS",
+    "DrillResult",
+    "Judged",
+    "Traffic",
+    "backend_crash",
+    "cache_disk_failure",
+    "database_disconnection",
+    "memory_exhaustion",
+    "network_partition",
+    "traffic",
+    "websocket_drops",
+]
 
 MiB = 1024 * 1024
 
@@ -94,17 +105,30 @@ def _wait(condition: Callable[[], Any], timeout: float) -> float | None:
 
 
 @contextlib.contextmanager
-def traffic(backend: live.Live, client_url: str | None = None, fleet_size: int = 20,
-            write_timeout: float = 2.0) -> Iterator[Traffic]:
+def traffic(
+    backend: live.Live, client_url: str | None = None, fleet_size: int = 20, write_timeout: float = 2.0
+) -> Iterator[Traffic]:
     """Start probing, writing, publishing and listening; wait for the steady state; stop all after."""
     url = client_url or backend.url
-    parts = Traffic(backend, Prober(backend.url), Writer(url, write_timeout), Publisher(url),
-                    Fleet(url.replace("http://", "ws://") + "/ws", fleet_size))
+    parts = Traffic(
+        backend,
+        Prober(backend.url),
+        Writer(url, write_timeout),
+        Publisher(url),
+        Fleet(url.replace("http://", "ws://") + "/ws", fleet_size),
+    )
     for part in (parts.prober, parts.fleet, parts.writer, parts.publisher):
         part.start()
     try:
-        steady = _wait(lambda: len(parts.writer.acked) >= 5 and all(parts.fleet.connected)
-                       and parts.publisher.acked and parts.fleet.all_have(parts.publisher.acked[-1]), 30)
+        steady = _wait(
+            lambda: (
+                len(parts.writer.acked) >= 5
+                and all(parts.fleet.connected)
+                and parts.publisher.acked
+                and parts.fleet.all_have(parts.publisher.acked[-1])
+            ),
+            30,
+        )
         if steady is None:
             raise RuntimeError(f"no steady state before the fault; backend log:\n{backend.log()[-2000:]}")
         yield parts
@@ -127,14 +151,19 @@ def _account(result: DrillResult, parts: Traffic) -> None:
     acked = dict(parts.writer.acked)
     result.writes_acked = len(acked)
     with httpx.Client(base_url=parts.backend.url, timeout=10) as client:
-        result.writes_lost = sum(1 for seq, item in acked.items()
-                                 if client.get(f"/api/items/{item}").json().get("body", {}).get("seq") != seq)
-    with contextlib.closing(sqlite3.connect(f"file:{parts.backend.data_dir / 'backend.sqlite3'}?mode=ro",
-                                            uri=True)) as db:
+        result.writes_lost = sum(
+            1
+            for seq, item in acked.items()
+            if client.get(f"/api/items/{item}").json().get("body", {}).get("seq") != seq
+        )
+    with contextlib.closing(
+        sqlite3.connect(f"file:{parts.backend.data_dir / 'backend.sqlite3'}?mode=ro", uri=True)
+    ) as db:
         result.writes_duplicated = db.execute(
             "SELECT count(*) FROM (SELECT json_extract(body, '$.seq') s FROM items "
             "WHERE json_extract(body, '$.drill') = ? GROUP BY s HAVING count(*) > 1)",
-            (parts.writer.run_id,)).fetchone()[0]
+            (parts.writer.run_id,),
+        ).fetchone()[0]
         result.targets["PRAGMA integrity_check ok"] = db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     result.client_errors = parts.errors()
     result.targets["0 acknowledged writes lost"] = result.writes_lost == 0
@@ -153,8 +182,13 @@ def _proxied(tmp: Path) -> Iterator[tuple[live.Live, Proxy]]:
             proxy.close()
 
 
-BASE_SETTINGS: dict[str, object] = {"cache_probe_interval": 0.2, "memory_check_interval": 0.1, "ws_ping_interval": 1,
-                                    "ws_ping_timeout": 2, "log_level": "warning"}
+BASE_SETTINGS: dict[str, object] = {
+    "cache_probe_interval": 0.2,
+    "memory_check_interval": 0.1,
+    "ws_ping_interval": 1,
+    "ws_ping_timeout": 2,
+    "log_level": "warning",
+}
 
 
 def _start(tmp: Path, **settings: object) -> live.Live:
@@ -162,8 +196,12 @@ def _start(tmp: Path, **settings: object) -> live.Live:
 
 
 def backend_crash(tmp: Path, quick: bool) -> DrillResult:
-    result = DrillResult("backend_crash", "Backend crash under load", "SIGKILL of the server process (real)",
-                         "/ready refused; the supervisor restarts the server")
+    result = DrillResult(
+        "backend_crash",
+        "Backend crash under load",
+        "SIGKILL of the server process (real)",
+        "/ready refused; the supervisor restarts the server",
+    )
     backend = _start(tmp)
     try:
         with traffic(backend) as parts:
@@ -185,19 +223,25 @@ def backend_crash(tmp: Path, quick: bool) -> DrillResult:
             time.sleep(1 if quick else 3)
             result.ws_messages_lost = _settle(parts)
         _account(result, parts)
-        result.targets.update({
-            "serving again < 2 s": result.ttr_seconds is not None and result.ttr_seconds < 2,
-            "WebSocket clients resumed < 3 s": result.figures.get("ws_resumed_seconds", 99.0) < 3,
-            "0 broadcasts lost in the replay window": result.ws_messages_lost == 0,
-        })
+        result.targets.update(
+            {
+                "serving again < 2 s": result.ttr_seconds is not None and result.ttr_seconds < 2,
+                "WebSocket clients resumed < 3 s": result.figures.get("ws_resumed_seconds", 99.0) < 3,
+                "0 broadcasts lost in the replay window": result.ws_messages_lost == 0,
+            }
+        )
     finally:
         backend.stop()
     return result
 
 
 def database_disconnection(tmp: Path, quick: bool) -> DrillResult:
-    result = DrillResult("database_disconnection", "Database unavailable (locked by another process)",
-                         "another process holds SQLite's write lock (real)", "/ready names the database")
+    result = DrillResult(
+        "database_disconnection",
+        "Database unavailable (locked by another process)",
+        "another process holds SQLite's write lock (real)",
+        "/ready names the database",
+    )
     backend = _start(tmp)
     try:
         # clients wait longer than the busy timeout (5 s), so they see the backend's own answer
@@ -221,22 +265,28 @@ def database_disconnection(tmp: Path, quick: bool) -> DrillResult:
         _account(result, parts)
         kinds = set(parts.writer.errors)
         result.figures["slowest_failed_write_seconds"] = round(parts.writer.slowest_error, 3)
-        result.targets.update({
-            "/ready names the database < 2 s": result.ttd_seconds is not None and result.ttd_seconds < 2,
-            "database routes answer 503, never 500": bool(kinds) and all(k.startswith("HTTP 503") for k in kinds),
-            "no hang: each failed write answered within the busy timeout + 1 s": parts.writer.slowest_error < 6,
-            "cache kept working": cache_failures == 0,
-            "WebSocket kept working": parts.publisher.errors.total() == 0 and result.ws_messages_lost == 0,
-            "recovered without a restart": same_pid,
-        })
+        result.targets.update(
+            {
+                "/ready names the database < 2 s": result.ttd_seconds is not None and result.ttd_seconds < 2,
+                "database routes answer 503, never 500": bool(kinds) and all(k.startswith("HTTP 503") for k in kinds),
+                "no hang: each failed write answered within the busy timeout + 1 s": parts.writer.slowest_error < 6,
+                "cache kept working": cache_failures == 0,
+                "WebSocket kept working": parts.publisher.errors.total() == 0 and result.ws_messages_lost == 0,
+                "recovered without a restart": same_pid,
+            }
+        )
     finally:
         backend.stop()
     return result
 
 
 def cache_disk_failure(tmp: Path, quick: bool) -> DrillResult:
-    result = DrillResult("cache_disk_failure", "Cache disk full", "the cache directory's filesystem fills up "
-                         "(a 4 MiB tmpfs, real ENOSPC)", "/ready names the cache; backend_cache_disk_degraded = 1")
+    result = DrillResult(
+        "cache_disk_failure",
+        "Cache disk full",
+        "the cache directory's filesystem fills up (a 4 MiB tmpfs, real ENOSPC)",
+        "/ready names the cache; backend_cache_disk_degraded = 1",
+    )
     data = tmp / "data"
     with tmpfs(data / "cache", "4m"):
         backend = _start(tmp, data_dir=data)
@@ -265,12 +315,14 @@ def cache_disk_failure(tmp: Path, quick: bool) -> DrillResult:
                 resumed = client.put("/api/cache/drill", json=1).json().get("stored_in")
                 result.ws_messages_lost = _settle(parts)
             _account(result, parts)
-            result.targets.update({
-                "no client-visible cache error": failures == 0,
-                "served from memory only while failing": tiers == {"memory"},
-                "alert condition visible in metrics": degraded_metric == 1,
-                "disk tier resumed by itself": resumed == "memory+disk",
-            })
+            result.targets.update(
+                {
+                    "no client-visible cache error": failures == 0,
+                    "served from memory only while failing": tiers == {"memory"},
+                    "alert condition visible in metrics": degraded_metric == 1,
+                    "disk tier resumed by itself": resumed == "memory+disk",
+                }
+            )
         finally:
             backend.stop()
     return result
@@ -282,20 +334,31 @@ def _ws_phase(parts: Traffic, cut: Callable[[], None], clients: int) -> tuple[fl
     started = time.monotonic()
     cut()
     gone = _wait(lambda: not any(parts.fleet.connected), 10)
-    back = _wait(lambda: all(parts.fleet.connected) and len(parts.fleet.reconnects) - before >= clients
-                 and parts.backend.metric("backend_ws_connections_active") == clients, 20)
+    back = _wait(
+        lambda: (
+            all(parts.fleet.connected)
+            and len(parts.fleet.reconnects) - before >= clients
+            and parts.backend.metric("backend_ws_connections_active") == clients
+        ),
+        20,
+    )
     times = sorted(parts.fleet.reconnects[before:])
     spread = (times[-1] - times[0]) if len(times) > 1 else 0.0
     return gone, None if back is None else (time.monotonic() - started), spread
 
 
 def websocket_drops(tmp: Path, quick: bool) -> DrillResult:
-    result = DrillResult("websocket_drops", "Every WebSocket cut at once",
-                         "TCP-level RST of every connection through the drill's proxy (real), then a "
-                         "server-side close of all sockets (fault route)", "clients see the close; registry empties")
+    result = DrillResult(
+        "websocket_drops",
+        "Every WebSocket cut at once",
+        "TCP-level RST of every connection through the drill's proxy (real), then a "
+        "server-side close of all sockets (fault route)",
+        "clients see the close; registry empties",
+    )
     clients = 20 if quick else 50
     with _proxied(tmp) as (backend, proxy):
         with traffic(backend, proxy.url, fleet_size=clients) as parts:
+
             def tcp_cut() -> None:
                 proxy.set_mode("reset")
                 time.sleep(0.1)
@@ -307,20 +370,30 @@ def websocket_drops(tmp: Path, quick: bool) -> DrillResult:
         _account(result, parts)
         result.ttd_seconds = max((p[0] for p in (tcp, server) if p[0] is not None), default=None)
         result.ttr_seconds = None if tcp[1] is None or server[1] is None else max(tcp[1], server[1])
-        result.figures.update({"tcp_reconnect_spread_seconds": round(tcp[2], 3),
-                               "server_reconnect_spread_seconds": round(server[2], 3), "clients": clients})
-        result.targets.update({
-            "all clients reconnected, registry back to the client count": result.ttr_seconds is not None,
-            "jittered reconnects (spread >= 50 ms, no thundering herd)": min(tcp[2], server[2]) >= 0.05,
-            "0 broadcasts lost in the replay window": result.ws_messages_lost == 0,
-        })
+        result.figures.update(
+            {
+                "tcp_reconnect_spread_seconds": round(tcp[2], 3),
+                "server_reconnect_spread_seconds": round(server[2], 3),
+                "clients": clients,
+            }
+        )
+        result.targets.update(
+            {
+                "all clients reconnected, registry back to the client count": result.ttr_seconds is not None,
+                "jittered reconnects (spread >= 50 ms, no thundering herd)": min(tcp[2], server[2]) >= 0.05,
+                "0 broadcasts lost in the replay window": result.ws_messages_lost == 0,
+            }
+        )
     return result
 
 
 def memory_exhaustion(tmp: Path, quick: bool) -> DrillResult:
-    result = DrillResult("memory_exhaustion", "Memory beyond the watermark",
-                         "the server holds 400 MiB past a 300 MiB watermark (fault route: a real allocation)",
-                         "/ready names memory; API answers 503 + Retry-After")
+    result = DrillResult(
+        "memory_exhaustion",
+        "Memory beyond the watermark",
+        "the server holds 400 MiB past a 300 MiB watermark (fault route: a real allocation)",
+        "/ready names memory; API answers 503 + Retry-After",
+    )
     backend = _start(tmp, memory_watermark_bytes=300 * MiB)
     try:
         with traffic(backend) as parts:
@@ -338,21 +411,26 @@ def memory_exhaustion(tmp: Path, quick: bool) -> DrillResult:
             result.ws_messages_lost = _settle(parts)
             alive = backend.server_pid() == pid and backend.metric("backend_supervisor_restarts_total") == 0
         _account(result, parts)
-        result.targets.update({
-            "sheds with 503 + Retry-After": shed.status_code == 503 and "retry-after" in shed.headers,
-            "no OOM kill (same server process)": alive,
-            "service back when pressure ends": result.ttr_seconds is not None,
-        })
+        result.targets.update(
+            {
+                "sheds with 503 + Retry-After": shed.status_code == 503 and "retry-after" in shed.headers,
+                "no OOM kill (same server process)": alive,
+                "service back when pressure ends": result.ttr_seconds is not None,
+            }
+        )
     finally:
         backend.stop()
     return result
 
 
 def network_partition(tmp: Path, quick: bool) -> DrillResult:
-    result = DrillResult("network_partition", "Network partition between clients and backend",
-                         "the drill's TCP proxy blackholes answers (requests still arrive), then resets, "
-                         "then heals (real TCP behaviour)",
-                         "client timeouts (HTTP 2 s, WebSocket ping 1 s)")
+    result = DrillResult(
+        "network_partition",
+        "Network partition between clients and backend",
+        "the drill's TCP proxy blackholes answers (requests still arrive), then resets, "
+        "then heals (real TCP behaviour)",
+        "client timeouts (HTTP 2 s, WebSocket ping 1 s)",
+    )
     with _proxied(tmp) as (backend, proxy):
         with traffic(backend, proxy.url) as parts:
             started = time.monotonic()
@@ -369,12 +447,14 @@ def network_partition(tmp: Path, quick: bool) -> DrillResult:
             result.ws_messages_lost = _settle(parts)
         _account(result, parts)
         result.figures["writes_stored_but_unacknowledged_then_retried"] = parts.writer.replayed
-        result.targets.update({
-            "clients detect within their timeout (2 s + 0.5 s)": result.ttd_seconds is not None
-            and result.ttd_seconds < 2.5,
-            "recovery after heal": back is not None,
-            "0 broadcasts lost in the replay window": result.ws_messages_lost == 0,
-        })
+        result.targets.update(
+            {
+                "clients detect within their timeout (2 s + 0.5 s)": result.ttd_seconds is not None
+                and result.ttd_seconds < 2.5,
+                "recovery after heal": back is not None,
+                "0 broadcasts lost in the replay window": result.ws_messages_lost == 0,
+            }
+        )
     return result
 
 

@@ -6,8 +6,8 @@ Each request is due at a fixed time (``i / rate``). The server runs on CPU 0 and
 takes the other's core; the yardstick is the capacity ``make bench`` measured the same way
 (``api.capacity_pinned_rps``). Two latencies are kept: the server's (from sending to the answer,
 what the targets judge) and the schedule's lag (from due to sent, the generator's own limit), and
-the rate it really sent is reported beside the one offered. A quarter of the requests are writes (``POST /api/items``) whose acknowledged
-ids are read back afterwards: none may be lost. The server's RSS is sampled throughout; after the
+the rate it really sent is reported beside the one offered. A quarter of the requests are writes
+(``POST /api/items``) whose acknowledged ids are read back afterwards: none may be lost. The server's RSS is sampled throughout; after the
 load, a light probe stream measures how long until latency is back to what it was before.
 """
 
@@ -172,8 +172,9 @@ def _one(tmp: Path, mode: str, rate: float, seconds: float) -> OverloadResult:
         result.recovered_seconds = _recovery(backend.url, result.normal_p99_seconds)
         result.writes_acked = len(acked)
         with httpx.Client(base_url=backend.url, timeout=10) as client:
-            result.writes_lost = sum(client.get(f"/api/items/{i}").json().get("body", {}).get("m") != marker
-                                     for i, marker in acked.items())
+            result.writes_lost = sum(
+                client.get(f"/api/items/{i}").json().get("body", {}).get("m") != marker for i, marker in acked.items()
+            )
     result.targets = {
         "the process stays up": result.alive,
         "memory bounded (RSS under twice its start)": result.rss_max_bytes < 2 * result.rss_before_bytes,

@@ -109,8 +109,9 @@ class Proxy(threading.Thread):
             if self.mode == "no-upgrade":
                 head = await client_r.readuntil(b"\r\n\r\n")
                 up_w.write(_HOP.sub(b"", head))
-            await asyncio.gather(self._pump(client_r, up_w, gated=False), self._pump(up_r, client_w, gated=True),
-                                 return_exceptions=True)
+            await asyncio.gather(
+                self._pump(client_r, up_w, gated=False), self._pump(up_r, client_w, gated=True), return_exceptions=True
+            )
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             _rst(client_w)
         finally:

@@ -76,8 +76,11 @@ class Writer(_Loop):
                 while not self.halt.is_set():  # the same key until it is acknowledged
                     started = time.monotonic()
                     try:
-                        response = client.post("/api/items", json={"drill": self.run_id, "seq": seq},
-                                               headers={"Idempotency-Key": f"{self.run_id}-{seq}"})
+                        response = client.post(
+                            "/api/items",
+                            json={"drill": self.run_id, "seq": seq},
+                            headers={"Idempotency-Key": f"{self.run_id}-{seq}"},
+                        )
                     except httpx.HTTPError as exc:
                         self._failed(_kind(exc), started)
                         continue
@@ -185,8 +188,15 @@ class Fleet(_Loop):
         while True:
             url = self.ws_url if last is None else f"{self.ws_url}?since={last}"
             try:
-                async with connect(url, compression=None, proxy=None, open_timeout=2, ping_interval=self.ping,
-                                   ping_timeout=self.ping, close_timeout=1) as ws:
+                async with connect(
+                    url,
+                    compression=None,
+                    proxy=None,
+                    open_timeout=2,
+                    ping_interval=self.ping,
+                    ping_timeout=self.ping,
+                    close_timeout=1,
+                ) as ws:
                     if last is not None:
                         self.reconnects.append(time.monotonic())
                     attempt = 0
@@ -203,7 +213,7 @@ class Fleet(_Loop):
             except (TimeoutError, ConnectionClosed, InvalidHandshake, OSError) as exc:
                 self.error(type(exc).__name__)
             self.connected[i] = False
-            delay = min(self.cap, self.backoff * 2 ** attempt) * self._rng.uniform(0.5, 1.0)
+            delay = min(self.cap, self.backoff * 2**attempt) * self._rng.uniform(0.5, 1.0)
             attempt += 1
             await asyncio.sleep(delay)
 
@@ -212,5 +222,7 @@ class Fleet(_Loop):
 
     def lost(self, acked: list[int]) -> int:
         """Acknowledged broadcasts a client should have had (after it joined) but never received."""
-        return sum(len({s for s in acked if first is not None and s > first} - got)
-                   for first, got in zip(self.first_seq, self.received, strict=True))
+        return sum(
+            len({s for s in acked if first is not None and s > first} - got)
+            for first, got in zip(self.first_seq, self.received, strict=True)
+        )

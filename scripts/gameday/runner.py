@@ -36,8 +36,13 @@ __all__ = ["GameDay", "Step", "blocks_of", "doctor", "run", "sections"]
 
 DETECT_DEADLINE = 60.0
 HEALTHY_DEADLINE = 45.0
-BASE_SETTINGS: dict[str, object] = {"cache_probe_interval": 0.5, "memory_check_interval": 0.2, "log_level": "info",
-                                    "ws_ping_interval": 2, "ws_ping_timeout": 4}
+BASE_SETTINGS: dict[str, object] = {
+    "cache_probe_interval": 0.5,
+    "memory_check_interval": 0.2,
+    "log_level": "info",
+    "ws_ping_interval": 2,
+    "ws_ping_timeout": 4,
+}
 _SECTION = re.compile(r"^## (\w+)", re.MULTILINE)
 
 
@@ -78,14 +83,22 @@ class GameDay:
 
     @property
     def passed(self) -> bool:
-        return (self.routed and self.verified and self.mitigated_seconds is not None and not self.problems
-                and all(s.passed for s in self.steps))
+        return (
+            self.routed
+            and self.verified
+            and self.mitigated_seconds is not None
+            and not self.problems
+            and all(s.passed for s in self.steps)
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {**{k: v for k, v in dataclasses.asdict(self).items() if k != "steps"},
-                "routed": self.routed, "passed": self.passed,
-                "phases": {p: list(self.count(p)) for p in ("diagnose", "mitigate", "verify")},
-                "failures": [f"{s.phase}: {s.report}" for s in self.steps if not s.passed]}
+        return {
+            **{k: v for k, v in dataclasses.asdict(self).items() if k != "steps"},
+            "routed": self.routed,
+            "passed": self.passed,
+            "phases": {p: list(self.count(p)) for p in ("diagnose", "mitigate", "verify")},
+            "failures": [f"{s.phase}: {s.report}" for s in self.steps if not s.passed],
+        }
 
 
 def sections(path: Path) -> dict[str, tuple[int, int]]:
@@ -105,8 +118,14 @@ def blocks_of(path: Path, section: str, wanted: Callable[[Block], bool]) -> list
 
 def _doctor(backend: live.Live) -> subprocess.CompletedProcess[str]:
     """`checks doctor --json` as the reader runs it on the backend's host (BACKEND_* set)."""
-    return subprocess.run([sys.executable, "-m", "checks", "doctor", "--json"], capture_output=True, text=True,
-                          env=environment(backend.url, backend.data_dir), timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "checks", "doctor", "--json"],
+        capture_output=True,
+        text=True,
+        env=environment(backend.url, backend.data_dir),
+        timeout=60,
+        check=False,
+    )
 
 
 def doctor(backend: live.Live) -> tuple[int, str, str]:
@@ -117,14 +136,20 @@ def doctor(backend: live.Live) -> tuple[int, str, str]:
         return 2, named.group(1) if named else "", done.stderr.strip()
     report = json.loads(done.stdout)
     first = next((r for r in report["results"] if r["runbook"]), None)
-    return done.returncode, report["first_runbook"], f"{first['status']} {first['check']}: {first['detail']}" if first else ""
+    return (
+        done.returncode,
+        report["first_runbook"],
+        f"{first['status']} {first['check']}: {first['detail']}" if first else "",
+    )
 
 
 def _not_ok_rows(backend: live.Live) -> dict[str, str]:
     done = _doctor(backend)
     if done.returncode == 2:
         return {"doctor": done.stderr.strip()}
-    return {r["check"]: r["detail"] for r in json.loads(done.stdout)["results"] if r["status"] in ("warn", "fail", "error")}
+    return {
+        r["check"]: r["detail"] for r in json.loads(done.stdout)["results"] if r["status"] in ("warn", "fail", "error")
+    }
 
 
 @dataclasses.dataclass
@@ -171,10 +196,13 @@ def _run_blocks(day: GameDay, phase: str, blocks: list[Block], stage: _Stage, sa
         env = stage.env()
         for step in block.steps:
             outcome: Outcome = run_step(step, env, block.timeout or DEFAULT_TIMEOUT, live.REPO)
-            day.steps.append(Step(phase, step.line, step.command.splitlines()[0], outcome.passed,
-                                  outcome.report(block.path)))
-            say(f"  {phase:<8} {'ok  ' if outcome.passed else 'FAIL'} {block.path}:{step.line} $ "
-                f"{step.command.splitlines()[0]}")
+            day.steps.append(
+                Step(phase, step.line, step.command.splitlines()[0], outcome.passed, outcome.report(block.path))
+            )
+            say(
+                f"  {phase:<8} {'ok  ' if outcome.passed else 'FAIL'} {block.path}:{step.line} $ "
+                f"{step.command.splitlines()[0]}"
+            )
             if not outcome.passed:
                 say(outcome.report(block.path))
 
@@ -201,8 +229,14 @@ def _prepared(scenario: Scenario, data_dir: Path) -> Iterator[None]:
         yield
 
 
-def run(page: Path, scenario: Scenario, tmp: Path, say: Callable[[str], None] = print,
-        detect_deadline: float = DETECT_DEADLINE, healthy_deadline: float = HEALTHY_DEADLINE) -> GameDay:
+def run(
+    page: Path,
+    scenario: Scenario,
+    tmp: Path,
+    say: Callable[[str], None] = print,
+    detect_deadline: float = DETECT_DEADLINE,
+    healthy_deadline: float = HEALTHY_DEADLINE,
+) -> GameDay:
     """The game day of ``page`` under ``scenario``, on a backend of its own under ``tmp``: doctor must
     name ``page`` (by its file name) first, whatever runbook the scenario is meant for."""
     day = GameDay(str(page), scenario.name, page.stem)
@@ -226,13 +260,17 @@ def run(page: Path, scenario: Scenario, tmp: Path, say: Callable[[str], None] = 
                         if day.doctor_first == day.runbook:
                             day.detected_seconds = round(time.monotonic() - started, 2)
                             break
-                    say(f"  detect   doctor exit {code}, first runbook {day.doctor_first or '(none)'} "
-                        f"after {day.detected_seconds} s: {first[:160]}")
-                    _run_blocks(day, "diagnose", blocks_of(page, "Diagnose", lambda b: b.shows_fault(scenario.name)),
-                                stage, say)
+                    say(
+                        f"  detect   doctor exit {code}, first runbook {day.doctor_first or '(none)'} "
+                        f"after {day.detected_seconds} s: {first[:160]}"
+                    )
+                    _run_blocks(
+                        day, "diagnose", blocks_of(page, "Diagnose", lambda b: b.shows_fault(scenario.name)), stage, say
+                    )
                     mitigating = time.monotonic()
-                    _run_blocks(day, "mitigate", blocks_of(page, "Mitigate", lambda b: b.shows_fault(scenario.name)),
-                                stage, say)
+                    _run_blocks(
+                        day, "mitigate", blocks_of(page, "Mitigate", lambda b: b.shows_fault(scenario.name)), stage, say
+                    )
                     backend = stage.backend
                     sick: dict[str, str] = {}
 
@@ -242,13 +280,23 @@ def run(page: Path, scenario: Scenario, tmp: Path, say: Callable[[str], None] = 
                         return not sick
 
                     try:
-                        live.wait_for(healthy, healthy_deadline,
-                                      "/ready 200 and doctor clean (but the windows still holding the fault)")
+                        live.wait_for(
+                            healthy,
+                            healthy_deadline,
+                            "/ready 200 and doctor clean (but the windows still holding the fault)",
+                        )
                     except AssertionError as exc:
                         raise AssertionError(f"{str(exc).splitlines()[0]}; still: {sick}") from None
                     day.mitigated_seconds = round(time.monotonic() - mitigating, 2)
-                _run_blocks(day, "verify", blocks_of(page, "Verify", lambda b: not b.healthy and (
-                    b.faults is None or b.shows_fault(scenario.name))), stage, say)
+                _run_blocks(
+                    day,
+                    "verify",
+                    blocks_of(
+                        page, "Verify", lambda b: not b.healthy and (b.faults is None or b.shows_fault(scenario.name))
+                    ),
+                    stage,
+                    say,
+                )
                 still = _still_sick(backend, scenario)
                 day.verified = not still
                 day.problems += [f"after mitigation, doctor still finds {k}: {v}" for k, v in still.items()]
@@ -259,6 +307,8 @@ def run(page: Path, scenario: Scenario, tmp: Path, say: Callable[[str], None] = 
                 proxy.close()
             stage.backend.stop()
             backend.stop()
-    say(f"  result   {'PASS' if day.passed else 'FAIL'} detected {day.detected_seconds} s, mitigated "
-        f"{day.mitigated_seconds} s" + "".join(f"\n  problem  {p}" for p in day.problems))
+    say(
+        f"  result   {'PASS' if day.passed else 'FAIL'} detected {day.detected_seconds} s, mitigated "
+        f"{day.mitigated_seconds} s" + "".join(f"\n  problem  {p}" for p in day.problems)
+    )
     return day

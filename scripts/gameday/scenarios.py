@@ -28,10 +28,30 @@ from scripts import live
 from scripts.drill.faults import tmpfs, write_lock_holder
 from scripts.drill.proxy import Proxy
 
-__all__ = ["SCENARIOS", "Scenario", "cache_dir_deleted", "cache_disk_full", "crash_loop", "data_disk_almost_full",
-           "error_spike", "hung_server", "idle_connections",
-           "injected_latency", "memory_pressure", "miss_storm", "near_capacity", "overload", "partition", "slow_consumer_storm",
-           "supervisor_gone", "upgrade_dropped", "write_lock", "ws_drop_storm", "database_lost", "restart_service"]
+__all__ = [
+    "SCENARIOS",
+    "Scenario",
+    "cache_dir_deleted",
+    "cache_disk_full",
+    "crash_loop",
+    "data_disk_almost_full",
+    "error_spike",
+    "hung_server",
+    "idle_connections",
+    "injected_latency",
+    "memory_pressure",
+    "miss_storm",
+    "near_capacity",
+    "overload",
+    "partition",
+    "slow_consumer_storm",
+    "supervisor_gone",
+    "upgrade_dropped",
+    "write_lock",
+    "ws_drop_storm",
+    "database_lost",
+    "restart_service",
+]
 
 Lift = Callable[[], None]  # ends the fault's cause early: what a skipped production step would do
 Fault = Callable[[live.Live], contextlib.AbstractContextManager[Lift | None]]
@@ -112,8 +132,10 @@ def database_lost(backend: live.Live) -> Iterator[None]:
 
     backup = _backup_of(backend)
     backup.parent.mkdir(exist_ok=True)
-    with contextlib.closing(sqlite3.connect(backend.data_dir / "backend.sqlite3")) as live_db, \
-            contextlib.closing(sqlite3.connect(backup)) as copy:
+    with (
+        contextlib.closing(sqlite3.connect(backend.data_dir / "backend.sqlite3")) as live_db,
+        contextlib.closing(sqlite3.connect(backup)) as copy,
+    ):
         live_db.backup(copy)
     for suffix in ("", "-wal", "-shm"):
         (backend.data_dir / f"backend.sqlite3{suffix}").unlink(missing_ok=True)
@@ -204,13 +226,21 @@ def _repeating(cycle: Callable[[], None], pause: float) -> Iterator[Lift]:
         lift()
 
 
-def _storm(backend: live.Live, cut: Callable[[list[Any]], None],
-           clients: int = 5) -> contextlib.AbstractContextManager[Lift]:
+def _storm(
+    backend: live.Live, cut: Callable[[list[Any]], None], clients: int = 5
+) -> contextlib.AbstractContextManager[Lift]:
     """Clients keep reconnecting while ``cut`` ends their sockets, as in a real disconnect storm."""
+
     def cycle() -> None:
         with contextlib.ExitStack() as stack:
-            cut([stack.enter_context(connect(backend.ws_url, compression=None, proxy=None, close_timeout=0.2,
-                                             open_timeout=5)) for _ in range(clients)])
+            cut(
+                [
+                    stack.enter_context(
+                        connect(backend.ws_url, compression=None, proxy=None, close_timeout=0.2, open_timeout=5)
+                    )
+                    for _ in range(clients)
+                ]
+            )
 
     return _repeating(cycle, 0.2)
 
@@ -221,6 +251,7 @@ def _drop_all(backend: live.Live) -> Callable[[list[Any]], None]:
         for sock in sockets:
             with contextlib.suppress(TimeoutError, WebSocketException):
                 sock.recv(timeout=1)
+
     return cut
 
 
@@ -233,8 +264,10 @@ def _stalled_client(backend: live.Live) -> socket.socket:
     sock.settimeout(5)
     sock.connect((host, int(port)))
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    sock.sendall(
+        f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
     answer = b""
     while b"\r\n\r\n" not in answer:  # the 101 answer only; what follows stays unread
         chunk = sock.recv(1)
@@ -257,6 +290,7 @@ def _never_read(backend: live.Live) -> Callable[[list[Any]], None]:
         finally:
             for sock in stalled:
                 sock.close()
+
     return cut
 
 
@@ -338,8 +372,10 @@ def error_spike(backend: live.Live) -> Iterator[Lift]:
 def miss_storm(backend: live.Live) -> Iterator[Lift]:
     """Clients ask for keys the cache never holds (a deploy changed the key format): every lookup misses."""
     keys = itertools.count()
-    with httpx.Client(base_url=backend.url, timeout=5) as client, \
-            _repeating(lambda: client.get(f"/api/cache/new-format-{next(keys)}"), 0.01) as lift:
+    with (
+        httpx.Client(base_url=backend.url, timeout=5) as client,
+        _repeating(lambda: client.get(f"/api/cache/new-format-{next(keys)}"), 0.01) as lift,
+    ):
         yield lift
 
 
@@ -384,71 +420,175 @@ def near_capacity(backend: live.Live) -> Iterator[Lift]:
 def restart_service(backend: live.Live) -> live.Live:
     """`systemctl start backend`: a new supervisor on the same port and data directory."""
     port = int(backend.url.rsplit(":", 1)[1])
-    settings = {k.removeprefix("BACKEND_").lower(): v for k, v in backend.env.items() if k.startswith("BACKEND_")
-                and k not in ("BACKEND_PORT", "BACKEND_DATA_DIR", "BACKEND_HOST", "BACKEND_FAULTS_TOKEN")}
+    settings = {
+        k.removeprefix("BACKEND_").lower(): v
+        for k, v in backend.env.items()
+        if k.startswith("BACKEND_")
+        and k not in ("BACKEND_PORT", "BACKEND_DATA_DIR", "BACKEND_HOST", "BACKEND_FAULTS_TOKEN")
+    }
     return live.start(backend.log_path.parent, "supervise", port=port, data_dir=backend.data_dir, **settings)
 
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("hung-server", "backend-down", "server alive but silent (SIGSTOP)", hung_server,
-             {"supervisor_health_failures": 1000},  # the watchdog is slower than the reader here
-             lingering={"latency.p95": "requests that waited out the hang, over the alert's 1-minute window"}),
-    Scenario("supervisor-gone", "backend-down", "supervisor killed; its server died with it", supervisor_gone),
-    Scenario("crash-loop", "backend-crash-looping", "server killed three times in a row", crash_loop,
-             lingering={"process.restarts": "counts restarts over the alert's 10-minute window"}),
-    Scenario("db-write-lock", "database-unavailable", "another process holds SQLite's write lock", write_lock,
-             lingering={"errors.ratio": "the writes refused during the lock, over the alert's 1-minute window",
-                        "db.errors": "the same refusals, over the alert's 1-minute window",
-                        "latency.p95": "writes waited out the busy timeout, over the alert's 1-minute window"}),
-    Scenario("database-lost", "database-unavailable", "the database file deleted; last night's backup exists",
-             database_lost, env=lambda backend: {"BACKEND_BACKUP": str(_backup_of(backend))},
-             lingering={"errors.ratio": "the writes refused while the file was gone, over the alert's 1-minute window",
-                        "db.errors": "the same refusals, over the alert's 1-minute window"}),
-    Scenario("cache-disk-full", "cache-disk-failure", "the cache's own filesystem is full", cache_disk_full,
-             prepare=lambda data: tmpfs(data / "cache", "2m")),
-    Scenario("cache-dir-deleted", "cache-disk-failure", "rm -rf of the cache directory", cache_dir_deleted),
-    Scenario("idle-connections", "connections-timed-out", "clients open connections and send nothing",
-             idle_connections, {"http_header_timeout": 1.0},
-             stand_in_does="the clients are blocked at the firewall (load lifted)",
-             lingering={"http.refused": "the refused connections, over the alert's 1-minute window"}),
-    Scenario("overload", "overloaded", "32 clients keep asking a slowed instance for more than it serves",
-             overload, {"max_in_flight": 16},
-             stand_in_does="capacity is added / the clients are throttled at the proxy (load lifted)",
-             lingering={"http.shed": "the refusals, over the alert's 1-minute window",
-                        "errors.ratio": "the 503 refusals, over the alert's 1-minute window",
-                        "latency.p95": "the slowed requests, over the alert's window"}),
-    Scenario("upgrade-dropped", "clients-not-reconnecting", "the proxy stops passing Upgrade; sockets dropped",
-             upgrade_dropped, via_proxy=True, stand_in_does="the proxy's config is rolled back (Upgrade passes again)",
-             lingering={"ws.handshakes": "the refused handshakes, over the alert's 1-minute window"}),
-    Scenario("data-disk-almost-full", "data-disk-almost-full", "a stray export fills the data volume to 92 %",
-             data_disk_almost_full, prepare=lambda data: tmpfs(data, "64m"), env=_archive),
-    Scenario("memory-pressure", "memory-high", "RSS past the watermark: new work is shed", memory_pressure,
-             {"memory_watermark_bytes": 150 * 2**20},
-             lingering={"errors.ratio": "the requests shed with 503, over the alert's 1-minute window"}),
-    Scenario("ws-drop-storm", "websocket-disconnect-storm", "every socket cut by the server, again and again",
-             ws_drop_storm, lingering={"ws.disconnects": "counts closes over the alert's 1-minute window"},
-             stand_in_does="the component cutting the sockets is stopped (storm lifted)"),
-    Scenario("slow-consumer-storm", "websocket-disconnect-storm", "clients stop reading under a broadcast flood",
-             # the flood blocks the loop for seconds at a time; the watchdog is not what this proves
-             slow_consumer_storm, {"ws_send_queue": 4, "max_body_bytes": 2**20, "ws_replay_buffer": 50},
-             lingering={"ws.disconnects": "counts closes over the alert's 1-minute window",
-                        "ws.slow_consumers": "counts drops over the alert's 1-minute window"},
-             stand_in_does="the flooding publisher is slowed down (storm lifted)"),
-    Scenario("injected-latency", "api-latency-high", "every API request 1.5 s slower", injected_latency,
-             lingering={"latency.p95": "p95 over the alert's 1-minute window",
-                        "ws.broadcast_rtt": "the probe's broadcast is an API request"},
-             stand_in_does="the slow dependency is failed over (latency fault lifted)"),
-    Scenario("error-spike", "api-error-rate-high", "half the API requests answer 500", error_spike,
-             lingering={"errors.ratio": "5xx share over the alert's 1-minute window"},
-             stand_in_does="the bad deploy is rolled back (error fault lifted)"),
-    Scenario("miss-storm", "cache-hit-rate-low", "every lookup asks for a key the cache never held", miss_storm,
-             lingering={"cache.hit_ratio": "hit ratio over the alert's 5-minute window"},
-             stand_in_does="the client asking for new-format keys is rolled back (storm lifted)"),
-    Scenario("partition", "network-partition", "the network drops the server's answers to its clients",
-             partition, via_proxy=True,
-             lingering={"ws.disconnects": "counts the cut sockets over the alert's 1-minute window"},
-             stand_in_does="traffic is failed over to a healthy path (the proxy passes again)"),
-    Scenario("near-capacity", "websocket-connections-near-capacity", "idle clients hold 93 % of the places",
-             near_capacity, {"ws_max_connections": 40},
-             stand_in_does="capacity is raised or idle clients are cut (the idle clients leave)"),
-)}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "hung-server",
+            "backend-down",
+            "server alive but silent (SIGSTOP)",
+            hung_server,
+            {"supervisor_health_failures": 1000},  # the watchdog is slower than the reader here
+            lingering={"latency.p95": "requests that waited out the hang, over the alert's 1-minute window"},
+        ),
+        Scenario("supervisor-gone", "backend-down", "supervisor killed; its server died with it", supervisor_gone),
+        Scenario(
+            "crash-loop",
+            "backend-crash-looping",
+            "server killed three times in a row",
+            crash_loop,
+            lingering={"process.restarts": "counts restarts over the alert's 10-minute window"},
+        ),
+        Scenario(
+            "db-write-lock",
+            "database-unavailable",
+            "another process holds SQLite's write lock",
+            write_lock,
+            lingering={
+                "errors.ratio": "the writes refused during the lock, over the alert's 1-minute window",
+                "db.errors": "the same refusals, over the alert's 1-minute window",
+                "latency.p95": "writes waited out the busy timeout, over the alert's 1-minute window",
+            },
+        ),
+        Scenario(
+            "database-lost",
+            "database-unavailable",
+            "the database file deleted; last night's backup exists",
+            database_lost,
+            env=lambda backend: {"BACKEND_BACKUP": str(_backup_of(backend))},
+            lingering={
+                "errors.ratio": "the writes refused while the file was gone, over the alert's 1-minute window",
+                "db.errors": "the same refusals, over the alert's 1-minute window",
+            },
+        ),
+        Scenario(
+            "cache-disk-full",
+            "cache-disk-failure",
+            "the cache's own filesystem is full",
+            cache_disk_full,
+            prepare=lambda data: tmpfs(data / "cache", "2m"),
+        ),
+        Scenario("cache-dir-deleted", "cache-disk-failure", "rm -rf of the cache directory", cache_dir_deleted),
+        Scenario(
+            "idle-connections",
+            "connections-timed-out",
+            "clients open connections and send nothing",
+            idle_connections,
+            {"http_header_timeout": 1.0},
+            stand_in_does="the clients are blocked at the firewall (load lifted)",
+            lingering={"http.refused": "the refused connections, over the alert's 1-minute window"},
+        ),
+        Scenario(
+            "overload",
+            "overloaded",
+            "32 clients keep asking a slowed instance for more than it serves",
+            overload,
+            {"max_in_flight": 16},
+            stand_in_does="capacity is added / the clients are throttled at the proxy (load lifted)",
+            lingering={
+                "http.shed": "the refusals, over the alert's 1-minute window",
+                "errors.ratio": "the 503 refusals, over the alert's 1-minute window",
+                "latency.p95": "the slowed requests, over the alert's window",
+            },
+        ),
+        Scenario(
+            "upgrade-dropped",
+            "clients-not-reconnecting",
+            "the proxy stops passing Upgrade; sockets dropped",
+            upgrade_dropped,
+            via_proxy=True,
+            stand_in_does="the proxy's config is rolled back (Upgrade passes again)",
+            lingering={"ws.handshakes": "the refused handshakes, over the alert's 1-minute window"},
+        ),
+        Scenario(
+            "data-disk-almost-full",
+            "data-disk-almost-full",
+            "a stray export fills the data volume to 92 %",
+            data_disk_almost_full,
+            prepare=lambda data: tmpfs(data, "64m"),
+            env=_archive,
+        ),
+        Scenario(
+            "memory-pressure",
+            "memory-high",
+            "RSS past the watermark: new work is shed",
+            memory_pressure,
+            {"memory_watermark_bytes": 150 * 2**20},
+            lingering={"errors.ratio": "the requests shed with 503, over the alert's 1-minute window"},
+        ),
+        Scenario(
+            "ws-drop-storm",
+            "websocket-disconnect-storm",
+            "every socket cut by the server, again and again",
+            ws_drop_storm,
+            lingering={"ws.disconnects": "counts closes over the alert's 1-minute window"},
+            stand_in_does="the component cutting the sockets is stopped (storm lifted)",
+        ),
+        Scenario(
+            "slow-consumer-storm",
+            "websocket-disconnect-storm",
+            "clients stop reading under a broadcast flood",
+            # the flood blocks the loop for seconds at a time; the watchdog is not what this proves
+            slow_consumer_storm,
+            {"ws_send_queue": 4, "max_body_bytes": 2**20, "ws_replay_buffer": 50},
+            lingering={
+                "ws.disconnects": "counts closes over the alert's 1-minute window",
+                "ws.slow_consumers": "counts drops over the alert's 1-minute window",
+            },
+            stand_in_does="the flooding publisher is slowed down (storm lifted)",
+        ),
+        Scenario(
+            "injected-latency",
+            "api-latency-high",
+            "every API request 1.5 s slower",
+            injected_latency,
+            lingering={
+                "latency.p95": "p95 over the alert's 1-minute window",
+                "ws.broadcast_rtt": "the probe's broadcast is an API request",
+            },
+            stand_in_does="the slow dependency is failed over (latency fault lifted)",
+        ),
+        Scenario(
+            "error-spike",
+            "api-error-rate-high",
+            "half the API requests answer 500",
+            error_spike,
+            lingering={"errors.ratio": "5xx share over the alert's 1-minute window"},
+            stand_in_does="the bad deploy is rolled back (error fault lifted)",
+        ),
+        Scenario(
+            "miss-storm",
+            "cache-hit-rate-low",
+            "every lookup asks for a key the cache never held",
+            miss_storm,
+            lingering={"cache.hit_ratio": "hit ratio over the alert's 5-minute window"},
+            stand_in_does="the client asking for new-format keys is rolled back (storm lifted)",
+        ),
+        Scenario(
+            "partition",
+            "network-partition",
+            "the network drops the server's answers to its clients",
+            partition,
+            via_proxy=True,
+            lingering={"ws.disconnects": "counts the cut sockets over the alert's 1-minute window"},
+            stand_in_does="traffic is failed over to a healthy path (the proxy passes again)",
+        ),
+        Scenario(
+            "near-capacity",
+            "websocket-connections-near-capacity",
+            "idle clients hold 93 % of the places",
+            near_capacity,
+            {"ws_max_connections": 40},
+            stand_in_does="capacity is raised or idle clients are cut (the idle clients leave)",
+        ),
+    )
+}

@@ -14,8 +14,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BASELINES", "DEFAULT_DIR", "RECOVERY", "REPO", "SOAK", "TEST_RUNS", "Measurement", "ResultFile",
-           "ResultsError", "load", "parse_time", "stamp"]
+__all__ = [
+    "BASELINES",
+    "DEFAULT_DIR",
+    "RECOVERY",
+    "REPO",
+    "SOAK",
+    "TEST_RUNS",
+    "Measurement",
+    "ResultFile",
+    "ResultsError",
+    "load",
+    "parse_time",
+    "stamp",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DIR = REPO / "results"

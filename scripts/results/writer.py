@@ -64,37 +64,59 @@ def _metrics(recorded: Recorded) -> dict[str, dict[str, Any]]:
     for key, (value, unit, samples) in recorded.items():
         declared = figure(key)
         if unit != declared.unit:
-            raise ResultsError(f"{key}: measured in {unit!r}, declared in {declared.unit!r} "
-                               "(scripts/results/schema.py)")
+            raise ResultsError(
+                f"{key}: measured in {unit!r}, declared in {declared.unit!r} (scripts/results/schema.py)"
+            )
         target = declared.target
-        out[key] = {"value": value, "unit": unit, "samples": samples,
-                    "target": target[1] if target else None, "target_text": target[2] if target else None,
-                    "met": declared.met(value)}
+        out[key] = {
+            "value": value,
+            "unit": unit,
+            "samples": samples,
+            "target": target[1] if target else None,
+            "target_text": target[2] if target else None,
+            "met": declared.met(value),
+        }
     return out
 
 
-def write(path: Path, recorded: Recorded, extra: Mapping[str, Any] | None = None, history: int = 50,
-          stamp: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def write(
+    path: Path,
+    recorded: Recorded,
+    extra: Mapping[str, Any] | None = None,
+    history: int = 50,
+    stamp: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Write ``path`` from this run: provenance (``stamp``, or taken now), ``recorded`` figures,
     ``extra`` fields, and the previous file's figures appended to its history (the last
     ``history`` runs kept)."""
     previous = load(path)
     past = list(previous.data.get("history", [])) if previous else []
     if previous and history:
-        past.append({"generated_at": previous.data["generated_at"], "commit": previous.commit,
-                     "metrics": {k: m.value for k, m in previous.metrics.items()}})
-    data = {**(stamp or provenance()), **(extra or {}), "metrics": _metrics(recorded),
-            "history": past[-history:] if history else []}
+        past.append(
+            {
+                "generated_at": previous.data["generated_at"],
+                "commit": previous.commit,
+                "metrics": {k: m.value for k, m in previous.metrics.items()},
+            }
+        )
+    data = {
+        **(stamp or provenance()),
+        **(extra or {}),
+        "metrics": _metrics(recorded),
+        "history": past[-history:] if history else [],
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return data
 
 
-def merge_rows(previous: Mapping[str, Mapping[str, Any]], rows: Mapping[str, Mapping[str, Any]],
-               stamp: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def merge_rows(
+    previous: Mapping[str, Mapping[str, Any]], rows: Mapping[str, Mapping[str, Any]], stamp: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
     """Per-row results (pages, markers) of a partial run over the previous ones: each row keeps the
     time and commit of the run that produced it, so a notice never shows another row's stamp."""
     merged = {name: dict(row) for name, row in previous.items()}
-    merged.update({name: {**row, "generated_at": stamp["generated_at"], "commit": stamp["commit"]}
-                   for name, row in rows.items()})
+    merged.update(
+        {name: {**row, "generated_at": stamp["generated_at"], "commit": stamp["commit"]} for name, row in rows.items()}
+    )
     return merged

@@ -31,13 +31,27 @@ def test_metrics_exposes_every_documented_family(shared_backend: Live) -> None:
         text = client.get("/metrics").text
     names = {family.name for family in text_string_to_metric_families(text)}
     expected = {
-        "backend_http_requests", "backend_http_request_duration_seconds", "backend_http_requests_in_flight",
-        "backend_ws_connections_active", "backend_ws_connections_capacity", "backend_ws_messages_sent",
-        "backend_ws_slow_consumers_dropped", "backend_cache_requests", "backend_cache_disk_errors",
-        "backend_cache_disk_degraded", "backend_db_errors", "backend_memory_guard_sheds",
-        "backend_memory_guard_shedding", "backend_memory_watermark_bytes", "backend_supervisor_restarts",
-        "process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds",
-        "backend_http_shed", "backend_http_connections_refused", "backend_data_disk_free_bytes",
+        "backend_http_requests",
+        "backend_http_request_duration_seconds",
+        "backend_http_requests_in_flight",
+        "backend_ws_connections_active",
+        "backend_ws_connections_capacity",
+        "backend_ws_messages_sent",
+        "backend_ws_slow_consumers_dropped",
+        "backend_cache_requests",
+        "backend_cache_disk_errors",
+        "backend_cache_disk_degraded",
+        "backend_db_errors",
+        "backend_memory_guard_sheds",
+        "backend_memory_guard_shedding",
+        "backend_memory_watermark_bytes",
+        "backend_supervisor_restarts",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+        "backend_http_shed",
+        "backend_http_connections_refused",
+        "backend_data_disk_free_bytes",
         "backend_data_disk_total_bytes",
     }
     assert expected <= names, f"missing: {sorted(expected - names)}"
@@ -48,6 +62,7 @@ def test_metrics_exposes_every_documented_family(shared_backend: Live) -> None:
 @pytest.mark.h3
 def test_concurrent_increments_are_exact(shared_backend: Live) -> None:
     """Assert 200 concurrent HTTP increments of one counter give exactly 200, each value once."""
+
     def bump(_: int) -> int:
         with httpx.Client(base_url=shared_backend.url, timeout=30.0) as client:
             response = client.post("/api/counters/race/increment")
@@ -64,6 +79,7 @@ def test_concurrent_increments_are_exact(shared_backend: Live) -> None:
 def test_a_counter_read_after_an_acknowledged_increment_is_never_stale(shared_backend: Live) -> None:
     """Reads interleaved with increments from eight clients: every read after an increment was
     acknowledged shows at least that value, though the read-through cache holds the counter."""
+
     def client_loop(_: int) -> list[tuple[int, int]]:
         pairs = []
         with httpx.Client(base_url=shared_backend.url, timeout=30.0) as client:
@@ -77,8 +93,11 @@ def test_a_counter_read_after_an_acknowledged_increment_is_never_stale(shared_ba
     assert all(read >= acknowledged for acknowledged, read in pairs), [p for p in pairs if p[1] < p[0]][:5]
     before = shared_backend.metric("backend_read_cache_requests_total", result="hit")
     with shared_backend.client() as client:  # with the writers gone, a second read is the cache's
-        assert client.get("/api/counters/fresh").json() == client.get("/api/counters/fresh").json() \
+        assert (
+            client.get("/api/counters/fresh").json()
+            == client.get("/api/counters/fresh").json()
             == {"name": "fresh", "value": 320}
+        )
     assert shared_backend.metric("backend_read_cache_requests_total", result="hit") >= before + 1
 
 
@@ -116,8 +135,7 @@ def test_cache_put_get_delete(shared_backend: Live) -> None:
     with shared_backend.client() as client:
         put = client.put("/api/cache/user:1", json={"name": "ada"})
         assert put.json() == {"key": "user:1", "stored_in": "memory+disk"}
-        assert client.get("/api/cache/user:1").json() == {"key": "user:1", "value": {"name": "ada"},
-                                                          "tier": "memory"}
+        assert client.get("/api/cache/user:1").json() == {"key": "user:1", "value": {"name": "ada"}, "tier": "memory"}
         assert client.delete("/api/cache/user:1").json()["deleted"] is True
         assert client.get("/api/cache/user:1").status_code == 404
 
@@ -144,11 +162,15 @@ BAD_REQUESTS = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "kwargs", "status", "error"), BAD_REQUESTS,
-                         ids=[f"{m} {p} {s}" for m, p, _, s, _ in BAD_REQUESTS])
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "error"),
+    BAD_REQUESTS,
+    ids=[f"{m} {p} {s}" for m, p, _, s, _ in BAD_REQUESTS],
+)
 @pytest.mark.h2
-def test_bad_input_is_a_json_4xx_with_request_id(shared_backend: Live, method: str, path: str,
-                                                 kwargs: dict, status: int, error: str) -> None:
+def test_bad_input_is_a_json_4xx_with_request_id(
+    shared_backend: Live, method: str, path: str, kwargs: dict, status: int, error: str
+) -> None:
     """Assert bad input gets the documented 4xx, the JSON error shape, and a request id matching the header."""
     with shared_backend.client() as client:
         response = client.request(method, path, **kwargs)
@@ -225,9 +247,8 @@ def test_concurrent_ready_calls_under_a_held_write_lock_all_say_locked(start_bac
     from scripts.drill.faults import write_lock_holder
 
     backend = start_backend()
-    with write_lock_holder(backend.data_dir / "backend.sqlite3"):
-        with concurrent.futures.ThreadPoolExecutor(5) as pool:
-            answers = list(pool.map(lambda _: httpx.get(f"{backend.url}/ready", timeout=10).json(), range(5)))
+    with write_lock_holder(backend.data_dir / "backend.sqlite3"), concurrent.futures.ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(lambda _: httpx.get(f"{backend.url}/ready", timeout=10).json(), range(5)))
     assert [a["checks"]["database"]["status"] for a in answers] == ["locked"] * 5, answers
 
 
@@ -239,8 +260,10 @@ def test_admission_control_refuses_past_the_in_flight_limit_fast_and_never_the_p
     import time
 
     def hold(backend: Live, n: int) -> list[threading.Thread]:
-        threads = [threading.Thread(target=httpx.get, args=(f"{backend.url}/api/counters/never",),
-                                    kwargs={"timeout": 30}) for _ in range(n)]
+        threads = [
+            threading.Thread(target=httpx.get, args=(f"{backend.url}/api/counters/never",), kwargs={"timeout": 30})
+            for _ in range(n)
+        ]
         for thread in threads:
             thread.start()
         wait_for(lambda: backend.metric("backend_http_requests_in_flight") >= n, 10, f"{n} requests in progress")

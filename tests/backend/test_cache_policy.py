@@ -19,6 +19,7 @@ def make(tmp_path: Path, memory_items: int = 2) -> TieredCache:
 
 def test_memory_miss_falls_through_to_disk_and_promotes(tmp_path: Path) -> None:
     """Assert an evicted key comes back from disk, then from memory."""
+
     async def scenario() -> list[str]:
         cache = make(tmp_path)
         for key in ("a", "b", "c"):  # memory holds 2: "a" is evicted
@@ -33,6 +34,7 @@ def test_memory_miss_falls_through_to_disk_and_promotes(tmp_path: Path) -> None:
 
 def test_disk_failure_degrades_to_memory_and_purges_changed_keys_on_recovery(tmp_path: Path) -> None:
     """Assert writes survive in memory while the disk fails, and a key deleted meanwhile never resurrects."""
+
     async def scenario() -> None:
         cache = make(tmp_path, memory_items=10)
         await cache.set("old", b"1")
@@ -56,6 +58,7 @@ def test_disk_failure_degrades_to_memory_and_purges_changed_keys_on_recovery(tmp
 
 def test_vanished_directory_is_detected_by_probe(tmp_path: Path) -> None:
     """Assert a cache directory replaced by a file degrades the cache and recovers once it is back."""
+
     async def scenario() -> None:
         cache = make(tmp_path)
         await cache.set("k", b"v")

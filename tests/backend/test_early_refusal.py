@@ -25,8 +25,13 @@ async def _app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
         if not message.get("more_body"):
             break
     answer = b"served " + scope["path"].encode() + b" " + body
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(answer)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(answer)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": answer})
 
 
@@ -35,8 +40,12 @@ def server() -> Iterator[int]:
     """uvicorn with the guarded protocol; every path under /refuse is refused early."""
     port = live.free_port()
     refused: list[bytes] = []
-    protocol = guarded_protocol(10, 16 * 1024, lambda reason: None,
-                                lambda target, method: target.startswith(b"/refuse") and not refused.append(target))
+    protocol = guarded_protocol(
+        10,
+        16 * 1024,
+        lambda reason: None,
+        lambda target, method: target.startswith(b"/refuse") and not refused.append(target),
+    )
     config = uvicorn.Config(_app, host="127.0.0.1", port=port, http=protocol, log_level="warning", lifespan="off")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(instance.serve()), daemon=True)
@@ -89,7 +98,8 @@ def _request(method: str, path: str, body: bytes = b"") -> bytes:
 def test_a_refused_request_gets_busy_and_the_connection_serves_the_next(server: int) -> None:
     body = json.dumps({"m": "x" * 5000}).encode()
     (status, headers, answer), (status2, _, answer2) = _exchange(
-        server, _request("POST", "/refuse/items", body), _request("GET", "/ok"))
+        server, _request("POST", "/refuse/items", body), _request("GET", "/ok")
+    )
     assert status == 503 and headers["retry-after"] == "1" and "connection" not in headers
     assert json.loads(answer) == {"error": "busy", "detail": json.loads(answer)["detail"], "request_id": "-"}
     assert (status2, answer2) == (200, b"served /ok ")

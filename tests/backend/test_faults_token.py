@@ -34,6 +34,7 @@ def test_the_token_never_leaks(start_backend, tmp_path: Path) -> None:
     backend: Live = start_backend(faults_token=token)
     seen: list[str] = []
     with httpx.Client(base_url=backend.url, timeout=10) as client:
+
         def keep(answer: httpx.Response) -> httpx.Response:
             seen.append(answer.text + str(answer.headers))
             return answer
@@ -52,9 +53,15 @@ def test_the_token_never_leaks(start_backend, tmp_path: Path) -> None:
     assert token not in metrics
     assert token not in backend.log() and token[:-1] not in backend.log()
     site = tmp_path / "site"
-    built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site)], cwd=REPO,
-                           env={**os.environ, "BACKEND_FAULTS_TOKEN": token, "NO_MKDOCS_2_WARNING": "1"},
-                           capture_output=True, text=True, timeout=180, check=False)
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site)],
+        cwd=REPO,
+        env={**os.environ, "BACKEND_FAULTS_TOKEN": token, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert built.returncode == 0, built.stderr[-2000:]
     leaked = [p for p in site.rglob("*") if p.is_file() and token.encode() in p.read_bytes()]
     assert leaked == [], f"the token is in the built site: {leaked}"

@@ -30,8 +30,9 @@ def test_a_failure_fails_exactly_the_requests_of_its_batch(tmp_path: Path) -> No
     0, 1, 2 and 6 are acknowledged and on disk."""
     path = tmp_path / "t.sqlite3"
     sizes: list[int] = []
-    writer = GroupCommit(lambda: _connect(path), lambda: None, _translate, max_batch=3, max_wait=0,
-                         on_batch=sizes.append)
+    writer = GroupCommit(
+        lambda: _connect(path), lambda: None, _translate, max_batch=3, max_wait=0, on_batch=sizes.append
+    )
 
     def insert(conn: sqlite3.Connection, numbers: list[int]) -> list[object]:
         return [conn.execute("INSERT INTO t(n) VALUES (?)", (0 if n == 4 else n,)).lastrowid for n in numbers]
@@ -147,5 +148,6 @@ def test_one_batch_of_mixed_writes_gives_each_request_its_own_answer(tmp_path: P
     conn = sqlite3.connect(path)
     stored = dict(conn.execute("SELECT id, body FROM items"))
     assert {item_id: stored[item_id] for item_id, _ in items} == {
-        item_id: f'{{"n":{n}}}' for n, (item_id, _) in enumerate(items) if n != 9}
+        item_id: f'{{"n":{n}}}' for n, (item_id, _) in enumerate(items) if n != 9
+    }
     assert conn.execute("SELECT value FROM counters ORDER BY name").fetchall() == [(8,), (5,)]

@@ -17,8 +17,9 @@ def test_memory_above_watermark_sheds_with_503_and_recovers(start_backend) -> No
     assert backend.ready()["checks"]["memory"]["rss_bytes"] < 200 * MiB
     backend.fault("memory", megabytes=300)
     with backend.client() as client:
-        shed = wait_for(lambda: (r := client.post("/api/counters/m/increment")).status_code == 503 and r,
-                        10, "the guard to shed")
+        shed = wait_for(
+            lambda: (r := client.post("/api/counters/m/increment")).status_code == 503 and r, 10, "the guard to shed"
+        )
         assert shed.json()["error"] == "overloaded" and int(shed.headers["retry-after"]) > 0
         ready = client.get("/ready")
         assert ready.status_code == 503 and ready.json()["failing"] == ["memory"]

@@ -72,8 +72,9 @@ def test_sigterm_drains_websockets_with_1001_finishes_in_flight_and_exits_0(star
         client.recv(timeout=5)
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             in_flight = pool.submit(httpx.post, f"{backend.url}/api/counters/drain/increment", timeout=20)
-            wait_for(lambda: backend.metric("backend_http_requests_in_flight") >= 2, 5,
-                     "the slow request to be in flight")
+            wait_for(
+                lambda: backend.metric("backend_http_requests_in_flight") >= 2, 5, "the slow request to be in flight"
+            )
             backend.proc.send_signal(signal.SIGTERM)
             try:
                 while True:
@@ -149,8 +150,12 @@ def test_hung_server_is_killed_and_restarted_by_the_watchdog(start_backend) -> N
     """Assert a server that stops answering (SIGSTOP: alive, silent) is killed and replaced within the
     watchdog's bound (failures x (interval + timeout)) plus a restart, counted and logged with why."""
     interval, timeout, failures = 0.5, 0.5, 3
-    backend = start_backend(mode="supervise", supervisor_health_interval=interval,
-                            supervisor_health_timeout=timeout, supervisor_health_failures=failures)
+    backend = start_backend(
+        mode="supervise",
+        supervisor_health_interval=interval,
+        supervisor_health_timeout=timeout,
+        supervisor_health_failures=failures,
+    )
     hung = backend.server_pid()
     # the watchdog takes over once the supervisor itself saw the server ready (before that, the ready
     # timeout bounds a start that hangs)
@@ -158,8 +163,11 @@ def test_hung_server_is_killed_and_restarted_by_the_watchdog(start_backend) -> N
     os.kill(hung, signal.SIGSTOP)
     stopped_at = time.monotonic()
     try:
-        wait_for(lambda: httpx.get(f"{backend.url}/health", timeout=0.5).json()["pid"] != hung, 30,
-                 "a new server after the hang")
+        wait_for(
+            lambda: httpx.get(f"{backend.url}/health", timeout=0.5).json()["pid"] != hung,
+            30,
+            "a new server after the hang",
+        )
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(hung, signal.SIGCONT)  # only if the watchdog did not kill it
@@ -172,9 +180,13 @@ def test_hung_server_is_killed_and_restarted_by_the_watchdog(start_backend) -> N
 
 def test_watchdog_leaves_a_healthy_server_alone(start_backend) -> None:
     """Assert a server that answers its probes is never killed by the watchdog."""
-    backend = start_backend(mode="supervise", supervisor_health_interval=0.1, supervisor_health_timeout=0.5,
-                            supervisor_health_failures=2)
+    backend = start_backend(
+        mode="supervise", supervisor_health_interval=0.1, supervisor_health_timeout=0.5, supervisor_health_failures=2
+    )
     pid = backend.server_pid()
-    wait_for(lambda: "watchdog:" in backend.log() or backend.metric("backend_http_requests_total", route="/health") >= 20,
-             15, "the watchdog to probe /health 20 times")
+    wait_for(
+        lambda: "watchdog:" in backend.log() or backend.metric("backend_http_requests_total", route="/health") >= 20,
+        15,
+        "the watchdog to probe /health 20 times",
+    )
     assert backend.server_pid() == pid and "watchdog:" not in backend.log()

@@ -50,14 +50,33 @@ def test_page_master_and_worker_commands_drive_the_backend(tmp_path: Path) -> No
     with live.running(tmp_path, "supervise") as backend:
         before = backend.metric("backend_http_requests_total")
         master = subprocess.Popen(
-            locust + _override(commands["master"][1:], {
-                "--host": backend.url, "--users": "20", "--spawn-rate": "20", "--run-time": "6s",
-                "--expect-workers": "1", "--master-bind-host": "127.0.0.1", "--master-bind-port": port,
-                "--csv": str(tmp_path / "run"), "--expect-workers-max-wait": "30"}),
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            locust
+            + _override(
+                commands["master"][1:],
+                {
+                    "--host": backend.url,
+                    "--users": "20",
+                    "--spawn-rate": "20",
+                    "--run-time": "6s",
+                    "--expect-workers": "1",
+                    "--master-bind-host": "127.0.0.1",
+                    "--master-bind-port": port,
+                    "--csv": str(tmp_path / "run"),
+                    "--expect-workers-max-wait": "30",
+                },
+            ),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         worker = subprocess.Popen(
             locust + _override(commands["worker"][1:], {"--master-host": "127.0.0.1", "--master-port": port}),
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             master_out, _ = master.communicate(timeout=90)
             worker_out, _ = worker.communicate(timeout=30)

@@ -12,7 +12,11 @@ import pytest
 from scripts.pinning import pinned
 
 # a child with three threads besides its main one, started before it is pinned
-CHILD = "import threading, time\n[threading.Thread(target=time.sleep, args=(60,), daemon=True).start() for _ in range(3)]\nprint('up', flush=True)\ntime.sleep(60)\n"
+CHILD = (
+    "import threading, time\n"
+    "[threading.Thread(target=time.sleep, args=(60,), daemon=True).start() for _ in range(3)]\n"
+    "print('up', flush=True)\ntime.sleep(60)\n"
+)
 
 
 def _affinities(pid: int) -> set[frozenset[int]]:
@@ -37,6 +41,5 @@ def test_every_thread_is_pinned_and_restored() -> None:
 
 
 def test_a_cpu_the_process_may_not_use_is_refused_by_name() -> None:
-    with pytest.raises(RuntimeError, match=r"pinning needs CPUs \[4096\]"):
-        with pinned({os.getpid(): {4096}}):
-            time.sleep(0)
+    with pytest.raises(RuntimeError, match=r"pinning needs CPUs \[4096\]"), pinned({os.getpid(): {4096}}):
+        time.sleep(0)

@@ -14,16 +14,31 @@ from scripts.results import REPO
 def test_bench_suite_runs_at_tiny_sizes() -> None:
     """Assert every suite produces its figures and the invariants hold: registry empty, one child, one port,
     fds back after the soak."""
-    done = subprocess.run([sys.executable, "-m", "scripts.bench", "--smoke"], cwd=REPO, capture_output=True,
-                          text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.bench", "--smoke"], cwd=REPO, capture_output=True, text=True, timeout=240
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     figures = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines() if line[:1].isalpha()}
-    for key in ("api.mixed.p99_seconds", "ws.broadcast_5.p99_seconds", "cache.zipf.hit_ratio",
-                "process.restart.p99_seconds", "api.throughput.hello_rps", "api.throughput.cache_read_ratio",
-                "ws.echo.p99_seconds", "memory.soak.requests", "memory.soak.slope_bound_bytes_per_kop",
-                "disk.fsyncs_per_second", "api.throughput.item_write_rps", "api.throughput.counter_increment_per_fsync",
-                "api.cpu.item_read_seconds_per_kreq", "api.cpu.mixed_seconds_per_kreq", "api.cpu.mixed_core_share",
-                "cache.trace.live_hit_ratio", "cache.trace.belady_hit_ratio", "cache.trace.tinylfu_lookup_seconds"):
+    for key in (
+        "api.mixed.p99_seconds",
+        "ws.broadcast_5.p99_seconds",
+        "cache.zipf.hit_ratio",
+        "process.restart.p99_seconds",
+        "api.throughput.hello_rps",
+        "api.throughput.cache_read_ratio",
+        "ws.echo.p99_seconds",
+        "memory.soak.requests",
+        "memory.soak.slope_bound_bytes_per_kop",
+        "disk.fsyncs_per_second",
+        "api.throughput.item_write_rps",
+        "api.throughput.counter_increment_per_fsync",
+        "api.cpu.item_read_seconds_per_kreq",
+        "api.cpu.mixed_seconds_per_kreq",
+        "api.cpu.mixed_core_share",
+        "cache.trace.live_hit_ratio",
+        "cache.trace.belady_hit_ratio",
+        "cache.trace.tinylfu_lookup_seconds",
+    ):
         assert float(figures[key]) > 0, key
     assert float(figures["api.capacity_rps"]) == 100  # both smoke rates (50, 100/s) keep p99 far under 25 ms
     assert float(figures["api.capacity_pinned_rps"]) == 100

@@ -33,7 +33,11 @@ def test_slope_finds_growth_and_bounds_flat_noise() -> None:
 
 def test_compare_flags_only_beyond_tolerance_in_the_right_direction() -> None:
     """Assert a 30 % slower latency or a 30 % lower hit ratio is flagged; 10 % noise is not."""
-    rows = {r.key: r for r in compare({"lat": 1.3, "hit": 0.6, "noise": 1.1}, {"lat": 1.0, "hit": 0.9, "noise": 1.0},
-                                      higher_is_better={"hit"})}
+    rows = {
+        r.key: r
+        for r in compare(
+            {"lat": 1.3, "hit": 0.6, "noise": 1.1}, {"lat": 1.0, "hit": 0.9, "noise": 1.0}, higher_is_better={"hit"}
+        )
+    }
     assert rows["lat"].worse and rows["hit"].worse and not rows["noise"].worse
     assert rows["lat"].ratio == pytest.approx(1.3)

@@ -32,7 +32,8 @@ def test_parse_reads_rate_count_and_p99() -> None:
 def test_parse_counts_non_2xx_and_socket_errors_and_units() -> None:
     """Assert failed answers and socket errors add up, and a p99 in seconds or microseconds converts."""
     failing = CLEAN.replace("     99%   10.12ms", "     99%    1.20s") + (
-        "  Socket errors: connect 0, read 2, write 0, timeout 3\n  Non-2xx or 3xx responses: 11\n")
+        "  Socket errors: connect 0, read 2, write 0, timeout 3\n  Non-2xx or 3xx responses: 11\n"
+    )
     run = parse(failing)
     assert run.errors == 16 and run.p99_seconds == pytest.approx(1.2)
     assert "timeout 3" in str(run.failure("GET /x"))

@@ -34,7 +34,16 @@ def test_doctor_on_a_healthy_backend_is_all_ok(start_backend, capsys: pytest.Cap
     code, rows = run(capsys, "doctor", "--url", backend.url, "--data-dir", str(backend.data_dir))
     not_ok = {name: (row["status"], row["detail"]) for name, row in rows.items() if row["status"] != "ok"}
     assert code == 0 and not not_ok, not_ok
-    assert {name.split(".")[0] for name in rows} == {"http", "errors", "latency", "ws", "cache", "db", "process", "host"}
+    assert {name.split(".")[0] for name in rows} == {
+        "http",
+        "errors",
+        "latency",
+        "ws",
+        "cache",
+        "db",
+        "process",
+        "host",
+    }
     assert all(row["runbook"] == "" for row in rows.values())
     assert rows["cache.hit_ratio"]["value"] == 1.0
 
@@ -82,10 +91,15 @@ def test_slow_api_warns_latency_check(start_backend, capsys: pytest.CaptureFixtu
     """Assert injected 1.2 s latency under traffic makes latency.p95 cross the 1 s limit."""
     backend = start_backend()
     backend.fault("latency", seconds=1.2)
-    with backend.background_requests("GET", "/api/counters/slow"), \
-            backend.background_requests("GET", "/api/counters/slow2"):
-        wait_for(lambda: backend.metric("backend_http_request_duration_seconds_count", route="/api/counters/{name}")
-                 >= 2, 15, "slow requests to complete")
+    with (
+        backend.background_requests("GET", "/api/counters/slow"),
+        backend.background_requests("GET", "/api/counters/slow2"),
+    ):
+        wait_for(
+            lambda: backend.metric("backend_http_request_duration_seconds_count", route="/api/counters/{name}") >= 2,
+            15,
+            "slow requests to complete",
+        )
         code, rows = run(capsys, "latency", "--url", backend.url)
     assert code == 1 and rows["latency.p95"]["status"] == "warn"
     assert rows["latency.p95"]["value"] > 1.0 and rows["latency.p95"]["runbook"] == "api-latency-high"
@@ -139,8 +153,11 @@ def test_supervisor_restarts_fail_process_check(start_backend, capsys: pytest.Ca
     for _ in range(3):
         pid = backend.server_pid()
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda old=pid: httpx.get(f"{backend.url}/ready").status_code == 200
-                 and backend.server_pid() != old, 10, "the restarted server")
+        wait_for(
+            lambda old=pid: httpx.get(f"{backend.url}/ready").status_code == 200 and backend.server_pid() != old,
+            10,
+            "the restarted server",
+        )
     code, rows = run(capsys, "process", "--url", backend.url)
     assert code == 1 and rows["process.restarts"]["status"] == "fail"
     assert rows["process.restarts"]["runbook"] == "backend-crash-looping"
@@ -161,8 +178,9 @@ def test_restarts_outside_the_limits_window_do_not_fail_the_check() -> None:
 
 
 @pytest.mark.root
-def test_host_disk_full_fails_host_check(tmp_path: Path, shared_backend: Live,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_host_disk_full_fails_host_check(
+    tmp_path: Path, shared_backend: Live, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Assert a data directory on a full filesystem fails host.disk_free."""
     from tests.faults import tmpfs
 
@@ -177,14 +195,17 @@ def test_host_disk_full_fails_host_check(tmp_path: Path, shared_backend: Live,
     assert rows["host.disk_free"]["runbook"] == load_thresholds()["host.disk_free_ratio"].runbook
 
 
-def test_run_passes_a_correct_page_and_reports_a_wrong_one(shared_backend: Live, tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_passes_a_correct_page_and_reports_a_wrong_one(
+    shared_backend: Live, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Assert `checks run` passes a true page, and on a wrong expected output exits 1 with a diff."""
     good = tmp_path / "good.md"
-    good.write_text('```console\n$ curl -fsS "$BACKEND_URL/health"\n{"status":"ok",...}\n'
-                    '$ checks http --url "$BACKEND_URL" --samples 3 | grep -c "^ok  *http\\.health "\n1\n```\n\n'
-                    '<!-- checks: mutating -->\n```console\n$ curl -fsS -X POST "$BACKEND_URL/api/counters/run/increment"\n'
-                    '{"name":"run","value":...}\n```\n')
+    good.write_text(
+        '```console\n$ curl -fsS "$BACKEND_URL/health"\n{"status":"ok",...}\n'
+        '$ checks http --url "$BACKEND_URL" --samples 3 | grep -c "^ok  *http\\.health "\n1\n```\n\n'
+        '<!-- checks: mutating -->\n```console\n$ curl -fsS -X POST "$BACKEND_URL/api/counters/run/increment"\n'
+        '{"name":"run","value":...}\n```\n'
+    )
     assert main(["run", str(good), "--url", shared_backend.url]) == 0
     out = capsys.readouterr().out
     assert "2 of 2 steps passed, 1 blocks skipped" in out and "--allow-mutating" in out

@@ -25,14 +25,30 @@ CASES = [
     ("refused ws", _dead, ["ws"], "connection refused"),
     ("garbage", lambda: raw_server(b"\x00\x01garbage\r\n\r\n"), ["doctor"], "not HTTP the backend speaks"),
     ("silent", lambda: raw_server(None), ["doctor", "--timeout", "0.5"], "did not answer within 0.5 s"),
-    ("html", lambda: http_server({"/health": (200, "text/html", "<html>hi</html>")}), ["doctor"],
-     "not the backend's JSON"),
-    ("wrong json", lambda: http_server({"/health": (200, "application/json", '{"hello": 1}')}), ["http"],
-     "not the backend's liveness JSON"),
-    ("metrics garbage", lambda: http_server({"/health": HEALTH, "/metrics": (200, "text/plain", "{{{ not metrics")}),
-     ["errors"], "not valid Prometheus exposition text"),
-    ("metrics foreign", lambda: http_server({"/health": HEALTH, "/metrics": (200, "text/plain", "up 1\n")}),
-     ["cache"], "has no backend_* metrics"),
+    (
+        "html",
+        lambda: http_server({"/health": (200, "text/html", "<html>hi</html>")}),
+        ["doctor"],
+        "not the backend's JSON",
+    ),
+    (
+        "wrong json",
+        lambda: http_server({"/health": (200, "application/json", '{"hello": 1}')}),
+        ["http"],
+        "not the backend's liveness JSON",
+    ),
+    (
+        "metrics garbage",
+        lambda: http_server({"/health": HEALTH, "/metrics": (200, "text/plain", "{{{ not metrics")}),
+        ["errors"],
+        "not valid Prometheus exposition text",
+    ),
+    (
+        "metrics foreign",
+        lambda: http_server({"/health": HEALTH, "/metrics": (200, "text/plain", "up 1\n")}),
+        ["cache"],
+        "has no backend_* metrics",
+    ),
     ("metrics 404", lambda: http_server({"/health": HEALTH}), ["process"], "/metrics answered 404"),
     ("bad scheme", lambda: contextlib.nullcontext("ftp://127.0.0.1:21"), ["doctor"], "bad URL 'ftp://127.0.0.1:21'"),
     ("no host", lambda: contextlib.nullcontext("http://"), ["doctor"], "bad URL 'http://'"),
@@ -43,20 +59,23 @@ CASES = [
     ("missing thresholds", _dead, ["thresholds", "--thresholds", "/nonexistent/t.yaml"], "thresholds file not found"),
     ("malformed thresholds", _dead, ["thresholds", "--thresholds", "{bad_yaml}"], "not valid YAML"),
     ("invalid threshold", _dead, ["doctor", "--thresholds", "{bad_entry}"], "memory.rss_ratio.severity"),
-    ("host remote", _dead, ["host", "--url", "http://10.255.255.1:9"],
-     "run `checks host` on the backend's host"),
+    ("host remote", _dead, ["host", "--url", "http://10.255.255.1:9"], "run `checks host` on the backend's host"),
 ]
 
 
 @pytest.mark.parametrize(("case", "server", "args", "needle"), CASES, ids=[c[0] for c in CASES])
-def test_expected_failure_is_one_line_and_exit_2(tmp_path: Path, case: str, server, args: list[str],
-                                                 needle: str) -> None:
+def test_expected_failure_is_one_line_and_exit_2(
+    tmp_path: Path, case: str, server, args: list[str], needle: str
+) -> None:
     """Assert the CLI exits 2 with exactly one stderr line naming the problem, and no traceback."""
     files = {
         "skip_page": ("page.md", "<!-- checks: skip -->\n```console\n$ true\n```\n"),
         "bad_yaml": ("bad.yaml", "memory.rss_ratio: [unclosed\n"),
-        "bad_entry": ("entry.yaml", "memory.rss_ratio: {value: 0.8, unit: ratio, comparison: '>', severity: loud,"
-                                    " for: 5m, runbook: memory-high, why: x}\n"),
+        "bad_entry": (
+            "entry.yaml",
+            "memory.rss_ratio: {value: 0.8, unit: ratio, comparison: '>', severity: loud,"
+            " for: 5m, runbook: memory-high, why: x}\n",
+        ),
     }
     for filename, text in files.values():
         (tmp_path / filename).write_text(text)
@@ -64,8 +83,13 @@ def test_expected_failure_is_one_line_and_exit_2(tmp_path: Path, case: str, serv
     with server() as url:
         if "--url" not in args:
             args += ["--url", url]
-        done = subprocess.run([sys.executable, "-m", "checks", *args], capture_output=True, text=True,
-                              timeout=60, cwd=Path(__file__).resolve().parents[2])
+        done = subprocess.run(
+            [sys.executable, "-m", "checks", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=Path(__file__).resolve().parents[2],
+        )
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2, done.stderr + done.stdout
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr

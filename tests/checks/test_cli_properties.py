@@ -29,19 +29,28 @@ def _stays_on_loopback(url: str) -> bool:
 
 URLS = st.one_of(
     st.text(max_size=40),
-    st.builds(lambda host, rest: f"http://{host}{rest}", st.sampled_from(["[::1", "[::1]", "127.0.0.1", "", "[",
-                                                                          "localhost", "127.0.0.1:99999", ":"]),
-              st.text(max_size=15)),
+    st.builds(
+        lambda host, rest: f"http://{host}{rest}",
+        st.sampled_from(["[::1", "[::1]", "127.0.0.1", "", "[", "localhost", "127.0.0.1:99999", ":"]),
+        st.text(max_size=15),
+    ),
     st.just(f"http://127.0.0.1:{DEAD_PORT}"),
 )
 NUMBERS = st.one_of(st.text(max_size=8), st.floats(allow_nan=True).map(str), st.integers().map(str))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(command=st.sampled_from(COMMANDS), url=URLS, timeout=NUMBERS, interval=NUMBERS,
-       samples=NUMBERS, extra=st.lists(st.text(max_size=10), max_size=2))
-def test_no_argument_prints_a_traceback(command: str, url: str, timeout: str, interval: str, samples: str,
-                                        extra: list[str]) -> None:
+@given(
+    command=st.sampled_from(COMMANDS),
+    url=URLS,
+    timeout=NUMBERS,
+    interval=NUMBERS,
+    samples=NUMBERS,
+    extra=st.lists(st.text(max_size=10), max_size=2),
+)
+def test_no_argument_prints_a_traceback(
+    command: str, url: str, timeout: str, interval: str, samples: str, extra: list[str]
+) -> None:
     """Assert any command, URL, number and stray argument ends in exit 0, 1 or 2 without a traceback."""
     assume(_stays_on_loopback(url))
     argv = [command, "--url", url, "--timeout", timeout, "--interval", interval, "--samples", samples, *extra]
@@ -69,5 +78,6 @@ def test_the_malformed_ipv6_url_from_the_issue_is_one_line() -> None:
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         code = main(["doctor", "--url", "http://[::1"])
-    assert code == 2 and err.getvalue().strip() == ("checks: bad URL 'http://[::1': expected http://HOST:PORT, "
-                                                     "e.g. http://127.0.0.1:8080")
+    assert code == 2 and err.getvalue().strip() == (
+        "checks: bad URL 'http://[::1': expected http://HOST:PORT, e.g. http://127.0.0.1:8080"
+    )

@@ -51,38 +51,46 @@ def test_blocks_steps_and_directives_are_parsed() -> None:
     first = blocks[0]
     assert first.start == 5 and first.safety is Safety.READ_ONLY
     assert [(s.command, s.expected, s.line) for s in first.steps] == [
-        ("echo hello", "hello", 6), ("printf 'a\\nb\\nc\\n'", "a\n...", 8)]
+        ("echo hello", "hello", 6),
+        ("printf 'a\\nb\\nc\\n'", "a\n...", 8),
+    ]
     assert blocks[1].safety is Safety.MUTATING and blocks[1].steps[0].command == "echo one \\\n    two"
     assert blocks[2].safety is Safety.SKIP and blocks[2].skip_reason == "needs production credentials"
 
 
-@pytest.mark.parametrize(("directive", "message"), [
-    ("<!-- checks: skip -->", "needs a reason"),
-    ("<!-- checks: sometimes -->", "unknown directive 'checks: sometimes'"),
-    ("<!-- checks: mutate -->", "did you mean `checks: mutating`"),
-    ("<!-- check: mutating -->", "is not a directive; did you mean `<!-- checks: mutating -->`"),
-    ("<!-- chekcs: destructive -->", "did you mean `<!-- checks: destructive -->`"),
-])
+@pytest.mark.parametrize(
+    ("directive", "message"),
+    [
+        ("<!-- checks: skip -->", "needs a reason"),
+        ("<!-- checks: sometimes -->", "unknown directive 'checks: sometimes'"),
+        ("<!-- checks: mutate -->", "did you mean `checks: mutating`"),
+        ("<!-- check: mutating -->", "is not a directive; did you mean `<!-- checks: mutating -->`"),
+        ("<!-- chekcs: destructive -->", "did you mean `<!-- checks: destructive -->`"),
+    ],
+)
 def test_bad_directives_are_rejected_with_the_line(directive: str, message: str) -> None:
     """Assert a skip without a reason, or an unknown directive, is an error naming page and line."""
     with pytest.raises(PageError, match=rf"p.md:1: .*{message}"):
         parse(f"{directive}\n```console\n$ true\n```\n", Path("p.md"))
 
 
-@pytest.mark.parametrize(("expected", "actual", "ok"), [
-    ("hello", "hello\n", True),
-    ("hello", "hello world", False),
-    ('{"status":"ready",...}', '{"status":"ready","failing":[]}', True),
-    ("a\n...\nd", "a\nb\nc\nd", True),
-    ("...ok", "all checks ok", True),
-    ("a.b", "axb", False),
-    ("", "", True),
-    ("x", "", False),
-    ("# TYPE c counter\n...", "# TYPE c counter", True),
-    ("# TYPE c counter\n...", '# TYPE c counter\nc_total{k="a"} 1.0', True),
-    ("...\nlast", "last", True),
-    ("a\n...\nb", "a\nx\nc", False),
-])
+@pytest.mark.parametrize(
+    ("expected", "actual", "ok"),
+    [
+        ("hello", "hello\n", True),
+        ("hello", "hello world", False),
+        ('{"status":"ready",...}', '{"status":"ready","failing":[]}', True),
+        ("a\n...\nd", "a\nb\nc\nd", True),
+        ("...ok", "all checks ok", True),
+        ("a.b", "axb", False),
+        ("", "", True),
+        ("x", "", False),
+        ("# TYPE c counter\n...", "# TYPE c counter", True),
+        ("# TYPE c counter\n...", '# TYPE c counter\nc_total{k="a"} 1.0', True),
+        ("...\nlast", "last", True),
+        ("a\n...\nb", "a\nx\nc", False),
+    ],
+)
 def test_ellipsis_matches_any_text_and_nothing_else_is_loose(expected: str, actual: str, ok: bool) -> None:
     """Assert '...' is the only wildcard and regex characters are literal."""
     assert matches(expected, actual) is ok
@@ -90,8 +98,7 @@ def test_ellipsis_matches_any_text_and_nothing_else_is_loose(expected: str, actu
 
 def test_run_step_reports_exit_status_and_diff(tmp_path: Path) -> None:
     """Assert a wrong output and a wrong exit status both fail with a readable reason and diff."""
-    steps = parse("```console\n$ echo actual\nexpected\n$ exit 3\n[exit 3]\n$ false\n```\n",
-                  Path("p.md"))[0].steps
+    steps = parse("```console\n$ echo actual\nexpected\n$ exit 3\n[exit 3]\n$ false\n```\n", Path("p.md"))[0].steps
     env = dict(os.environ)
     wrong, exit3, failing = (run_step(s, env, 5, tmp_path) for s in steps)
     assert not wrong.passed and "- 3 | expected" in wrong.report(Path("p.md"))
@@ -114,12 +121,20 @@ def test_an_ordinary_comment_above_a_fence_is_left_alone() -> None:
 def test_the_diff_marks_only_lines_that_really_differ_with_page_line_numbers(tmp_path: Path) -> None:
     """Assert lines matched through `...` (inside a line, or a lone `...` for several lines) are not
     marked, the one wrong line is, and every page line carries its number."""
-    page = ("text\n```console\n$ printf 'head\\nt=1.25 ms\\nx\\ny\\nstatus: FAIL\\nend\\n'\n"
-            "head\nt=... ms\n...\nstatus: ok\nend\n```\n")
+    page = (
+        "text\n```console\n$ printf 'head\\nt=1.25 ms\\nx\\ny\\nstatus: FAIL\\nend\\n'\n"
+        "head\nt=... ms\n...\nstatus: ok\nend\n```\n"
+    )
     outcome = run_step(parse(page, Path("p.md"))[0].steps[0], dict(os.environ), 5, tmp_path)
     rows = outcome.report(Path("p.md")).splitlines()[2:]
-    assert rows == ["  4 | head", "  5 | t=... ms", "  6 | ...", "- 7 | status: ok", "+   | status: FAIL",
-                    "  8 | end"], rows
+    assert rows == [
+        "  4 | head",
+        "  5 | t=... ms",
+        "  6 | ...",
+        "- 7 | status: ok",
+        "+   | status: FAIL",
+        "  8 | end",
+    ], rows
 
 
 def test_a_timed_out_command_leaves_no_process_and_says_timeout(tmp_path: Path) -> None:
@@ -147,9 +162,16 @@ def test_a_page_example_failure_is_reported_without_framework_frames(tmp_path: P
         "@pytest.fixture(scope='session')\ndef live_backend():\n"
         "    class L: url = 'http://127.0.0.1:9'; data_dir = None\n    return L()\n"
         "pytest_collect_file = Sybil(parsers=page_sybil().parsers, patterns=['*.md'], fixtures=['live_backend'])"
-        ".pytest()\n" % str(REPO))
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "page.md"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+        ".pytest()\n" % str(REPO)
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "page.md"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     out = done.stdout
     assert done.returncode == 1 and "1 failed, 1 passed" in out, out
     assert "page.md::line:6,column:1" in out, out

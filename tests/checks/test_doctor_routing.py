@@ -24,12 +24,24 @@ def _row(check: str, status: Status, runbook: str = "") -> Result:
 def test_failing_rows_are_ranked_cause_before_symptom() -> None:
     """Assert the most severe finding comes first and, among equals, a locked database before the API
     errors it causes; a warning never outranks a failure; ok then skipped rows come last."""
-    rows = [_row("latency.p95", Status.WARN, "api-latency-high"), _row("http.health", Status.OK),
-            _row("db.lock_wait", Status.SKIP), _row("errors.ratio", Status.FAIL, "api-error-rate-high"),
-            _row("ws.disconnects", Status.WARN, "websocket-disconnect-storm"),
-            _row("http.ready", Status.FAIL, "database-unavailable"), _row("ws.probe", Status.ERROR, "backend-down")]
-    assert [r.check for r in ranked(rows)] == ["ws.probe", "http.ready", "errors.ratio", "ws.disconnects",
-                                               "latency.p95", "http.health", "db.lock_wait"]
+    rows = [
+        _row("latency.p95", Status.WARN, "api-latency-high"),
+        _row("http.health", Status.OK),
+        _row("db.lock_wait", Status.SKIP),
+        _row("errors.ratio", Status.FAIL, "api-error-rate-high"),
+        _row("ws.disconnects", Status.WARN, "websocket-disconnect-storm"),
+        _row("http.ready", Status.FAIL, "database-unavailable"),
+        _row("ws.probe", Status.ERROR, "backend-down"),
+    ]
+    assert [r.check for r in ranked(rows)] == [
+        "ws.probe",
+        "http.ready",
+        "errors.ratio",
+        "ws.disconnects",
+        "latency.p95",
+        "http.health",
+        "db.lock_wait",
+    ]
 
 
 def test_runbook_links_point_at_the_published_site(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,23 +51,41 @@ def test_runbook_links_point_at_the_published_site(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("HANDBOOK_SITE_URL", "https://handbook.example/ops")
     assert runbook_url(site_url(), "memory-high") == "https://handbook.example/ops/runbooks/memory-high/"
     assert site_url("https://other.example") == "https://other.example/"
-    assert runbook_url(site_url(), "memory-high", "backend-3.example:8080") == \
-        "https://handbook.example/ops/runbooks/memory-high/?instance=backend-3.example:8080"
+    assert (
+        runbook_url(site_url(), "memory-high", "backend-3.example:8080")
+        == "https://handbook.example/ops/runbooks/memory-high/?instance=backend-3.example:8080"
+    )
 
 
 def test_an_unreachable_backend_names_backend_down() -> None:
     """Assert doctor against nothing exits 2 in one line that links the Backend down runbook for that backend."""
     port = free_port()
-    done = subprocess.run([sys.executable, "-m", "checks", "doctor", "--url", f"http://127.0.0.1:{port}",
-                           "--site-url", "https://handbook.example/"], capture_output=True, text=True, timeout=30,
-                          cwd=REPO)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "checks",
+            "doctor",
+            "--url",
+            f"http://127.0.0.1:{port}",
+            "--site-url",
+            "https://handbook.example/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+    )
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "connection refused" in done.stderr
-    assert done.stderr.strip().endswith(f"open https://handbook.example/runbooks/backend-down/?instance=127.0.0.1:{port}")
+    assert done.stderr.strip().endswith(
+        f"open https://handbook.example/runbooks/backend-down/?instance=127.0.0.1:{port}"
+    )
 
 
-def test_missing_data_dir_is_a_skip_row_never_a_guess(shared_backend: Live, capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_data_dir_is_a_skip_row_never_a_guess(
+    shared_backend: Live, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Assert that with BACKEND_DATA_DIR unset (or empty, as an unset variable expands) doctor keeps
     every file row as `skip`, saying which variable to set, counts them, and exits 0 when the rest is ok."""
     monkeypatch.delenv("BACKEND_DATA_DIR", raising=False)
@@ -71,8 +101,13 @@ def test_missing_data_dir_is_a_skip_row_never_a_guess(shared_backend: Live, caps
 
 def test_a_data_dir_that_does_not_exist_is_an_error(shared_backend: Live) -> None:
     """Assert a mistyped data directory stops with exit 2 instead of checking some other directory."""
-    done = subprocess.run([sys.executable, "-m", "checks", "db", "--url", shared_backend.url, "--data-dir",
-                           "/nonexistent/data"], capture_output=True, text=True, timeout=30, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-m", "checks", "db", "--url", shared_backend.url, "--data-dir", "/nonexistent/data"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+    )
     assert done.returncode == 2 and "--data-dir /nonexistent/data: no such directory" in done.stderr
 
 
@@ -83,5 +118,7 @@ def test_plain_report_opens_with_the_page_to_read_first(start_backend, capsys: p
     assert main(["doctor", "--url", backend.url, "--site-url", "https://handbook.example/"]) == 1
     lines = capsys.readouterr().out.splitlines()
     instance = backend.url.removeprefix("http://")
-    assert lines[1].startswith(f"open first: https://handbook.example/runbooks/database-unavailable/?instance={instance} (")
+    assert lines[1].startswith(
+        f"open first: https://handbook.example/runbooks/database-unavailable/?instance={instance} ("
+    )
     assert "-> https://handbook.example/runbooks/database-unavailable/" in lines[2]

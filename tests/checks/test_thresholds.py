@@ -69,16 +69,29 @@ MALFORMED = [
     ("severity", _mutate("cache.hit_ratio", "severity", "page"), "cache.hit_ratio.severity: expected one of"),
     ("duration", _mutate("cache.hit_ratio", "for", "10 minutes"), "cache.hit_ratio.for: expected a duration"),
     ("slug", _mutate("cache.hit_ratio", "runbook", "Cache Page"), "cache.hit_ratio.runbook: expected a page slug"),
-    ("alert without promql", _mutate("memory.shedding", "promql", KeyError), "memory.shedding.promql: expected the PromQL"),
-    ("window unused", _mutate("memory.shedding", "window", "5m"), "memory.shedding: window is set but the promql does not"),
+    (
+        "alert without promql",
+        _mutate("memory.shedding", "promql", KeyError),
+        "memory.shedding.promql: expected the PromQL",
+    ),
+    (
+        "window unused",
+        _mutate("memory.shedding", "window", "5m"),
+        "memory.shedding: window is set but the promql does not",
+    ),
     ("window missing", _mutate("process.restarts", "window", KeyError), "process.restarts: promql uses $window but no"),
-    ("window text", _mutate("process.restarts", "window", "ten minutes"), "process.restarts.window: expected a duration"),
+    (
+        "window text",
+        _mutate("process.restarts", "window", "ten minutes"),
+        "process.restarts.window: expected a duration",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("case", "data", "message"), MALFORMED, ids=[c[0] for c in MALFORMED])
-def test_malformed_file_is_rejected_naming_file_key_and_expectation(tmp_path: Path, case: str, data: object,
-                                                                    message: str) -> None:
+def test_malformed_file_is_rejected_naming_file_key_and_expectation(
+    tmp_path: Path, case: str, data: object, message: str
+) -> None:
     """Assert each malformed file fails to load with the path, the key and what was expected."""
     path = _write(tmp_path, data)
     with pytest.raises(ThresholdsError) as info:
@@ -93,12 +106,25 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
         load(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize(("value", "unit", "text"), [
-    (0.0123, "ratio", "1.2 %"), (108.8, "bytes", "109 B"), (30_100, "bytes", "29.4 KiB"), (3 * 2**20, "bytes", "3.0 MiB"),
-    (0.0065, "seconds", "6.5 ms"), (1.94, "seconds", "1.94 s"), (11826.5, "per_second", "11,826/s"),
-    (0.5, "per_second", "0.5/s"), (1.99609, "per_second", "2.0/s"), (0.0166667, "per_second", "0.017/s"),
-    (0, "per_second", "0.0/s"), (1_000_000, "count", "1,000,000"), (3, "count", "3"), (2.5, "count", "2.5"),
-])
+@pytest.mark.parametrize(
+    ("value", "unit", "text"),
+    [
+        (0.0123, "ratio", "1.2 %"),
+        (108.8, "bytes", "109 B"),
+        (30_100, "bytes", "29.4 KiB"),
+        (3 * 2**20, "bytes", "3.0 MiB"),
+        (0.0065, "seconds", "6.5 ms"),
+        (1.94, "seconds", "1.94 s"),
+        (11826.5, "per_second", "11,826/s"),
+        (0.5, "per_second", "0.5/s"),
+        (1.99609, "per_second", "2.0/s"),
+        (0.0166667, "per_second", "0.017/s"),
+        (0, "per_second", "0.0/s"),
+        (1_000_000, "count", "1,000,000"),
+        (3, "count", "3"),
+        (2.5, "count", "2.5"),
+    ],
+)
 def test_format_value_reads_for_people(value: float, unit: str, text: str) -> None:
     """Assert each unit's reading: percent, KiB/MiB, ms/s, rates and counts without exponents."""
     assert format_value(value, unit) == text

@@ -36,9 +36,26 @@ def test_schemathesis_finds_nothing(production_like: Live, record_property: pyte
     cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert cli, "schemathesis is a test dependency (pyproject.toml); reinstall with make test"
     started = time.monotonic()
-    done = subprocess.run([cli, "run", f"{production_like.url}/openapi.json", "--checks", "all",
-                           "--max-examples", MAX_EXAMPLES, "--seed", SEED, "--workers", "1",
-                           "--no-color"], capture_output=True, text=True, timeout=280, check=False)
+    done = subprocess.run(
+        [
+            cli,
+            "run",
+            f"{production_like.url}/openapi.json",
+            "--checks",
+            "all",
+            "--max-examples",
+            MAX_EXAMPLES,
+            "--seed",
+            SEED,
+            "--workers",
+            "1",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
     seconds = time.monotonic() - started
     cases = re.search(r"(\d+) generated", done.stdout)
     record_property("schemathesis", f"{cases.group(1) if cases else '?'} cases in {seconds:.1f} s")

@@ -16,8 +16,11 @@ def test_online_backup_restores_into_a_working_backend(start_backend, tmp_path: 
         for _ in range(7):
             client.post("/api/counters/restored/increment")
         backup = tmp_path / "backup.sqlite3"
-        subprocess.run([require("sqlite3", "sqlite3"), str(source.data_dir / "backend.sqlite3"), f".backup {backup}"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [require("sqlite3", "sqlite3"), str(source.data_dir / "backend.sqlite3"), f".backup {backup}"],
+            check=True,
+            capture_output=True,
+        )
         client.post("/api/items", json={"after": "backup"})  # not in the backup
     check = subprocess.run(["sqlite3", str(backup), "PRAGMA integrity_check;"], capture_output=True, text=True)
     assert check.stdout.strip() == "ok"

@@ -66,8 +66,13 @@ def test_nginx_keeps_metrics_to_the_monitoring_network_and_never_proxies_faults(
         with httpx.Client(transport=elsewhere, timeout=10) as other:
             assert other.get(f"{url}/metrics").status_code == 403
             assert other.get(f"{url}/health").status_code == 200  # the rest is for everyone
-        for method, path in (("GET", "/_faults"), ("PUT", "/_faults/db"), ("POST", "/_faults/ws-drop"),
-                             ("GET", "/_faults/../_faults"), ("GET", "/_FAULTS")):
+        for method, path in (
+            ("GET", "/_faults"),
+            ("PUT", "/_faults/db"),
+            ("POST", "/_faults/ws-drop"),
+            ("GET", "/_faults/../_faults"),
+            ("GET", "/_FAULTS"),
+        ):
             answer = httpx.request(method, f"{url}{path}", headers=token, json={"unavailable": True})
             assert answer.status_code == 404, (method, path, answer.status_code)
     assert httpx.get(f"{backend.url}/_faults", headers=token).json()["db_unavailable"] is False

@@ -19,8 +19,12 @@ def test_admission_control_refuses_the_excess_and_keeps_what_it_admits_faster(tm
     """Assert with admission control: up, memory bounded, normal again within 5 s, no acknowledged
     write lost, the excess refused; and that it serves faster and falls behind less than without it."""
     with_it, without = overload.run(tmp_path, quick=True)
-    for target in ("the process stays up", "memory bounded (RSS under twice its start)",
-                   "latency back to normal within 5 s of the load ending", "0 acknowledged writes lost"):
+    for target in (
+        "the process stays up",
+        "memory bounded (RSS under twice its start)",
+        "latency back to normal within 5 s of the load ending",
+        "0 acknowledged writes lost",
+    ):
         assert with_it.targets[target], f"{target}: {with_it.to_json()}"
     assert with_it.refused > 0 and without.refused == 0, (with_it.to_json(), without.to_json())
     assert with_it.admitted_p99_seconds < without.admitted_p99_seconds, (with_it.to_json(), without.to_json())

@@ -32,10 +32,12 @@ def _page_of(name: str) -> Path:
 @pytest.fixture(scope="session")
 def gamedays(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GameDay | str]:
     """Every scenario's game day (or why this machine could not make its fault)."""
+
     def one(name: str) -> GameDay | str:
         try:
-            return run(_page_of(name).relative_to(REPO), SCENARIOS[name], tmp_path_factory.mktemp(name),
-                       say=lambda line: None)
+            return run(
+                _page_of(name).relative_to(REPO), SCENARIOS[name], tmp_path_factory.mktemp(name), say=lambda line: None
+            )
         except FaultUnavailable as exc:
             return str(exc)
 
@@ -44,8 +46,9 @@ def gamedays(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GameDay | st
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_runbook_handles_its_fault(name: str, gamedays: dict[str, GameDay | str],
-                                   record_property: pytest.RecordProperty) -> None:
+def test_runbook_handles_its_fault(
+    name: str, gamedays: dict[str, GameDay | str], record_property: pytest.RecordProperty
+) -> None:
     """Assert doctor names the page first, its failing outputs are what the reader sees, its own
     mitigation restores service, and its verify steps pass."""
     day = gamedays[name]
@@ -83,15 +86,27 @@ def _copy(page: str, tmp: Path, *changes: tuple[str, str]) -> Path:
 
 def test_a_page_run_under_a_fault_it_is_not_for_fails(tmp_path: Path) -> None:
     """Assert the latency page under an error spike fails: doctor names another page first."""
-    day = run(Path("runbooks/api-latency-high.md"), SCENARIOS["error-spike"], tmp_path, say=lambda line: None,
-              detect_deadline=8, healthy_deadline=5)
+    day = run(
+        Path("runbooks/api-latency-high.md"),
+        SCENARIOS["error-spike"],
+        tmp_path,
+        say=lambda line: None,
+        detect_deadline=8,
+        healthy_deadline=5,
+    )
     assert not day.routed and day.doctor_first == "api-error-rate-high" and not day.passed
 
 
 def test_a_diagnose_block_showing_the_healthy_output_fails_under_its_fault(tmp_path: Path) -> None:
     """Assert a diagnose step whose expected output is the healthy one fails against the sick backend."""
-    page = _copy("api-error-rate-high.md", tmp_path, ("    fail  errors.ratio ... of ... API requests were 5xx",
-                                                      "    ok    errors.ratio ... of ... API requests were 5xx"))
+    page = _copy(
+        "api-error-rate-high.md",
+        tmp_path,
+        (
+            "    fail  errors.ratio ... of ... API requests were 5xx",
+            "    ok    errors.ratio ... of ... API requests were 5xx",
+        ),
+    )
     day = run(page, SCENARIOS["error-spike"], tmp_path / "run", say=lambda line: None)
     failed = [s for s in day.steps if not s.passed]
     assert day.routed and not day.passed
@@ -100,8 +115,12 @@ def test_a_diagnose_block_showing_the_healthy_output_fails_under_its_fault(tmp_p
 
 def test_a_mitigation_that_does_not_restore_service_fails(tmp_path: Path) -> None:
     """Assert a mitigation that only pretends (keeps the evidence, never restarts) leaves the game day red."""
-    page = _copy("memory-high.md", tmp_path, ('kill -TERM "$server"; ', ""),
-                 ("$ timeout 30 sh -c 'until curl", "$ timeout 3 sh -c 'until curl"))
+    page = _copy(
+        "memory-high.md",
+        tmp_path,
+        ('kill -TERM "$server"; ', ""),
+        ("$ timeout 30 sh -c 'until curl", "$ timeout 3 sh -c 'until curl"),
+    )
     day = run(page, SCENARIOS["memory-pressure"], tmp_path / "run", say=lambda line: None, healthy_deadline=8)
     assert day.routed and not day.passed and day.mitigated_seconds is None
     assert any("waiting for /ready 200 and doctor clean" in p for p in day.problems), day.problems
@@ -120,8 +139,14 @@ def test_every_fault_block_is_run_by_a_game_day(page: Path) -> None:
         if block.faults is None:
             continue
         section = next((name for name, (start, end) in sections(page).items() if start <= block.start < end), "")
-        if page.parent.name != "runbooks" or block.language != "console" or \
-                section not in ("Diagnose", "Mitigate", "Verify") or not any(block.shows_fault(f) for f in faults):
-            unreached.append(f"{page.name}:{block.start} ({block.language} in {section or 'no section'}, "
-                             f"for {block.faults or 'every fault'}; the page names {faults})")
+        if (
+            page.parent.name != "runbooks"
+            or block.language != "console"
+            or section not in ("Diagnose", "Mitigate", "Verify")
+            or not any(block.shows_fault(f) for f in faults)
+        ):
+            unreached.append(
+                f"{page.name}:{block.start} ({block.language} in {section or 'no section'}, "
+                f"for {block.faults or 'every fault'}; the page names {faults})"
+            )
     assert not unreached, "fault blocks no game day runs: " + "; ".join(unreached)

@@ -38,9 +38,16 @@ def prometheus(tmp: Path, backend: Live) -> Iterator[str]:
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
     with open(tmp / "prometheus.log", "wb") as log:
-        proc = subprocess.Popen([require("prometheus", "prometheus"), f"--config.file={tmp / 'prometheus.yml'}",
-                                 f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                require("prometheus", "prometheus"),
+                f"--config.file={tmp / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -66,11 +73,13 @@ def alert_states(api: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_faults_fire_their_alerts_and_recovery_resolves_them(start_backend, tmp_path: Path,
-                                                             record_property: pytest.RecordProperty) -> None:
+def test_faults_fire_their_alerts_and_recovery_resolves_them(
+    start_backend, tmp_path: Path, record_property: pytest.RecordProperty
+) -> None:
     """Assert CacheDiskFailing and DatabaseErrors go pending then firing under real faults, and resolve after."""
     backend = start_backend(cache_probe_interval=0.2)
     with prometheus(tmp_path, backend) as api:
+
         def target_up() -> bool:
             targets = (api_data(api, "/api/v1/targets") or {}).get("activeTargets")
             return bool(targets) and targets[0]["health"] == "up"
@@ -84,6 +93,7 @@ def test_faults_fire_their_alerts_and_recovery_resolves_them(start_backend, tmp_
         seen_pending: set[str] = set()
         # with the database unavailable, each increment is a counted database error
         with backend.background_requests("POST", "/api/counters/alerting/increment", pause=0.05):
+
             def all_firing() -> bool:
                 states = alert_states(api)
                 seen_pending.update(name for name, state in states.items() if state == "pending")

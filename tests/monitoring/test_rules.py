@@ -30,15 +30,17 @@ def rules() -> list[dict]:
 
 def test_regenerating_changes_nothing() -> None:
     """Assert the committed rule and test files are exactly what the generator makes from the thresholds."""
-    done = subprocess.run([sys.executable, "-m", "scripts.alert_rules", "--check"], cwd=REPO,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.alert_rules", "--check"], cwd=REPO, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
 
 
 def test_promtool_checks_the_rules() -> None:
     """Assert promtool accepts the rule file and counts one rule per alerting threshold."""
-    done = subprocess.run([require("promtool", "prometheus"), "check", "rules", str(RULES)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [require("promtool", "prometheus"), "check", "rules", str(RULES)], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     alerting = [t for t in load_thresholds().values() if t.alert]
     assert f"SUCCESS: {len(alerting)} rules found" in done.stdout
@@ -72,12 +74,17 @@ def test_every_alert_has_for_severity_annotations_and_a_runbook_url() -> None:
 
 
 def test_every_alert_has_a_runbook_that_names_it_and_every_runbook_names_an_alert() -> None:
-    """Assert alert ↔ runbook: the runbook_url's page lists the alert, and each page lists a real alert or is a symptom."""
-    alerts = {rule["alert"]: rule["annotations"]["runbook_url"].split("?")[0].rstrip("/").rsplit("/", 1)[1]
-              for rule in rules()}
+    """Assert alert ↔ runbook: the runbook_url's page lists the alert, and each page lists a real
+    alert or is a symptom."""
+    alerts = {
+        rule["alert"]: rule["annotations"]["runbook_url"].split("?")[0].rstrip("/").rsplit("/", 1)[1]
+        for rule in rules()
+    }
     for alert, slug in alerts.items():
         assert slug in RUNBOOKS, f"{alert}: no runbooks/{slug}.md"
-        assert alert in (front_matter(RUNBOOKS[slug].read_text()).get("alerts") or []), f"runbooks/{slug}.md does not list {alert}"
+        assert alert in (front_matter(RUNBOOKS[slug].read_text()).get("alerts") or []), (
+            f"runbooks/{slug}.md does not list {alert}"
+        )
     for slug, page in RUNBOOKS.items():
         meta = front_matter(page.read_text())
         named = meta.get("alerts") or []
@@ -88,8 +95,9 @@ def test_every_alert_has_a_runbook_that_names_it_and_every_runbook_names_an_aler
 def test_every_runbook_url_resolves_to_a_built_page(tmp_path: Path) -> None:
     """Assert each runbook_url, taken relative to the site URL, is a page of the strictly built site."""
     mkdocs = str(Path(sys.executable).parent / "mkdocs")
-    subprocess.run([mkdocs, "build", "--strict", "-q", "-d", str(tmp_path / "site")], cwd=REPO, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [mkdocs, "build", "--strict", "-q", "-d", str(tmp_path / "site")], cwd=REPO, check=True, capture_output=True
+    )
     for rule in rules():
         relative = rule["annotations"]["runbook_url"].split("?")[0].removeprefix(DEFAULT_SITE_URL)
         assert (tmp_path / "site" / relative / "index.html").is_file(), rule["alert"]
@@ -108,8 +116,11 @@ def _metric_names(text: str) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("source", [RULES, *sorted((REPO / "runbooks").glob("*.md")), *sorted((REPO / "docs").glob("*.md"))],
-                         ids=lambda p: str(Path(p).relative_to(REPO)))
+@pytest.mark.parametrize(
+    "source",
+    [RULES, *sorted((REPO / "runbooks").glob("*.md")), *sorted((REPO / "docs").glob("*.md"))],
+    ids=lambda p: str(Path(p).relative_to(REPO)),
+)
 def test_every_metric_named_in_rules_and_pages_exists(shared_backend: Live, source: Path) -> None:
     """Assert each backend_*/process_* metric a rule or page uses is in the live backend's /metrics."""
     import httpx
@@ -119,8 +130,11 @@ def test_every_metric_named_in_rules_and_pages_exists(shared_backend: Live, sour
     exposed = _metric_names(text) | families | {f"{name}_total" for name in families}
     text = source.read_text()
     if text.startswith("---\n"):  # front matter names drills (`drill: backend_crash`), not metrics
-        text = text[text.index("\n---", 4) + 4:]
+        text = text[text.index("\n---", 4) + 4 :]
     used = _metric_names(text)
-    missing = sorted(n for n in used - exposed  # a `grep '^backend_ws_'` prefix must match some metric
-                     if not (n.endswith("_") and any(e.startswith(n) for e in exposed)))
+    missing = sorted(
+        n
+        for n in used - exposed  # a `grep '^backend_ws_'` prefix must match some metric
+        if not (n.endswith("_") and any(e.startswith(n) for e in exposed))
+    )
     assert not missing, f"{source.name} uses metrics the backend does not expose: {missing}"

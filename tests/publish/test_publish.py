@@ -43,15 +43,27 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     out = tmp_path_factory.mktemp("dist")
     address = f"http://127.0.0.1:{port}/"
     assert address != DEFAULT_SITE_URL
-    done = subprocess.run([sys.executable, "-m", "scripts.publish", "--out", str(out), "--site-url", address],
-                          cwd=REPO, capture_output=True, text=True, timeout=1400, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.publish", "--out", str(out), "--site-url", address],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1400,
+        check=False,
+    )
     assert done.returncode == 0, f"make publish failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    summary = json.loads(done.stdout[done.stdout.index("\n{") + 1:])
+    summary = json.loads(done.stdout[done.stdout.index("\n{") + 1 :])
     version = results.version()
-    return SimpleNamespace(out=out, port=port, address=address, summary=summary, version=version,
-                           site=out / f"handbook-{version}-site.tar.gz",
-                           offline=out / f"handbook-{version}-offline.zip",
-                           proof=out / f"handbook-{version}-proof.json")
+    return SimpleNamespace(
+        out=out,
+        port=port,
+        address=address,
+        summary=summary,
+        version=version,
+        site=out / f"handbook-{version}-site.tar.gz",
+        offline=out / f"handbook-{version}-offline.zip",
+        proof=out / f"handbook-{version}-proof.json",
+    )
 
 
 def test_publish_writes_both_archives_carrying_this_runs_proof(published: SimpleNamespace) -> None:
@@ -64,8 +76,11 @@ def test_publish_writes_both_archives_carrying_this_runs_proof(published: Simple
     top = f"handbook-{published.version}"
     with tarfile.open(published.site) as tar:
         names = set(tar.getnames())
-        runbooks = sorted(n for n in names if n.startswith(f"{top}/runbooks/") and n.endswith("/index.html")
-                          and n != f"{top}/runbooks/index.html")
+        runbooks = sorted(
+            n
+            for n in names
+            if n.startswith(f"{top}/runbooks/") and n.endswith("/index.html") and n != f"{top}/runbooks/index.html"
+        )
         assert runbooks, names
         for name in runbooks:
             page = tar.extractfile(name).read().decode()  # type: ignore[union-attr]
@@ -94,8 +109,13 @@ def served(published: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory)
     conf = HANDBOOK_CONF.read_text().replace("listen 80;", f"listen 127.0.0.1:{published.port};")
     conf = conf.replace("root /srv/handbook;", f"root {root};")
     assert str(published.port) in conf and str(root) in conf, "the guide's handbook.conf moved; update this test"
-    env = {**os.environ, "HANDBOOK_ARCHIVE": str(published.site), "HANDBOOK_ROOT": str(root),
-           "HANDBOOK_SITE_URL": published.address, "NO_COLOR": "1"}
+    env = {
+        **os.environ,
+        "HANDBOOK_ARCHIVE": str(published.site),
+        "HANDBOOK_ROOT": str(root),
+        "HANDBOOK_SITE_URL": published.address,
+        "NO_COLOR": "1",
+    }
     blocks = _section_blocks("Publish the handbook")
     make_publish, unpack, checks = blocks
     assert "make publish" in make_publish.text  # what the `published` fixture ran
@@ -119,17 +139,23 @@ def test_every_alert_link_and_doctors_link_resolve_on_the_published_site(served:
         assert "?alertname=" in link and "&instance={{ $labels.instance | urlquery }}" in link, link
     backend = start_backend()
     backend.fault("db", unavailable=True)
-    done = subprocess.run([sys.executable, "-m", "checks", "doctor", "--url", backend.url, "--json"],
-                          cwd=REPO, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "HANDBOOK_SITE_URL": served})
+    done = subprocess.run(
+        [sys.executable, "-m", "checks", "doctor", "--url", backend.url, "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "HANDBOOK_SITE_URL": served},
+    )
     report = json.loads(done.stdout)
     first = report["first_runbook_url"]
     assert first.startswith(f"{served}runbooks/{report['first_runbook']}/?instance=127.0.0.1:"), first
     assert httpx.get(first, timeout=10).status_code == 200
 
 
-def test_offline_bundle_searches_from_file_with_no_request_off_the_machine(published: SimpleNamespace,
-                                                                           tmp_path: Path) -> None:
+def test_offline_bundle_searches_from_file_with_no_request_off_the_machine(
+    published: SimpleNamespace, tmp_path: Path
+) -> None:
     """Assert the unzipped bundle, opened from disk, finds a runbook by its alert's name, loads only
     local files and logs no console error."""
     from playwright.sync_api import sync_playwright
@@ -161,15 +187,30 @@ def test_offline_bundle_searches_from_file_with_no_request_off_the_machine(publi
     assert outside == [], f"the offline bundle asked the network for: {outside}"
 
 
-def test_publish_refuses_when_a_page_failed_and_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_publish_refuses_when_a_page_failed_and_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Assert a proof with a failed block and a failed game day publishes nothing and names both pages."""
+
     def failed_proof(proof_dir: Path) -> tuple[int, float]:
-        results.write(proof_dir / results.TEST_RUNS, {}, {
-            "pages": {"runbooks/memory-high.md": {"passed": 3, "failed": 1, "skipped": 0, "total": 4},
-                      "docs/index.md": {"passed": 2, "failed": 0, "skipped": 0, "total": 2}},
-            "gamedays": {"runbooks/backend-down.md::hung-server": {
-                "page": "runbooks/backend-down.md", "fault": "hung-server", "passed": False}}}, history=0)
+        results.write(
+            proof_dir / results.TEST_RUNS,
+            {},
+            {
+                "pages": {
+                    "runbooks/memory-high.md": {"passed": 3, "failed": 1, "skipped": 0, "total": 4},
+                    "docs/index.md": {"passed": 2, "failed": 0, "skipped": 0, "total": 2},
+                },
+                "gamedays": {
+                    "runbooks/backend-down.md::hung-server": {
+                        "page": "runbooks/backend-down.md",
+                        "fault": "hung-server",
+                        "passed": False,
+                    }
+                },
+            },
+            history=0,
+        )
         return 1, 0.1
 
     monkeypatch.setattr(publish, "_prove", failed_proof)

@@ -49,18 +49,26 @@ def test_writer_stamps_judges_and_keeps_history(tmp_path: Path) -> None:
     results.write(path, {"api.mixed.p99_seconds": (0.030, "seconds", 100)})
     data = json.loads(path.read_text())
     assert data["metrics"]["api.mixed.p99_seconds"] == {
-        "value": 0.030, "unit": "seconds", "samples": 100, "target": 0.025,
-        "target_text": "ours: p99 < 25 ms at 1,000 req/s, open loop", "met": False}
+        "value": 0.030,
+        "unit": "seconds",
+        "samples": 100,
+        "target": 0.025,
+        "target_text": "ours: p99 < 25 ms at 1,000 req/s, open loop",
+        "met": False,
+    }
     assert [run["metrics"] for run in data["history"]] == [{"api.mixed.p99_seconds": 0.010}]
     loaded = results.load(path)
     assert loaded is not None and loaded.commit and "cores" in loaded.machine
     assert dt.datetime.now(dt.UTC) - loaded.generated_at < dt.timedelta(minutes=1)
 
 
-@pytest.mark.parametrize(("recorded", "message"), [
-    ({"api.p99": (1.0, "seconds", 1)}, "'api.p99' is not declared"),
-    ({"api.mixed.p99_seconds": (10.0, "ms", 1)}, "measured in 'ms', declared in 'seconds'"),
-])
+@pytest.mark.parametrize(
+    ("recorded", "message"),
+    [
+        ({"api.p99": (1.0, "seconds", 1)}, "'api.p99' is not declared"),
+        ({"api.mixed.p99_seconds": (10.0, "ms", 1)}, "measured in 'ms', declared in 'seconds'"),
+    ],
+)
 def test_writer_refuses_what_a_page_could_not_render_truthfully(tmp_path: Path, recorded: dict, message: str) -> None:
     """Assert an undeclared key or a unit other than the declaration's is refused, and nothing is written."""
     path = tmp_path / "baselines.json"
@@ -72,7 +80,8 @@ def test_writer_refuses_what_a_page_could_not_render_truthfully(tmp_path: Path, 
 def test_merged_rows_keep_the_stamp_of_the_run_that_made_them() -> None:
     """Assert a partial run re-stamps only its own rows."""
     old = {"runbooks/a.md": {"passed": 1, "generated_at": "2026-11-01T00:00:00+00:00", "commit": "aaa"}}
-    merged = results.merge_rows(old, {"runbooks/b.md": {"passed": 2}},
-                                {"generated_at": "2026-11-27T00:00:00+00:00", "commit": "bbb"})
+    merged = results.merge_rows(
+        old, {"runbooks/b.md": {"passed": 2}}, {"generated_at": "2026-11-27T00:00:00+00:00", "commit": "bbb"}
+    )
     assert merged["runbooks/a.md"]["commit"] == "aaa"
     assert merged["runbooks/b.md"] == {"passed": 2, "generated_at": "2026-11-27T00:00:00+00:00", "commit": "bbb"}

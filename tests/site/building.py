@@ -42,5 +42,6 @@ def small_project(tmp_path: Path, page: str) -> Path:
         "site_name: t\nstrict: true\ntheme: {name: material, font: false}\nplugins:\n"
         f"  - handbook:\n      thresholds: {REPO / 'checks' / 'thresholds.yaml'}\n      results: results\n"
         f"      runbooks: {REPO / 'runbooks'}\n"
-        "  - macros:\n      on_error_fail: true\n      on_undefined: strict\n")
+        "  - macros:\n      on_error_fail: true\n      on_undefined: strict\n"
+    )
     return config

@@ -38,15 +38,21 @@ def serve(directory: Path) -> Iterator[str]:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     out = tmp_path_factory.mktemp("browser") / "site"
     mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent))
-    subprocess.run([mkdocs, "build", "--strict", "-q", "-d", str(out)], cwd=REPO, check=True, timeout=120,
-                   env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    subprocess.run(
+        [mkdocs, "build", "--strict", "-q", "-d", str(out)],
+        cwd=REPO,
+        check=True,
+        timeout=120,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
     with serve(out) as url:
         yield url
 
 
 @pytest.mark.browser
 def test_runbook_page_in_a_real_browser(site: str, tmp_path: Path) -> None:
-    """Assert render, verified notice, safety label, bare-command copy, search by alert, clean console, loopback only."""
+    """Assert render, verified notice, safety label, bare-command copy, search by alert, clean
+    console, loopback only."""
     from playwright.sync_api import sync_playwright
 
     requests: list[str] = []
@@ -64,8 +70,10 @@ def test_runbook_page_in_a_real_browser(site: str, tmp_path: Path) -> None:
         notices = " ".join(page.locator("details, .admonition").all_inner_texts())
         # whatever this checkout's last run says (the states themselves: test_failed_and_stale_proofs_...)
         assert any(s in notices for s in ("Proven under fault", "under its fault", "Game day FAILED", "proof STALE"))
-        assert any(s in notices for s in ("Diagnostics verified", "Diagnostics not run", "Diagnostics STALE",
-                                          "Diagnostics FAILED"))
+        assert any(
+            s in notices
+            for s in ("Diagnostics verified", "Diagnostics not run", "Diagnostics STALE", "Diagnostics FAILED")
+        )
         assert page.locator(".safety-destructive").first.is_visible()
         page.screenshot(path=str(tmp_path / "runbook.png"), full_page=False)
 
@@ -105,16 +113,23 @@ def test_baselines_charts_render_in_a_real_browser(site: str, tmp_path: Path) ->
             assert box is not None and box["width"] > 200 and box["height"] > 50, titles[i]
             marks = charts.nth(i).locator("rect, polyline")
             assert marks.count() >= 1, titles[i]
-            inside = page.evaluate("(svg) => [...svg.querySelectorAll('rect, polyline')].every(el => {"
-                                   " const b = el.getBBox(); const v = svg.viewBox.baseVal;"
-                                   " return b.x >= 0 && b.y >= 0 && b.x + b.width <= v.width + 1"
-                                   " && b.y + b.height <= v.height + 1; })", charts.nth(i).element_handle())
+            inside = page.evaluate(
+                "(svg) => [...svg.querySelectorAll('rect, polyline')].every(el => {"
+                " const b = el.getBBox(); const v = svg.viewBox.baseVal;"
+                " return b.x >= 0 && b.y >= 0 && b.x + b.width <= v.width + 1"
+                " && b.y + b.height <= v.height + 1; })",
+                charts.nth(i).element_handle(),
+            )
             assert inside, f"{titles[i]}: a mark is drawn outside the chart"
         page.screenshot(path=str(tmp_path / "baselines.png"), full_page=True)
         browser.close()
-    expected = {"api.mixed latency percentiles, log scale", "API p99 by offered rate (capacity search)",
-                "requests per second under wrk, by endpoint", "server RSS during the soak, after warm-up",
-                "api.mixed.p99_seconds across runs"}
+    expected = {
+        "api.mixed latency percentiles, log scale",
+        "API p99 by offered rate (capacity search)",
+        "requests per second under wrk, by endpoint",
+        "server RSS during the soak, after warm-up",
+        "api.mixed.p99_seconds across runs",
+    }
     assert expected <= set(titles), titles
     outside = [u for u in requests if not u.startswith((site, "data:", "blob:"))]
     assert outside == [], f"requests left loopback (an emoji from a CDN?): {outside}"
@@ -152,14 +167,24 @@ def proven_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     results = tmp_path_factory.mktemp("proven-results")
     pages = {f"runbooks/{name}.md": {"passed": 5, "failed": 0, "skipped": 1, "total": 6} for name in RUNBOOK_NAMES}
-    days = {f"runbooks/{s.runbook}.md::{n}": {
-        "page": f"runbooks/{s.runbook}.md", "fault": n, "passed": True, "routed": True, "doctor_first": s.runbook,
-        "detected_seconds": 1.2, "mitigated_seconds": 2.3, "stand_in": "", "phases": {"diagnose": [2, 2]}}
-        for n, s in SCENARIOS.items()}
+    days = {
+        f"runbooks/{s.runbook}.md::{n}": {
+            "page": f"runbooks/{s.runbook}.md",
+            "fault": n,
+            "passed": True,
+            "routed": True,
+            "doctor_first": s.runbook,
+            "detected_seconds": 1.2,
+            "mitigated_seconds": 2.3,
+            "stand_in": "",
+            "phases": {"diagnose": [2, 2]},
+        }
+        for n, s in SCENARIOS.items()
+    }
     now = dt.datetime.now(dt.UTC).isoformat()
-    (results / "test-runs.json").write_text(json.dumps({"generated_at": now,
-                                                        "commit": "abc1234", "machine": {}, "pages": pages,
-                                                        "gamedays": days}))
+    (results / "test-runs.json").write_text(
+        json.dumps({"generated_at": now, "commit": "abc1234", "machine": {}, "pages": pages, "gamedays": days})
+    )
     with _served_over(results, tmp_path_factory.mktemp("proven")) as url:
         yield url
 
@@ -197,8 +222,10 @@ def test_a_runbook_opened_from_an_alert_fills_in_its_backend(site: str) -> None:
         context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
         page = context.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{site}/runbooks/backend-down/?alertname=BackendDown&instance=backend-3.example%3A8080",
-                  wait_until="networkidle")
+        page.goto(
+            f"{site}/runbooks/backend-down/?alertname=BackendDown&instance=backend-3.example%3A8080",
+            wait_until="networkidle",
+        )
         code = page.locator("#before-you-start ~ details pre > code").first
         text = code.inner_text()
         assert "export BACKEND_URL=http://backend-3.example:8080 BACKEND_WS_URL=ws://backend-3.example:8080/ws" in text
@@ -208,7 +235,8 @@ def test_a_runbook_opened_from_an_alert_fills_in_its_backend(site: str) -> None:
         assert "(from the alert)" in note.inner_text()
         code.hover()
         page.locator("#before-you-start ~ details").first.locator(
-            "button.md-code__button, button.md-clipboard").first.click()
+            "button.md-code__button, button.md-clipboard"
+        ).first.click()
         copied = page.evaluate("navigator.clipboard.readText()")
         assert "export BACKEND_URL=http://backend-3.example:8080 " in copied, copied
         page.get_by_text("Use the page's defaults instead").click()
@@ -218,8 +246,16 @@ def test_a_runbook_opened_from_an_alert_fills_in_its_backend(site: str) -> None:
     assert errors == [], errors
 
 
-HOSTILE = ["backend-3.example:8080;rm -rf ~", "$(id):8080", "backend 3:8080", "backend-3:8080\nexport X=1",
-           "'backend-3':8080", "backend-3:99999", "backend-3", "http://backend-3:8080"]
+HOSTILE = [
+    "backend-3.example:8080;rm -rf ~",
+    "$(id):8080",
+    "backend 3:8080",
+    "backend-3:8080\nexport X=1",
+    "'backend-3':8080",
+    "backend-3:99999",
+    "backend-3",
+    "http://backend-3:8080",
+]
 
 
 @pytest.mark.browser
@@ -251,14 +287,32 @@ def judged_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The site over crafted results: one runbook failed, one proven 60 days ago, one proven now."""
     now = dt.datetime.now(dt.UTC)
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
     def row(passed: int, days: float) -> dict:
-        return {"passed": passed, "failed": 4 - passed, "skipped": 0, "total": 4,
-                "generated_at": (now - dt.timedelta(days=days)).isoformat(), "commit": head}
+        return {
+            "passed": passed,
+            "failed": 4 - passed,
+            "skipped": 0,
+            "total": 4,
+            "generated_at": (now - dt.timedelta(days=days)).isoformat(),
+            "commit": head,
+        }
+
     results = tmp_path_factory.mktemp("judged-results")
-    (results / "test-runs.json").write_text(json.dumps({
-        "generated_at": now.isoformat(), "commit": head, "machine": {},
-        "pages": {"runbooks/memory-high.md": row(3, 0), "runbooks/backend-down.md": row(4, 60),
-                  "runbooks/network-partition.md": row(4, 0)}}))
+    (results / "test-runs.json").write_text(
+        json.dumps(
+            {
+                "generated_at": now.isoformat(),
+                "commit": head,
+                "machine": {},
+                "pages": {
+                    "runbooks/memory-high.md": row(3, 0),
+                    "runbooks/backend-down.md": row(4, 60),
+                    "runbooks/network-partition.md": row(4, 0),
+                },
+            }
+        )
+    )
     with _served_over(results, tmp_path_factory.mktemp("judged")) as url:
         yield url
 
@@ -270,7 +324,9 @@ def test_failed_and_stale_proofs_show_red_and_amber(judged_site: str) -> None:
     from playwright.sync_api import sync_playwright
 
     def colour(page, selector: str) -> str:
-        return page.eval_on_selector(selector, "el => getComputedStyle(el).borderLeftColor || getComputedStyle(el).borderColor")
+        return page.eval_on_selector(
+            selector, "el => getComputedStyle(el).borderLeftColor || getComputedStyle(el).borderColor"
+        )
 
     with sync_playwright() as pw:
         browser = launch(pw)
@@ -284,12 +340,17 @@ def test_failed_and_stale_proofs_show_red_and_amber(judged_site: str) -> None:
         assert stale.count() == 1 and "proven 60 days ago (limit 30)" in stale.inner_text()
         amber = colour(page, ".admonition.warning")
         page.goto(f"{judged_site}/runbooks/network-partition/", wait_until="load")
-        assert page.locator(".admonition.success, details.success").filter(
-            has_text="Diagnostics verified: 4 of 4").count() == 1
+        assert (
+            page.locator(".admonition.success, details.success").filter(has_text="Diagnostics verified: 4 of 4").count()
+            == 1
+        )
         assert red != amber, (red, amber)
         page.goto(f"{judged_site}/proof/", wait_until="load")
         pages = page.eval_on_selector_all("table tbody tr td:first-child", "tds => tds.map(td => td.innerText)")
-        proven = [p for p in pages if p in ("runbooks/backend-down.md", "runbooks/memory-high.md",
-                                            "runbooks/network-partition.md")]
+        proven = [
+            p
+            for p in pages
+            if p in ("runbooks/backend-down.md", "runbooks/memory-high.md", "runbooks/network-partition.md")
+        ]
         assert proven[0] == "runbooks/backend-down.md", pages
         browser.close()

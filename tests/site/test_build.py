@@ -43,8 +43,9 @@ def test_undefined_variable_fails(tmp_path: Path, caplog: pytest.LogCaptureFixtu
         build_site(small_project(tmp_path, "# T\n\n{{ treshold('x') }}\n"), tmp_path / "site", caplog)
 
 
-def test_unknown_safety_word_fails_the_build_with_page_and_line(tmp_path: Path,
-                                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_safety_word_fails_the_build_with_page_and_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Assert ``<!-- checks: mutate -->`` stops the build naming the page, its line and the known words,
     instead of rendering "Unknown safety class" into the page."""
     page = "# T\n\ntext\n\n<!-- checks: mutate -->\n```console\n$ true\n```\n"

@@ -39,8 +39,14 @@ def test_log_bars_keep_order_and_empty_charts_fail() -> None:
 
 def test_lines_plot_points_in_x_order_with_limit_line() -> None:
     """Assert a line chart draws each point (x sorted), axis labels from the formatters, and the limit."""
-    svg = charts.lines("p99", {"p99": [(2000, 0.02), (1000, 0.004)]}, "rate", lambda v: f"{v * 1000:.0f} ms",
-                       lambda x: f"{x:,.0f}/s", limit=(0.025, "25 ms target"))
+    svg = charts.lines(
+        "p99",
+        {"p99": [(2000, 0.02), (1000, 0.004)]},
+        "rate",
+        lambda v: f"{v * 1000:.0f} ms",
+        lambda x: f"{x:,.0f}/s",
+        limit=(0.025, "25 ms target"),
+    )
     root = ET.fromstring(svg)
     xs = [float(p.split(",")[0]) for p in root.find(f"{SVG}polyline").get("points").split()]  # type: ignore[union-attr]
     assert xs == sorted(xs) and len(xs) == 2
@@ -49,15 +55,23 @@ def test_lines_plot_points_in_x_order_with_limit_line() -> None:
 
 def test_chart_macros_draw_from_the_results(tmp_path: Path) -> None:
     """Assert the throughput, capacity, soak and history charts take their numbers from the results file."""
-    data = stamped(0, metrics={
-        "api.throughput.hello_rps": {"value": 10_000, "unit": "per_second"},
-        "api.throughput.cache_read_rps": {"value": 4_500, "unit": "per_second"},
-        "api.mixed.p99_seconds": {"value": 0.0065, "unit": "seconds", "target": 0.025},
-    }, details={"api.capacity.steps": [[1000, 0.004, 1000, 0], [1500, 0.03, 1490, 0]],
-                "api.capacity_pinned.steps": [[1000, 0.003, 1000, 0], [2500, 0.05, 2400, 3]],
-                "memory.soak.rss": [[100, 60e6], [200, 60.1e6]], "memory.soak.top_growth": ["x.py:1: +64 B"]},
-        history=[{"generated_at": "2026-11-20T00:00:00+00:00", "commit": "1",
-                  "metrics": {"api.mixed.p99_seconds": 0.0071}}])
+    data = stamped(
+        0,
+        metrics={
+            "api.throughput.hello_rps": {"value": 10_000, "unit": "per_second"},
+            "api.throughput.cache_read_rps": {"value": 4_500, "unit": "per_second"},
+            "api.mixed.p99_seconds": {"value": 0.0065, "unit": "seconds", "target": 0.025},
+        },
+        details={
+            "api.capacity.steps": [[1000, 0.004, 1000, 0], [1500, 0.03, 1490, 0]],
+            "api.capacity_pinned.steps": [[1000, 0.003, 1000, 0], [2500, 0.05, 2400, 3]],
+            "memory.soak.rss": [[100, 60e6], [200, 60.1e6]],
+            "memory.soak.top_growth": ["x.py:1: +64 B"],
+        },
+        history=[
+            {"generated_at": "2026-11-20T00:00:00+00:00", "commit": "1", "metrics": {"api.mixed.p99_seconds": 0.0071}}
+        ],
+    )
     m = macros(baselines=result_file(tmp_path, "b.json", data))
     assert "cache read" in m.throughput_chart() and "4,500 req/s (45%)" in m.throughput_chart()
     capacity = m.capacity_chart()
@@ -86,20 +100,40 @@ def test_chart_macros_fail_on_missing_data_naming_page_and_key(tmp_path: Path) -
 
 def test_soak_report_renders_a_timed_soak_file(tmp_path: Path) -> None:
     """Assert `make soak HOURS=N`'s file shows its hours, provenance, figures and RSS chart."""
-    soak = result_file(tmp_path, "soak.json", stamped(0, hours=8, metrics={
-        "memory.soak.slope_bytes_per_kop": {"value": 12.5, "unit": "bytes"},
-        "memory.soak.requests": {"value": 80_000_000, "unit": "count"}},
-        details={"memory.soak.rss": [[1000, 62e6], [90000, 62.1e6]]}))
+    soak = result_file(
+        tmp_path,
+        "soak.json",
+        stamped(
+            0,
+            hours=8,
+            metrics={
+                "memory.soak.slope_bytes_per_kop": {"value": 12.5, "unit": "bytes"},
+                "memory.soak.requests": {"value": 80_000_000, "unit": "count"},
+            },
+            details={"memory.soak.rss": [[1000, 62e6], [90000, 62.1e6]]},
+        ),
+    )
     report = macros(soak=soak).soak_report()
     assert report.startswith("8 hours, 2026-11-26 12:00 UTC, commit abcdef1, on 2 cores")
-    assert "| `memory.soak.requests` | 80,000,000 |" in report and "| `memory.soak.slope_bytes_per_kop` | 12 B |" in report
+    assert (
+        "| `memory.soak.requests` | 80,000,000 |" in report and "| `memory.soak.slope_bytes_per_kop` | 12 B |" in report
+    )
     assert "<svg" in report and "90,000k" in report
 
 
 def test_baseline_table_keeps_a_pipe_inside_its_cell(tmp_path: Path) -> None:
     """Assert a target text with ``|`` in it (``|slope|``) is escaped, so the table keeps five columns."""
-    data = stamped(0, metrics={"memory.soak.slope_bound_bytes_per_kop": {
-        "value": 132, "unit": "bytes", "target_text": "ours: |slope| + 2 SE <= 1 KiB", "met": True}})
+    data = stamped(
+        0,
+        metrics={
+            "memory.soak.slope_bound_bytes_per_kop": {
+                "value": 132,
+                "unit": "bytes",
+                "target_text": "ours: |slope| + 2 SE <= 1 KiB",
+                "met": True,
+            }
+        },
+    )
     table = macros(baselines=result_file(tmp_path, "b.json", data)).baseline_area("memory.soak.")
     row = table.splitlines()[-1]
     assert row.replace("\\|", "").count("|") == 6, row

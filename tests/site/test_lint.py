@@ -59,17 +59,32 @@ BROKEN = [
     ("no alert", GOOD.replace("alerts: [X]", "alerts: []"), "mark it `symptom: true`"),
     ("bad severity", GOOD.replace("severity: warning", "severity: high"), "severity 'high' is not one of"),
     ("no escalate", GOOD.replace("## Escalate\n", ""), "missing section(s) Escalate"),
-    ("order", GOOD.replace("## Summary\ns\n## Diagnose", "## Diagnose\nx\n## Summary\ns\n## Diagnose"),
-     "sections out of order"),
-    ("all skipped", GOOD.replace("```console\n$ true", "<!-- checks: skip: prod only -->\n```console\n$ true"),
-     "every Diagnose block is skipped"),
+    (
+        "order",
+        GOOD.replace("## Summary\ns\n## Diagnose", "## Diagnose\nx\n## Summary\ns\n## Diagnose"),
+        "sections out of order",
+    ),
+    (
+        "all skipped",
+        GOOD.replace("```console\n$ true", "<!-- checks: skip: prod only -->\n```console\n$ true"),
+        "every Diagnose block is skipped",
+    ),
     ("no faults", GOOD.replace("faults: [x-fault]\n", ""), "front matter lacks faults"),
-    ("no fault output", GOOD.replace("<!-- checks: read-only, fault -->\n", ""),
-     "Diagnose shows no output under the page's fault"),
-    ("no diagnostics", GOOD.replace("```console\n$ true\n```\n", "Look at the dashboard.\n"),
-     "Diagnose has no runnable block"),
-    ("skip without reason", GOOD.replace("```console\n$ true", "<!-- checks: skip -->\n```console\n$ true"),
-     "needs a reason"),
+    (
+        "no fault output",
+        GOOD.replace("<!-- checks: read-only, fault -->\n", ""),
+        "Diagnose shows no output under the page's fault",
+    ),
+    (
+        "no diagnostics",
+        GOOD.replace("```console\n$ true\n```\n", "Look at the dashboard.\n"),
+        "Diagnose has no runnable block",
+    ),
+    (
+        "skip without reason",
+        GOOD.replace("```console\n$ true", "<!-- checks: skip -->\n```console\n$ true"),
+        "needs a reason",
+    ),
 ]
 
 

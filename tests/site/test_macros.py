@@ -61,9 +61,17 @@ def test_baseline_states_not_measured_measured_stale_and_unknown(tmp_path: Path)
 def test_verified_notice_reflects_the_latest_run(tmp_path: Path) -> None:
     """Assert the notice says not run, passed, or failed, with counts and the run's stamp."""
     assert "not run in this checkout" in macros().verified_notice("runbooks/x.md")
-    runs = result_file(tmp_path, "t.json", stamped(0, pages={
-        "runbooks/ok.md": {"passed": 5, "failed": 0, "skipped": 1, "total": 6},
-        "runbooks/bad.md": {"passed": 3, "failed": 2, "skipped": 0, "total": 5}}))
+    runs = result_file(
+        tmp_path,
+        "t.json",
+        stamped(
+            0,
+            pages={
+                "runbooks/ok.md": {"passed": 5, "failed": 0, "skipped": 1, "total": 6},
+                "runbooks/bad.md": {"passed": 3, "failed": 2, "skipped": 0, "total": 5},
+            },
+        ),
+    )
     m = macros(test_runs=runs)
     ok = m.verified_notice("runbooks/ok.md")
     assert ok.startswith('!!! success "Diagnostics verified: 5 of 5 commands passed, 1 skipped')
@@ -76,21 +84,40 @@ def test_verified_notice_shows_its_own_rows_run_not_the_files_latest(tmp_path: P
     """Assert a page proven by an older run keeps that run's date and commit after a partial run
     re-stamped the file (the file is from today, the row from 5 days ago)."""
     old = (NOW - dt.timedelta(days=5)).isoformat()
-    runs = result_file(tmp_path, "t.json", stamped(0, pages={
-        "runbooks/ok.md": {"passed": 2, "failed": 0, "skipped": 0, "total": 2,
-                           "generated_at": old, "commit": "0123456789abc"}}))
+    runs = result_file(
+        tmp_path,
+        "t.json",
+        stamped(
+            0,
+            pages={
+                "runbooks/ok.md": {
+                    "passed": 2,
+                    "failed": 0,
+                    "skipped": 0,
+                    "total": 2,
+                    "generated_at": old,
+                    "commit": "0123456789abc",
+                }
+            },
+        ),
+    )
     notice = macros(test_runs=runs).verified_notice("runbooks/ok.md")
     assert "2026-11-21 12:00 UTC, commit 0123456" in notice
     assert "abcdef1" not in notice
 
 
-@pytest.mark.parametrize(("text", "error"), [
-    ("{not json", "not readable JSON"),
-    ('{"commit": "x", "machine": {}}', "missing provenance field 'generated_at'"),
-    ('{"generated_at": "yesterday", "commit": "x", "machine": {}}', "is not an ISO date"),
-    ('{"generated_at": "2026-01-01T00:00:00", "commit": "x", "machine": {}, "metrics": {"a": {"value": "x"}}}',
-     "metrics.a needs a numeric value and a unit"),
-])
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("{not json", "not readable JSON"),
+        ('{"commit": "x", "machine": {}}', "missing provenance field 'generated_at'"),
+        ('{"generated_at": "yesterday", "commit": "x", "machine": {}}', "is not an ISO date"),
+        (
+            '{"generated_at": "2026-01-01T00:00:00", "commit": "x", "machine": {}, "metrics": {"a": {"value": "x"}}}',
+            "metrics.a needs a numeric value and a unit",
+        ),
+    ],
+)
 def test_malformed_results_file_names_its_path(tmp_path: Path, text: str, error: str) -> None:
     """Assert a malformed results file is rejected with its path and what is wrong."""
     path = tmp_path / "baselines.json"
@@ -104,21 +131,37 @@ def test_code_blocks_are_protected_from_jinja_and_keep_their_text() -> None:
     """Assert fenced blocks (indented ones too) are wrapped in raw, so Jinja renders them verbatim."""
     import jinja2
 
-    page = ("Limit {{ x }}\n\n1. Step\n\n    ```yaml\n    summary: '{{ $labels.instance }}'\n    ```\n\n"
-            "~~~console\n$ docker ps --format '{{.Names}}'\n~~~\n")
-    rendered = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True).from_string(
-        prepare(page, Path("docs/x.md"))).render(x="90 %")
+    page = (
+        "Limit {{ x }}\n\n1. Step\n\n    ```yaml\n    summary: '{{ $labels.instance }}'\n    ```\n\n"
+        "~~~console\n$ docker ps --format '{{.Names}}'\n~~~\n"
+    )
+    rendered = (
+        jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+        .from_string(prepare(page, Path("docs/x.md")))
+        .render(x="90 %")
+    )
     assert rendered == page.replace("{{ x }}", "90 %")
 
 
 def test_gameday_notice_says_proven_or_failed_with_its_own_run(tmp_path: Path) -> None:
     """Assert a runbook's game-day notice names each fault with doctor's seconds and the page's
     mitigation seconds, turns red when one failed, and says "not proven" without a run."""
+
     def day(fault: str, passed: bool) -> dict:
-        return {"page": "runbooks/x.md", "fault": fault, "passed": passed, "routed": passed,
-                "doctor_first": "x" if passed else "y", "detected_seconds": 1.5, "mitigated_seconds": 2.25,
-                "stand_in": "", "phases": {"diagnose": [2, 2]}, "generated_at": "2026-11-25T12:00:00+00:00",
-                "commit": "0123456789"}
+        return {
+            "page": "runbooks/x.md",
+            "fault": fault,
+            "passed": passed,
+            "routed": passed,
+            "doctor_first": "x" if passed else "y",
+            "detected_seconds": 1.5,
+            "mitigated_seconds": 2.25,
+            "stand_in": "",
+            "phases": {"diagnose": [2, 2]},
+            "generated_at": "2026-11-25T12:00:00+00:00",
+            "commit": "0123456789",
+        }
+
     good = result_file(tmp_path, "g.json", stamped(0, gamedays={"runbooks/x.md::hang": day("hang", True)}))
     notice = macros(test_runs=good).gameday_notice("runbooks/x.md")
     assert notice.startswith('!!! success "Proven under fault: hang"')
@@ -132,6 +175,7 @@ def test_gameday_notice_says_proven_or_failed_with_its_own_run(tmp_path: Path) -
 
 def _git(*args: str) -> str:
     import subprocess
+
     return subprocess.run(["git", *args], cwd=results.REPO, capture_output=True, text=True, check=True).stdout.strip()
 
 
@@ -146,8 +190,9 @@ def test_a_proof_is_stale_when_old_or_older_than_the_pages_last_change(tmp_path:
 
     def notice(days_old: float, commit: str, **extra: int) -> str:
         when = (NOW - dt.timedelta(days=days_old)).isoformat()
-        runs = result_file(tmp_path, "t.json", stamped(0, pages={page: {**row, **extra, "generated_at": when,
-                                                                        "commit": commit}}))
+        runs = result_file(
+            tmp_path, "t.json", stamped(0, pages={page: {**row, **extra, "generated_at": when, "commit": commit}})
+        )
         return macros(test_runs=runs).verified_notice(page)
 
     assert notice(1, changed).startswith('!!! success "Diagnostics verified: 4 of 4')
@@ -164,31 +209,68 @@ def test_proof_status_lists_every_page_oldest_first_with_its_state(tmp_path: Pat
     and gives each its state: a failed game day fails its page."""
     head = _git("rev-parse", "HEAD")
     when = {name: (NOW - dt.timedelta(days=days)).isoformat() for name, days in (("new", 1), ("old", 40))}
-    runs = result_file(tmp_path, "t.json", stamped(0, pages={
-        "docs/index.md": {"passed": 2, "failed": 0, "total": 2, "generated_at": when["new"], "commit": head},
-        "runbooks/memory-high.md": {"passed": 5, "failed": 0, "total": 5, "generated_at": when["old"], "commit": head},
-        "runbooks/backend-down.md": {"passed": 4, "failed": 0, "total": 4, "generated_at": when["new"],
-                                     "commit": head}},
-        gamedays={"runbooks/backend-down.md::hung-server": {"page": "runbooks/backend-down.md", "fault": "hung-server",
-                                                            "passed": False, "generated_at": when["new"],
-                                                            "commit": head}}))
+    runs = result_file(
+        tmp_path,
+        "t.json",
+        stamped(
+            0,
+            pages={
+                "docs/index.md": {"passed": 2, "failed": 0, "total": 2, "generated_at": when["new"], "commit": head},
+                "runbooks/memory-high.md": {
+                    "passed": 5,
+                    "failed": 0,
+                    "total": 5,
+                    "generated_at": when["old"],
+                    "commit": head,
+                },
+                "runbooks/backend-down.md": {
+                    "passed": 4,
+                    "failed": 0,
+                    "total": 4,
+                    "generated_at": when["new"],
+                    "commit": head,
+                },
+            },
+            gamedays={
+                "runbooks/backend-down.md::hung-server": {
+                    "page": "runbooks/backend-down.md",
+                    "fault": "hung-server",
+                    "passed": False,
+                    "generated_at": when["new"],
+                    "commit": head,
+                }
+            },
+        ),
+    )
     m = macros(test_runs=runs)
-    m.data.proven_pages = ["docs/index.md", "runbooks/backend-down.md", "runbooks/memory-high.md",
-                           "runbooks/network-partition.md"]
+    m.data.proven_pages = [
+        "docs/index.md",
+        "runbooks/backend-down.md",
+        "runbooks/memory-high.md",
+        "runbooks/network-partition.md",
+    ]
     table = m.proof_status_table()
     rows = [line for line in table.splitlines() if line.startswith("| [")]
     assert [r.split("]")[0].removeprefix("| [") for r in rows] == [
-        "runbooks/network-partition.md", "runbooks/memory-high.md", "runbooks/backend-down.md", "docs/index.md"]
+        "runbooks/network-partition.md",
+        "runbooks/memory-high.md",
+        "runbooks/backend-down.md",
+        "docs/index.md",
+    ]
     assert "not run" in rows[0] and "**stale**" in rows[1] and "proven 40 days ago" in rows[1]
     assert "**FAILED**" in rows[2] and "0 of 1" in rows[2] and "passed" in rows[3]
     assert table.endswith("4 pages: 1 failed, 1 not run, 1 stale, 1 passed.")
 
 
 def _soak_metrics(slope: float, bound: float, requests: float) -> dict:
-    return {"metrics": {"memory.soak.slope_bytes_per_kop": {"value": slope, "unit": "bytes"},
-                        "memory.soak.slope_bound_bytes_per_kop": {"value": bound, "unit": "bytes"},
-                        "memory.soak.requests": {"value": requests, "unit": "count"},
-                        "memory.soak.ws_cycles": {"value": 0, "unit": "count"}}}
+    return {
+        "metrics": {
+            "memory.soak.slope_bytes_per_kop": {"value": slope, "unit": "bytes"},
+            "memory.soak.slope_bound_bytes_per_kop": {"value": bound, "unit": "bytes"},
+            "memory.soak.requests": {"value": requests, "unit": "count"},
+            "memory.soak.ws_cycles": {"value": 0, "unit": "count"},
+        }
+    }
 
 
 def test_the_8_hour_projection_multiplies_each_runs_bound_and_says_it_is_one(tmp_path: Path) -> None:
@@ -204,15 +286,27 @@ def test_the_8_hour_projection_multiplies_each_runs_bound_and_says_it_is_one(tmp
 
 
 def test_the_hit_ratio_chart_draws_the_policies_and_the_live_point(tmp_path: Path) -> None:
-    metrics = {name: {"value": value, "unit": unit} for name, value, unit in (
-        ("cache.trace.size", 500, "count"), ("cache.trace.keys", 1000, "count"),
-        ("cache.trace.live_hit_ratio", 0.8, "ratio"))}
-    baselines = result_file(tmp_path, "b.json", stamped(1, metrics=metrics,
-                                                         details={"cache.trace.sweep": [[100, .5, .7, .6],
-                                                                                        [500, .8, .9, .85]]}))
+    metrics = {
+        name: {"value": value, "unit": unit}
+        for name, value, unit in (
+            ("cache.trace.size", 500, "count"),
+            ("cache.trace.keys", 1000, "count"),
+            ("cache.trace.live_hit_ratio", 0.8, "ratio"),
+        )
+    }
+    baselines = result_file(
+        tmp_path,
+        "b.json",
+        stamped(1, metrics=metrics, details={"cache.trace.sweep": [[100, 0.5, 0.7, 0.6], [500, 0.8, 0.9, 0.85]]}),
+    )
     chart = macros(baselines=baselines).hit_ratio_chart()
-    for legend in ("LRU (simulated)", "Belady&#x27;s optimum (simulated)", "W-TinyLFU, theine (simulated)",
-                   "live backend (LRU)", "of 1,000 keys"):
+    for legend in (
+        "LRU (simulated)",
+        "Belady&#x27;s optimum (simulated)",
+        "W-TinyLFU, theine (simulated)",
+        "live backend (LRU)",
+        "of 1,000 keys",
+    ):
         assert legend in chart, legend
     without = result_file(tmp_path, "n.json", stamped(1, metrics=metrics))
     with pytest.raises(MacroError, match="no details 'cache.trace.sweep'"):

@@ -30,7 +30,8 @@ def _project(tmp_path: Path) -> Path:
         "site_name: t\ntheme: {name: material, font: false}\nplugins:\n"
         f"  - handbook:\n      thresholds: {REPO / 'checks' / 'thresholds.yaml'}\n      results: results\n"
         f"      runbooks: {REPO / 'runbooks'}\n      fail_on_error: false\n"
-        "  - macros:\n      on_error_fail: false\n      on_undefined: strict\n")
+        "  - macros:\n      on_error_fail: false\n      on_undefined: strict\n"
+    )
     return config
 
 
@@ -43,9 +44,23 @@ def test_serve_survives_macro_and_page_errors_and_shows_them(tmp_path: Path) -> 
     url = f"http://127.0.0.1:{port}/"
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "--no-strict", "--dev-addr",
-                                 f"127.0.0.1:{port}", "-f", str(config)], cwd=tmp_path, stdout=out,
-                                stderr=subprocess.STDOUT, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mkdocs",
+                "serve",
+                "--no-strict",
+                "--dev-addr",
+                f"127.0.0.1:{port}",
+                "-f",
+                str(config),
+            ],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        )
     page = tmp_path / "docs" / "index.md"
 
     def shows(text: str) -> bool:
