@@ -11,7 +11,7 @@ import pytest
 
 from docsite.hardening import FIXES
 from scripts import live, results
-from tests.pages import page_sybil
+from tests.support.sybil_pages import page_sybil
 
 pytest_collect_file = page_sybil().pytest()
 

@@ -7,9 +7,9 @@ the API accepted them.
 When the disk fails (full, I/O error, directory gone or replaced under the open cache) the cache
 keeps serving from memory, counts each error and reports itself degraded. A directory that vanished
 is not recreated by the server: that is the operator's step, with the right owner and mode. A
-monitor re-tests the directory every probe interval; once it works again the disk tier is reopened and every key that changed during the outage is
-removed from it, so a stale disk copy can never come back.
-"""
+monitor re-tests the directory every probe interval; once it works again the disk tier is reopened
+and every key that changed during the outage is removed from it, so a stale disk copy can never come
+back."""
 
 from __future__ import annotations
 

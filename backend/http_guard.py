@@ -126,8 +126,8 @@ class _Guarded(HttpToolsProtocol):
         self._disarm()
         idle = (self.cycle is None or self.cycle.response_complete) and not self.parser.should_upgrade()
         if idle and self.shed_early(self.url, self.parser.get_method()):
-                self._refuse_busy()
-                return
+            self._refuse_busy()
+            return
         super().on_headers_complete()
 
     def _refuse_busy(self) -> None:

@@ -12,38 +12,24 @@ from typing import Any
 # build, the rule generator) then costs no httpx, rich or websockets import.
 _HOMES = {
     "CHECKS": "checks.registry",
-    "Block": "checks.console",
     "CheckError": "checks.errors",
     "Context": "checks.context",
-    "Outcome": "checks.console",
     "Result": "checks.result",
-    "Safety": "checks.console",
     "Status": "checks.result",
-    "Step": "checks.console",
     "Target": "checks.target",
     "Threshold": "checks.thresholds",
     "load": "checks.thresholds",
-    "parse": "checks.console",
-    "parse_file": "checks.console",
-    "run_step": "checks.console",
 }
 
 __all__ = [
     "CHECKS",
-    "Block",
     "CheckError",
     "Context",
-    "Outcome",
     "Result",
-    "Safety",
     "Status",
-    "Step",
     "Target",
     "Threshold",
     "load",
-    "parse",
-    "parse_file",
-    "run_step",
 ]
 
 

@@ -19,7 +19,6 @@ from typing import NoReturn
 from rich.console import Console
 
 from checks import render, thresholds
-from checks.console import DEFAULT_TIMEOUT, environment
 from checks.context import Context
 from checks.errors import CheckError, TargetError, TargetTimeout, TargetUnreachable
 from checks.registry import CHECKS
@@ -27,6 +26,7 @@ from checks.result import Result, Status
 from checks.routing import DEFAULT_SITE_URL, instance_of, ranked, runbook_url, site_url
 from checks.runner import run_page
 from checks.target import Target
+from pages import DEFAULT_TIMEOUT, PageError, environment
 
 __all__ = ["EXIT_FOUND", "EXIT_OK", "EXIT_UNUSABLE", "main"]
 
@@ -118,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
         "--block-timeout",
         type=_seconds,
         default=DEFAULT_TIMEOUT,
-        help=f"seconds per command (default {DEFAULT_TIMEOUT:g}; a block's `timeout N` directive wins)",
+        help=f"seconds per command (default {DEFAULT_TIMEOUT:g}; a block's `timeout=N` directive wins)",
     )
     return parser
 
@@ -205,7 +205,7 @@ def _main(argv: Sequence[str] | None) -> int:
             target.close()
         if all(r.status is Status.SKIP for r in results):
             raise CheckError("nothing could be measured: " + "; ".join(sorted({r.detail for r in results})))
-    except CheckError as exc:
+    except (CheckError, PageError) as exc:
         print(f"checks: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     except KeyboardInterrupt:

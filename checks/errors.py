@@ -7,8 +7,10 @@
     │   ├── TargetUnreachable   connection refused, DNS, bad URL
     │   ├── TargetTimeout       no answer within --timeout
     │   └── NotABackend         something answered, but not the backend (or garbage)
-    ├── ThresholdsError         checks/thresholds.yaml is missing or malformed
-    └── PageError               a page given to ``checks run`` is missing or unreadable
+    └── ThresholdsError         checks/thresholds.yaml is missing or malformed
+
+A page given to ``checks run`` that cannot be read is the page engine's :class:`pages.PageError`,
+which the CLI reports the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 __all__ = [
     "CheckError",
     "NotABackend",
-    "PageError",
     "TargetError",
     "TargetTimeout",
     "TargetUnreachable",
@@ -46,7 +47,3 @@ class NotABackend(TargetError):
 
 class ThresholdsError(CheckError):
     """Raised by :func:`checks.thresholds.load` for a missing or malformed thresholds file."""
-
-
-class PageError(CheckError):
-    """Raised by :mod:`checks.console` when a page cannot be read."""

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
-from checks.console import RUNNABLE_CONSOLE, Outcome, Safety, parse_file, run_step
+from pages import CONSOLE, Outcome, Safety, parse_file, run_step
 
 __all__ = ["PageRun", "run_page"]
 
@@ -33,10 +33,10 @@ class PageRun:
 
 def run_page(path: Path, env: Mapping[str, str], timeout: float, allow_mutating: bool) -> PageRun:
     """Run every console block; a failed step does not stop the run. ``timeout`` is per command,
-    unless the block's directive gives its own (``checks: read-only, timeout 120``)."""
+    unless the block's directive gives its own (``checks: timeout=120``)."""
     run = PageRun(path)
     for block in parse_file(path):
-        if block.language != RUNNABLE_CONSOLE:
+        if block.language != CONSOLE:
             continue
         if block.safety is Safety.SKIP:
             run.skipped.append((block.start, f"skip: {block.skip_reason}"))

@@ -13,7 +13,7 @@ import httpx
 
 from checks.errors import NotABackend, TargetTimeout, TargetUnreachable
 from checks.promql import Snapshot, parse
-from checks.urls import ws_url_of
+from pages import ws_url_of
 
 __all__ = ["Target"]
 

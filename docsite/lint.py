@@ -11,22 +11,14 @@ import re
 import sys
 from pathlib import Path
 
-from checks.console import Safety, parse
-from checks.errors import PageError
-from docsite.markdown import front_matter
+from pages import PageError, Safety, read_page
 
 __all__ = ["FRONT_MATTER", "SECTIONS", "lint_runbook", "main"]
 
 FRONT_MATTER = ("alerts", "faults", "severity", "component", "owner", "last_reviewed")
 SECTIONS = ("Before you start", "Summary", "Diagnose", "Impact", "Mitigate", "Verify", "Escalate", "Related")
 SEVERITIES = ("critical", "warning")
-_H2 = re.compile(r"^## (.+?)\s*$", re.MULTILINE)
 _PLACEHOLDER = re.compile(r"\bTODO\b")  # what `make new-runbook` leaves for the author
-
-
-def _section(text: str, name: str) -> str:
-    match = re.search(rf"^## {name}\s*$(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
-    return match.group(1) if match else ""
 
 
 def lint_runbook(path: Path) -> list[str]:
@@ -37,7 +29,11 @@ def lint_runbook(path: Path) -> list[str]:
         for n, line in enumerate(text.splitlines(), 1)
         if _PLACEHOLDER.search(line)
     ]
-    meta = front_matter(text)
+    try:
+        page = read_page(path)
+    except PageError as exc:
+        return [str(exc)]
+    meta = page.meta
     problems = [f"front matter lacks {key}" for key in FRONT_MATTER if key not in meta]
     if "alerts" in meta and not isinstance(meta["alerts"], list):
         problems.append("alerts must be a list of alert names")
@@ -49,24 +45,20 @@ def lint_runbook(path: Path) -> list[str]:
         problems.append(f"severity {meta['severity']!r} is not one of {', '.join(SEVERITIES)}")
     if "last_reviewed" in meta and not isinstance(meta["last_reviewed"], dt.date):
         problems.append(f"last_reviewed {meta['last_reviewed']!r} is not a date (YYYY-MM-DD)")
-    found = [h for h in _H2.findall(text) if h in SECTIONS]
+    found = [h for h in page.sections if h in SECTIONS]
     missing = [s for s in SECTIONS if s not in found]
     if missing:
         problems.append(f"missing section(s) {', '.join(missing)}")
     elif found != list(SECTIONS):
         problems.append(f"sections out of order: {', '.join(found)}; expected {', '.join(SECTIONS)}")
-    try:
-        blocks = [b for b in parse(text, path) if b.runnable]
-        diagnose = parse(_section(text, "Diagnose"), path)
-    except PageError as exc:
-        return [str(exc)]
-    runnable_diagnose = [b for b in diagnose if b.runnable]
+    blocks = [b for b in page.blocks if b.runnable]
+    runnable_diagnose = [b for b in page.in_section("Diagnose") if b.runnable]
     if not runnable_diagnose:
         problems.append("Diagnose has no runnable block")
     elif all(b.safety is Safety.SKIP for b in runnable_diagnose):
         problems.append("every Diagnose block is skipped; at least one must run in the tests")
-    elif not any(b.faults is not None for b in runnable_diagnose):
-        problems.append("Diagnose shows no output under the page's fault: mark such a block `checks: read-only, fault`")
+    elif not any(b.is_fault_block for b in runnable_diagnose):
+        problems.append("Diagnose shows no output under the page's fault: mark such a block `checks: fault`")
     if not blocks:
         problems.append("no runnable block at all")
     return placeholders + [f"{path}: {problem}" for problem in problems]

@@ -1,8 +1,8 @@
 """Page text before macros render it: front matter, code blocks kept from Jinja, safety labels.
 
-Fences and directives are found by :func:`checks.console.parse`, the parser ``checks run`` and the
+Fences and directives are found by :func:`pages.parse`, the parser ``checks run`` and the
 page tests use, so the site shows exactly the blocks and safety classes that are tested; an
-unknown safety word is a :class:`~checks.errors.PageError` with the page and line.
+unknown safety word is a :class:`~pages.PageError` with the page and line.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from checks.console import Block, Safety, front_matter, parse
+from pages import Block, Safety, front_matter, parse
 
 __all__ = ["LABELS", "front_matter", "prepare", "title"]
 
@@ -31,9 +31,9 @@ def _label(block: Block) -> str:
     text = LABELS[block.safety].format(reason=html.escape(block.skip_reason))
     if block.safety is Safety.SKIP:
         pass  # its reason is what the reader needs (a production-only step)
-    elif block.faults is not None:
+    elif block.is_fault_block:
         text = f"What you see during the fault · {block.safety.value}."
-    elif block.healthy:
+    elif block.shows_healthy:
         text = f"What a healthy backend prints · {block.safety.value}."
     return f'{{% raw %}}<span class="safety safety-{block.safety.value}">{text}</span>{{% endraw %}}\n'
 
@@ -55,7 +55,7 @@ def prepare(markdown: str, path: Path, first_line: int = 1) -> str:
             lines[end] = lines[end].rstrip() + "{% endraw %}"
         else:  # an unclosed fence runs to the end of the page
             lines[-1] += "{% endraw %}"
-        if block.directive:
-            at = block.directive - first_line
+        if block.directive.line:
+            at = block.directive.line - first_line
             lines[at] = _indent(lines[at]) + _label(block)
     return "\n".join(lines)

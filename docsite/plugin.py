@@ -17,7 +17,6 @@ from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from checks.console import parse
 from checks.errors import CheckError
 from checks.routing import site_url
 from docsite import macros
@@ -27,6 +26,7 @@ from docsite.macros.drills import DrillMacros
 from docsite.macros.limits import LimitMacros
 from docsite.macros.verification import VerificationMacros
 from docsite.markdown import prepare
+from pages import PageError, page_of, parse
 from scripts import results
 from scripts.alert_rules import RULES, TESTS, render_rules, render_tests
 from scripts.results import ResultsError
@@ -55,6 +55,14 @@ def _joined(gameday: str, verified: str) -> str:
 def _folded(notice: str) -> str:
     """A notice that holds, as one title line; one that does not stays open."""
     return notice.replace("!!! success", "??? success", 1)
+
+
+def _offset_of_line(text: str, line: int) -> int:
+    """The index in ``text`` where its 1-based ``line`` starts."""
+    offset = 0
+    for _ in range(line - 1):
+        offset = text.index("\n", offset) + 1
+    return offset
 
 
 def _under_title(markdown: str, text: str) -> str:
@@ -126,7 +134,7 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
     def _has_commands(self, file: File, key: str) -> bool:
         try:
             return any(b.runnable for b in parse(file.content_string, Path(key)))
-        except CheckError as exc:  # the page's own build says so, with its line
+        except PageError as exc:  # the page's own build says so, with its line
             if self.config.fail_on_error:
                 raise PluginError(str(exc)) from None
             return False
@@ -149,7 +157,7 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
         first_line = source.count("\n", 0, at) + 1 if at > 0 else 1
         try:
             return prepare(markdown, Path(src), first_line)
-        except CheckError as exc:
+        except PageError as exc:
             return self._failed(str(exc), markdown)
 
     @event_priority(-50)  # after macros: nothing here is Jinja, and a macro error's lines are the page's own
@@ -189,9 +197,8 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
             ("Alerts: " + ", ".join(f"`{a}`" for a in alerts)) if alerts else "Symptom page: no alert.",
             LimitMacros(self.data).limits_for(slug),
         ]
-        if meta.get("drill"):
-            later.append(DrillMacros(self.data).drill_result(meta["drill"]))
+        later += [DrillMacros(self.data).drill_result(name) for name in results.drills_of(slug)]
         markdown = _under_title(markdown, "\n\n".join(notices))
-        mitigate = markdown.find("\n## Mitigate")
-        at = mitigate if mitigate != -1 else len(markdown)
+        mitigate = page_of(markdown, Path(src)).sections.get("Mitigate")
+        at = _offset_of_line(markdown, mitigate[0]) - 1 if mitigate else len(markdown)
         return f"{markdown[:at]}\n\n" + "\n\n".join(p for p in later if p) + f"\n{markdown[at:]}"

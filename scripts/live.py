@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,10 +20,31 @@ from typing import Any, TypeVar
 
 import httpx
 
-__all__ = ["FAULTS_TOKEN", "Live", "free_port", "running", "start", "wait_for"]
+from scripts.background import repeating
+
+__all__ = [
+    "FAULTS_TOKEN",
+    "HARNESS_SETTINGS",
+    "Live",
+    "WaitTimeout",
+    "free_port",
+    "running",
+    "seconds_until",
+    "start",
+    "wait_for",
+]
 
 T = TypeVar("T")
 FAULTS_TOKEN = "test-faults-token"
+# What a drill or game day backend runs with: probes quick enough that detection is measured, not
+# waited for; WebSocket keepalive loose enough that two busy cores do not cut healthy clients.
+HARNESS_SETTINGS: dict[str, object] = {
+    "cache_probe_interval": 0.2,
+    "memory_check_interval": 0.1,
+    "ws_ping_interval": 2,
+    "ws_ping_timeout": 4,
+    "log_level": "info",
+}
 REPO = Path(__file__).resolve().parent.parent  # the repository root (scripts/..)
 
 
@@ -34,8 +54,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class WaitTimeout(Exception):
+    """A harness wait ran out: the condition never held. Not an AssertionError, so a harness that
+    waits in vain is not read as a page or a backend failing its test."""
+
+
 def wait_for(condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.02) -> T:
-    """Return the first truthy value of ``condition()``; fail naming ``what`` after ``timeout`` s."""
+    """Return the first truthy value of ``condition()``; raise :class:`WaitTimeout` naming ``what``
+    after ``timeout`` s. Connection errors while waiting count as "not yet"."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while True:
@@ -46,8 +72,19 @@ def wait_for(condition: Callable[[], T | None], timeout: float, what: str, inter
         except (httpx.HTTPError, OSError) as exc:
             last_error = exc
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last error: {last_error})")
+            raise WaitTimeout(f"timed out after {timeout:g} s waiting for {what} (last error: {last_error})")
         time.sleep(interval)
+
+
+def seconds_until(condition: Callable[[], object], timeout: float) -> float | None:
+    """Seconds until ``condition()`` holds, or None when it did not within ``timeout`` (a drill's
+    measurement: a fault never detected is a figure, not an error)."""
+    started = time.monotonic()
+    try:
+        wait_for(condition, timeout, "a drill's condition")
+    except WaitTimeout:
+        return None
+    return time.monotonic() - started
 
 
 @dataclasses.dataclass
@@ -55,14 +92,19 @@ class Live:
     """A backend process we started (``serve`` or ``supervise``) and how to reach it."""
 
     proc: subprocess.Popen[bytes]
-    url: str
+    host: str
+    port: int
     data_dir: Path
     log_path: Path
     env: dict[str, str]
 
     @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
     def ws_url(self) -> str:
-        return self.url.replace("http://", "ws://") + "/ws"
+        return f"ws://{self.host}:{self.port}/ws"
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10.0, **kwargs)
@@ -102,27 +144,16 @@ class Live:
     @contextlib.contextmanager
     def background_requests(self, method: str, path: str, pause: float = 0.0) -> Iterator[None]:
         """Keep sending ``method path`` from a thread while the body runs (errors are the point, not a failure)."""
-        stop = threading.Event()
-
-        def loop() -> None:
-            with httpx.Client(base_url=self.url, timeout=10.0) as client:
-                while not stop.is_set():
-                    with contextlib.suppress(httpx.HTTPError):
-                        client.request(method, path)
-                    stop.wait(pause)
-
-        thread = threading.Thread(target=loop)
-        thread.start()
-        try:
+        with (
+            httpx.Client(base_url=self.url, timeout=10.0) as client,
+            repeating(lambda: client.request(method, path) and None, pause),
+        ):
             yield
-        finally:
-            stop.set()
-            thread.join(15)
 
     def wait_ready(self, timeout: float = 20.0) -> None:
         def ready() -> bool:
             if self.proc.poll() is not None:
-                raise AssertionError(f"backend exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+                raise WaitTimeout(f"backend exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
             return httpx.get(f"{self.url}/ready", timeout=2.0).status_code == 200
 
         wait_for(ready, timeout, f"{self.url}/ready to answer 200")
@@ -139,10 +170,18 @@ class Live:
         return self.proc.returncode
 
 
-def start(tmp: Path, mode: str = "serve", wait: bool = True, **settings: object) -> Live:
-    """Start ``python -m backend MODE`` on a free port with its data in ``tmp``."""
-    port = int(settings.pop("port", free_port()))  # type: ignore[call-overload]
-    data_dir = Path(settings.pop("data_dir", tmp / "data"))  # type: ignore[arg-type]
+def start(
+    tmp: Path,
+    mode: str = "serve",
+    wait: bool = True,
+    port: int | None = None,
+    data_dir: Path | None = None,
+    **settings: object,
+) -> Live:
+    """Start ``python -m backend MODE`` on ``port`` (default: a free one) with its data in
+    ``data_dir`` (default ``tmp/data``); ``settings`` become ``BACKEND_*`` variables."""
+    port = port or free_port()
+    data_dir = data_dir or tmp / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKEND_")}
     env.update(
         {
@@ -160,7 +199,7 @@ def start(tmp: Path, mode: str = "serve", wait: bool = True, **settings: object)
         proc = subprocess.Popen(
             [sys.executable, "-m", "backend", mode], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-    live = Live(proc, f"http://127.0.0.1:{port}", data_dir, log_path, env)
+    live = Live(proc, "127.0.0.1", port, data_dir, log_path, env)
     if wait:
         try:
             live.wait_ready()
@@ -171,7 +210,7 @@ def start(tmp: Path, mode: str = "serve", wait: bool = True, **settings: object)
 
 
 @contextlib.contextmanager
-def running(tmp: Path, mode: str = "serve", **settings: object) -> Iterator[Live]:
+def running(tmp: Path, mode: str = "serve", **settings: Any) -> Iterator[Live]:
     live = start(tmp, mode, **settings)
     try:
         yield live

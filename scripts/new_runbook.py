@@ -42,12 +42,16 @@ LIMIT = """
 """
 
 NEXT = """wrote {page}, the limit {key} in {thresholds}, and the nav entry in {mkdocs}.
-Next (docs/authoring.md, "A new alert"):
-  1. fill every TODO: python -m docsite.lint {page_rel}; python -m checks thresholds
-  2. the alert rules and their promtool test: python -m scripts.alert_rules && promtool test rules docs/monitoring/alerts.test.yml
-  3. the fault, in scripts/gameday/scenarios.py, named in the page's faults:
-  4. the page on a healthy backend: python -m pytest {page_rel}
-  5. the page under its fault: make gameday PAGE={page_rel}"""
+Next (docs/authoring.md, "A new alert"); every file you will touch:
+  1. fill every TODO in {page_rel}: python -m docsite.lint {page_rel}; python -m checks thresholds
+  2. the check that reads the limit: checks/probes/<component>.py, and its place among causes
+     and symptoms in checks/routing.py (CAUSE_ORDER)
+  3. the alert rules and their promtool test: python -m scripts.alert_rules
+     && promtool test rules docs/monitoring/alerts.test.yml
+  4. the fault: one in scripts/faults/ (FAULTS), and its game day in scripts/gameday/scenarios.py,
+     named in the page's faults: (with a stand-in for each Mitigate step the page skips)
+  5. the page on a healthy backend: make check (or python -m pytest {page_rel})
+  6. the page under its fault: make gameday PAGE={page_rel}"""
 
 
 def slug_of(alert: str) -> str:

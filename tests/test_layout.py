@@ -1,14 +1,16 @@
-"""The layout of DESIGN.md, enforced: which package may import which, and curated public surfaces.
+"""The layout of LAYOUT.md (at the repository's root), enforced: which package may import which,
+curated public surfaces, modules of a readable size, and each fault made in one place.
 
 Import directions (one way only):
 
-* ``backend`` and ``checks`` import nothing of the project but themselves: the CLI works against
-  any deployment, and the backend knows nothing of its diagnostics;
-* ``scripts`` (what people run) may use ``checks``; it starts the backend as a process, except the
-  benchmark's hello-world, which takes the backend's FastAPI options so the ratio is fair;
-* ``docsite`` (the site plugin) reads ``checks``, the results module, the alert rule generator (the
-  site publishes the rules for its own address) and the backend's settings
-  table; nothing outside it imports it but the tests.
+* ``pages`` (the page engine) imports nothing of the project: everything that reads a page uses it;
+* ``backend`` imports nothing of the project but itself; ``checks`` only itself and ``pages``
+  (``checks run``): the CLI works against any deployment, the backend knows nothing of its diagnostics;
+* ``scripts`` (what people run) may use ``checks`` and ``pages``; it starts the backend as a process,
+  except the benchmark's hello-world, which takes the backend's FastAPI options so the ratio is fair;
+* ``docsite`` (the site plugin) reads ``pages``, ``checks``, the results module, the alert rule
+  generator (the site publishes the rules for its own address) and the backend's settings table;
+  nothing outside it imports it but the tests.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("backend", "checks", "docsite", "scripts")
+PACKAGES = ("backend", "checks", "docsite", "pages", "scripts")
 ALLOWED: dict[str, tuple[str, ...]] = {
+    "pages": ("pages",),
     "backend": ("backend",),
-    "checks": ("checks",),
-    "scripts": ("scripts", "checks"),
-    "docsite": ("docsite", "checks", "scripts.results", "scripts.alert_rules", "backend.settings"),
+    "checks": ("checks", "pages"),
+    "scripts": ("scripts", "checks", "pages"),
+    "docsite": ("docsite", "pages", "checks", "scripts.results", "scripts.alert_rules", "backend.settings"),
 }
+MAX_LINES = 400  # a module longer than this does more than one thing
 EXCEPTIONS = {("scripts/bench/hello.py", "backend.app")}
 
 
@@ -69,7 +73,7 @@ def test_nothing_imports_the_site_plugin() -> None:
     """Assert the site plugin is a leaf: only MkDocs (through the entry point) and the tests use it."""
     offenders = [
         f"{path.relative_to(REPO)}:{line}"
-        for package in ("backend", "checks", "scripts")
+        for package in ("backend", "checks", "pages", "scripts")
         for path in _modules(package)
         for line, name in _project_imports(path)
         if name.split(".")[0] == "docsite"
@@ -152,9 +156,37 @@ def test_all_lists_exactly_the_public_surface(path: Path) -> None:
     assert not unlisted, f"{path.relative_to(REPO)}: public but not in __all__: {unlisted}"
 
 
-@pytest.mark.parametrize("package", ["backend", "checks", "docsite", "scripts.results"])
+@pytest.mark.parametrize("package", ["backend", "checks", "docsite", "pages", "scripts.faults", "scripts.results"])
 def test_package_exports_resolve(package: str) -> None:
     """Assert every name a package exports can be imported from it (lazily loaded ones too)."""
     module = importlib.import_module(package)
     missing = [name for name in module.__all__ if getattr(module, name, None) is None]
     assert not missing, f"{package}.__all__ lists names that do not resolve: {missing}"
+
+
+SOURCES = sorted(
+    p for root in (*PACKAGES, "tests") for p in (REPO / root).rglob("*.py") if "node_modules" not in p.parts
+)
+
+
+def test_no_module_is_over_the_line_limit() -> None:
+    """Assert every module of the packages and the tests stays within MAX_LINES."""
+    long = {str(p.relative_to(REPO)): n for p in SOURCES if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+# How a fault is made for real; outside the fault library only the drill routes' client may say it.
+_FAULT_MAKING = ("os.kill(", ".set_mode(", "SIGSTOP", "write_lock_holder(", "tmpfs(", '.fault("')
+
+
+def test_every_fault_is_made_in_the_fault_library() -> None:
+    """Assert no harness module outside scripts/faults signals, mounts, locks or cuts anything itself:
+    drills, client scenarios, game days and benchmarks ask the library for a fault by name."""
+    offenders = [
+        f"{p.relative_to(REPO)}:{n}: {line.strip()}"
+        for p in sorted((REPO / "scripts").rglob("*.py"))
+        if "faults" not in p.relative_to(REPO / "scripts").parts
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if any(word in line for word in _FAULT_MAKING)
+    ]
+    assert not offenders, "\n".join(offenders)

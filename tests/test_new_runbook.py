@@ -15,7 +15,7 @@ import pytest
 from checks.errors import ThresholdsError
 from checks.thresholds import load as load_thresholds
 from docsite.lint import lint_runbook
-from tests.pages import REPO
+from tests.support import REPO
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from typing import Any
 
 from scripts import live, results
 from scripts.bench import cache_trace
+from scripts.bench.cache_replay import read_cache
 from scripts.bench.harness import exit_cleanly_on_sigterm, fresh_backend
 from scripts.bench.soak import PLANS, soak
 from scripts.bench.stats import compare
@@ -35,7 +36,6 @@ from scripts.bench.suites import (
     api_capacity,
     api_open_loop,
     cache_zipf,
-    read_cache,
     restarts,
     websocket,
     ws_echo,

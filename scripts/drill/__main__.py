@@ -20,7 +20,8 @@ from pathlib import Path
 from scripts import results
 from scripts.drill import client, overload
 from scripts.drill.client import ClientResult
-from scripts.drill.drills import DRILLS, DrillResult, Judged
+from scripts.drill.drills import DRILLS
+from scripts.drill.outcome import DrillResult, Judged
 from scripts.drill.overload import OverloadResult
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from websockets.sync.client import connect
 
 from scripts import browser, live
-from scripts.drill.drills import Judged
-from scripts.drill.proxy import Proxy
+from scripts.drill.outcome import Judged
+from scripts.faults import FAULTS, Proxy, Target
 
 __all__ = ["SCENARIOS", "ClientResult", "run"]
 
@@ -146,8 +143,8 @@ def _server_killed(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> Cli
         poster.start()
         time.sleep(0.3)  # some broadcasts live before the fault
         fault = time.monotonic()
-        os.kill(backend.server_pid(), signal.SIGKILL)
-        result.outage_shown_seconds = page.wait_state("reconnecting", 5, fault)
+        with FAULTS["server-killed"](Target(backend)):
+            result.outage_shown_seconds = page.wait_state("reconnecting", 5, fault)
         result.live_again_seconds = page.wait_state("live", 30, fault)
         time.sleep(0.3)  # and some after
         _account(result, page, poster.stop(), after)
@@ -165,8 +162,8 @@ def _server_drained(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> Cl
         poster.start()
         time.sleep(0.3)
         fault = time.monotonic()
-        os.kill(backend.server_pid(), signal.SIGTERM)
-        result.outage_shown_seconds = page.wait_state("reconnecting", 10, fault)
+        with FAULTS["server-drained"](Target(backend)):
+            result.outage_shown_seconds = page.wait_state("reconnecting", 10, fault)
         result.live_again_seconds = page.wait_state("live", 30, fault)
         time.sleep(0.3)
         _account(result, page, poster.stop(), after)
@@ -180,16 +177,13 @@ def _server_full(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> Clien
     result = ClientResult("server_full")
     window = 8.0 if quick else 20.0
     with live.running(tmp, "serve", ws_max_connections=1) as backend:
-        holder = connect(backend.ws_url, open_timeout=5, proxy=None)
-        try:
+        with FAULTS["near-capacity"](Target(backend), share=1.0):
             fault = time.monotonic()
             page = page_of(backend.url, wait_live=False)
             result.outage_shown_seconds = page.wait_state("reconnecting", 5, fault)
-            time.sleep(window)
+            time.sleep(window)  # the page retries for the whole window; its attempts are the figure
             result.attempts = int(page.state()["counts"]["attempts"])
             result.attempts_bound = page.policy_bound(window * 1000, 1013) + 1  # + the first, refused attempt
-        finally:
-            holder.close()
         freed = time.monotonic()
         page.wait_state("live", 40, freed)
         result.live_again_seconds = time.monotonic() - fault
@@ -209,15 +203,14 @@ def _server_gone(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> Clien
     backend = live.start(tmp, "serve")
     try:
         page = page_of(backend.url)
-        port = int(backend.url.rsplit(":", 1)[1])
         fault = time.monotonic()
-        backend.proc.kill()
-        backend.proc.wait()
+        with FAULTS["supervisor-gone"](Target(backend)):
+            pass  # one-shot: gone until it is started again below
         result.outage_shown_seconds = page.wait_state("reconnecting", 5, fault)
         time.sleep(max(0.0, outage - (time.monotonic() - fault)))
         result.attempts = int(page.state()["counts"]["attempts"]) - 1  # the first connection is not a retry
         result.attempts_bound = page.policy_bound(outage * 1000, 1006)
-        backend = live.start(tmp, "serve", port=port, data_dir=backend.data_dir)
+        backend = live.start(tmp, "serve", port=backend.port, data_dir=backend.data_dir)
         result.live_again_seconds = page.wait_state("live", 30, fault)
     finally:
         backend.stop()
@@ -228,7 +221,7 @@ def _server_gone(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> Clien
 @contextlib.contextmanager
 def _proxied(tmp: Path, **settings: object) -> Iterator[tuple[live.Live, Proxy]]:
     with live.running(tmp, "serve", **settings) as backend:
-        proxy = Proxy(int(backend.url.rsplit(":", 1)[1]))
+        proxy = Proxy(backend.port)
         proxy.start()
         try:
             yield backend, proxy
@@ -244,11 +237,12 @@ def _replay_exceeded(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> C
     with _proxied(tmp, ws_replay_buffer=buffer) as (backend, proxy):
         page = page_of(proxy.url)
         fault = time.monotonic()
-        proxy.set_mode("reset")
-        result.outage_shown_seconds = page.wait_state("reconnecting", 5, fault)
-        with httpx.Client(base_url=backend.url, timeout=5) as client:
-            acked = [int(client.post("/api/broadcast", json={"message": f"m{n}"}).json()["seq"]) for n in range(posted)]
-        proxy.set_mode("pass")
+        with FAULTS["connections-reset"](Target(backend, proxy)):
+            result.outage_shown_seconds = page.wait_state("reconnecting", 5, fault)
+            with httpx.Client(base_url=backend.url, timeout=5) as client:
+                acked = [
+                    int(client.post("/api/broadcast", json={"message": f"m{n}"}).json()["seq"]) for n in range(posted)
+                ]
         result.live_again_seconds = page.wait_state("live", 30, fault)
         page.wait_seq(max(acked), 15)
         log = page.log()
@@ -276,9 +270,8 @@ def _half_open(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> ClientR
         poster = _Poster(backend.url, pause=0.2)
         poster.start()
         fault = time.monotonic()
-        proxy.set_mode("blackhole")
-        result.outage_shown_seconds = page.wait_state("reconnecting", 30, fault)
-        proxy.set_mode("pass")
+        with FAULTS["partition"](Target(backend, proxy)):
+            result.outage_shown_seconds = page.wait_state("reconnecting", 30, fault)
         result.live_again_seconds = page.wait_state("live", 30, fault)
         time.sleep(0.3)
         _account(result, page, poster.stop(), after)

@@ -2,14 +2,14 @@
 and, in the same run, without it (``BACKEND_MAX_IN_FLIGHT=0``), so the difference is measured.
 
 Each request is due at a fixed time (``i / rate``). The server runs on CPU 0 and the generator
-(:mod:`scripts.load_client`, lean enough to offer the rate from one core) on CPU 1, so neither
-takes the other's core; the yardstick is the capacity ``make bench`` measured the same way
+(:mod:`scripts.load_client`, lean enough to offer the rate from one core) on CPU 1, so neither takes
+the other's core; the yardstick is the capacity ``make bench`` measured the same way
 (``api.capacity_pinned_rps``). Two latencies are kept: the server's (from sending to the answer,
 what the targets judge) and the schedule's lag (from due to sent, the generator's own limit), and
 the rate it really sent is reported beside the one offered. A quarter of the requests are writes
-(``POST /api/items``) whose acknowledged ids are read back afterwards: none may be lost. The server's RSS is sampled throughout; after the
-load, a light probe stream measures how long until latency is back to what it was before.
-"""
+(``POST /api/items``) whose acknowledged ids are read back afterwards: none may be lost. The
+server's RSS is sampled throughout; after the load, a light probe stream measures how long until
+latency is back to what it was before."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ import uvloop
 
 from scripts import live, results
 from scripts.bench.stats import Latencies
-from scripts.drill.drills import Judged
+from scripts.drill.outcome import Judged
 from scripts.load_client import Connection, request_bytes
 from scripts.pinning import pinned
 

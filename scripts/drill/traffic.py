@@ -8,24 +8,30 @@
 * :class:`Prober`: polls ``/ready`` and records the timeline the drill reads TTD and TTR from.
 
 Every loop runs in its own thread until :meth:`stop`; all use loopback URLs the drill passes in.
+:func:`traffic` starts them all and waits for the steady state the drills and game days begin from.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import dataclasses
 import json
 import random
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-__all__ = ["Fleet", "Prober", "Publisher", "Writer"]
+from scripts import live
+
+__all__ = ["Fleet", "Prober", "Publisher", "Traffic", "Writer", "traffic"]
 
 
 class _Loop(threading.Thread):
@@ -226,3 +232,56 @@ class Fleet(_Loop):
             len({s for s in acked if first is not None and s > first} - got)
             for first, got in zip(self.first_seq, self.received, strict=True)
         )
+
+
+@dataclasses.dataclass
+class Traffic:
+    """The moving parts of a steady state."""
+
+    backend: live.Live
+    prober: Prober
+    writer: Writer
+    publisher: Publisher
+    fleet: Fleet
+
+    def errors(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for part in (self.writer, self.publisher, self.fleet):
+            for kind, count in part.errors.items():
+                total[kind] = total.get(kind, 0) + count
+        return total
+
+
+@contextlib.contextmanager
+def traffic(
+    backend: live.Live, client_url: str | None = None, fleet_size: int = 20, write_timeout: float = 2.0
+) -> Iterator[Traffic]:
+    """Start probing, writing, publishing and listening; wait for the steady state; stop all after."""
+    url = client_url or backend.url
+    parts = Traffic(
+        backend,
+        Prober(backend.url),
+        Writer(url, write_timeout),
+        Publisher(url),
+        Fleet(url.replace("http://", "ws://") + "/ws", fleet_size),
+    )
+    for part in (parts.prober, parts.fleet, parts.writer, parts.publisher):
+        part.start()
+    try:
+        try:
+            live.wait_for(
+                lambda: (
+                    len(parts.writer.acked) >= 5
+                    and all(parts.fleet.connected)
+                    and parts.publisher.acked
+                    and parts.fleet.all_have(parts.publisher.acked[-1])
+                ),
+                30,
+                "the steady state before the fault",
+            )
+        except live.WaitTimeout as exc:
+            raise live.WaitTimeout(f"{exc}; backend log:\n{backend.log()[-2000:]}") from None
+        yield parts
+    finally:
+        for part in (parts.publisher, parts.writer, parts.fleet, parts.prober):
+            part.stop()

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from checks.console import front_matter
+from pages import front_matter
 from scripts.gameday.runner import run
 from scripts.gameday.scenarios import SCENARIOS
 

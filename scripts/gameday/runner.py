@@ -5,45 +5,37 @@
 2. **Diagnose**: the page's Diagnose blocks marked ``fault`` run against the sick backend; their
    expected output is the failing output the reader sees.
 3. **Mitigate**: the page's Mitigate blocks marked for this fault run as written. A step that
-   cannot run here (production tooling) is skipped with its reason, and the harness does its effect
-   in its place, said in the result. The seconds from the first step to ``/ready`` 200 are recorded.
+   cannot run here (production tooling) is skipped with its reason, and the harness does in its
+   place what the scenario declares for it (:class:`~scripts.gameday.scenarios.StandIn`), said in
+   the result. The seconds from the first step to ``/ready`` 200 are recorded.
 4. **Verify**: the page's Verify blocks run, and doctor must find nothing but the rows whose window
    still holds the fault (named by the scenario, with why).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from checks.console import DEFAULT_TIMEOUT, Block, Outcome, Safety, environment, parse_file, run_step
+from pages import DEFAULT_TIMEOUT, Block, Outcome, Safety, environment, read_page, run_step
 from scripts import live
-from scripts.drill.drills import traffic
-from scripts.drill.proxy import Proxy
-from scripts.gameday.scenarios import Scenario, restart_service
+from scripts.drill.traffic import traffic
+from scripts.faults import Proxy, Target
+from scripts.gameday.scenarios import Scenario, StandIn
 
-__all__ = ["GameDay", "Step", "blocks_of", "doctor", "run", "sections"]
+__all__ = ["GameDay", "Step", "blocks_of", "doctor", "run"]
 
 DETECT_DEADLINE = 60.0
 HEALTHY_DEADLINE = 45.0
-BASE_SETTINGS: dict[str, object] = {
-    "cache_probe_interval": 0.5,
-    "memory_check_interval": 0.2,
-    "log_level": "info",
-    "ws_ping_interval": 2,
-    "ws_ping_timeout": 4,
-}
-_SECTION = re.compile(r"^## (\w+)", re.MULTILINE)
 
 
 @dataclasses.dataclass
@@ -101,19 +93,9 @@ class GameDay:
         }
 
 
-def sections(path: Path) -> dict[str, tuple[int, int]]:
-    """Each ``## Section``'s 1-based line range in the page."""
-    text = path.read_text(encoding="utf-8")
-    starts = [(m.group(1), text.count("\n", 0, m.start()) + 1) for m in _SECTION.finditer(text)]
-    ends = [line for _, line in starts[1:]] + [text.count("\n") + 2]
-    return {name: (start, end) for (name, start), end in zip(starts, ends, strict=True)}
-
-
 def blocks_of(path: Path, section: str, wanted: Callable[[Block], bool]) -> list[Block]:
-    span = sections(path).get(section)
-    if span is None:
-        return []
-    return [b for b in parse_file(path) if b.language == "console" and span[0] <= b.start < span[1] and wanted(b)]
+    """The console blocks of ``section`` in the page at ``path`` that ``wanted`` keeps."""
+    return [b for b in read_page(path).console(section) if wanted(b)]
 
 
 def _doctor(backend: live.Live) -> subprocess.CompletedProcess[str]:
@@ -160,6 +142,7 @@ class _Stage:
     scenario: Scenario
     lift: Callable[[], None] | None = None
     proxy_url: str = ""  # the clients' way in, when the scenario puts a proxy there
+    stand_ins: list[StandIn] = dataclasses.field(default_factory=list)  # what is left of the scenario's
 
     def env(self) -> dict[str, str]:
         extra = self.scenario.env(self.backend) if self.scenario.env else {}
@@ -167,14 +150,20 @@ class _Stage:
         return {**environment(self.backend.url, self.backend.data_dir), **public, **extra}
 
     def stand_in(self, block: Block, day: GameDay, say: Callable[[str], None]) -> None:
-        """Do, in place of a step only production tooling can run, what that step does: stop or start
-        the service, or end the fault's cause (a rollback, a failover)."""
-        if "systemctl stop backend" in block.text:
+        """Do, in place of a step only production tooling can run, what the scenario declares for it."""
+        if not self.stand_ins:
+            day.problems.append(
+                f"{block.where}: a skipped Mitigate step the scenario declares no stand-in for "
+                f"(scripts/gameday/scenarios.py, {self.scenario.name}: stand_ins)"
+            )
+            return
+        kind = self.stand_ins.pop(0)
+        if kind is StandIn.STOP_SERVICE:
             self.backend.stop()
             what = "stops the service (systemctl stop backend)"
-        elif "systemctl start backend" in block.text or "systemctl restart backend" in block.text:
+        elif kind is StandIn.START_SERVICE:
             self.backend.stop()
-            self.backend = restart_service(self.backend)
+            self.backend = _restart(self.backend)
             what = "starts the service again (systemctl start backend)"
         else:
             if self.lift:
@@ -182,6 +171,17 @@ class _Stage:
             what = self.scenario.stand_in_does
         day.stand_in = "; ".join(filter(None, [day.stand_in, what]))
         say(f"  mitigate harness stands in: {what}")
+
+
+def _restart(backend: live.Live) -> live.Live:
+    """`systemctl start backend`: a new supervisor on the same port and data directory, same settings."""
+    settings = {
+        k.removeprefix("BACKEND_").lower(): v
+        for k, v in backend.env.items()
+        if k.startswith("BACKEND_")
+        and k not in ("BACKEND_PORT", "BACKEND_DATA_DIR", "BACKEND_HOST", "BACKEND_FAULTS_TOKEN")
+    }
+    return live.start(backend.log_path.parent, "supervise", port=backend.port, data_dir=backend.data_dir, **settings)
 
 
 def _run_blocks(day: GameDay, phase: str, blocks: list[Block], stage: _Stage, say: Callable[[str], None]) -> None:
@@ -223,10 +223,34 @@ def _still_sick(backend: live.Live, scenario: Scenario) -> dict[str, str]:
     return {k: v for k, v in _not_ok_rows(backend).items() if k not in scenario.lingering}
 
 
-@contextlib.contextmanager
-def _prepared(scenario: Scenario, data_dir: Path) -> Iterator[None]:
-    with scenario.prepare(data_dir) if scenario.prepare else contextlib.nullcontext():
-        yield
+def _detect(day: GameDay, backend: live.Live, deadline: float, say: Callable[[str], None]) -> None:
+    """Run doctor until it names the page first (or the deadline); record the seconds it took."""
+    started = time.monotonic()
+    code, first = 0, ""
+    while time.monotonic() - started < deadline:
+        code, day.doctor_first, first = doctor(backend)
+        if day.doctor_first == day.runbook:
+            day.detected_seconds = round(time.monotonic() - started, 2)
+            break
+    say(
+        f"  detect   doctor exit {code}, first runbook {day.doctor_first or '(none)'} "
+        f"after {day.detected_seconds} s: {first[:160]}"
+    )
+
+
+def _wait_healthy(backend: live.Live, scenario: Scenario, deadline: float) -> None:
+    """Wait for /ready 200 and a clean doctor (but the windows still holding the fault)."""
+    sick: dict[str, str] = {}
+
+    def healthy() -> bool:
+        sick.clear()
+        sick.update(_still_sick(backend, scenario))
+        return not sick
+
+    try:
+        live.wait_for(healthy, deadline, "/ready 200 and doctor clean (but the windows still holding the fault)")
+    except live.WaitTimeout as exc:
+        raise live.WaitTimeout(f"{str(exc).splitlines()[0]}; still: {sick}") from None
 
 
 def run(
@@ -240,73 +264,46 @@ def run(
     """The game day of ``page`` under ``scenario``, on a backend of its own under ``tmp``: doctor must
     name ``page`` (by its file name) first, whatever runbook the scenario is meant for."""
     day = GameDay(str(page), scenario.name, page.stem)
+    fault = scenario.fault
     data_dir = tmp / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    with _prepared(scenario, data_dir):
-        backend = live.start(tmp, "supervise", data_dir=data_dir, **{**BASE_SETTINGS, **scenario.settings})
-        proxy = Proxy(int(backend.url.rsplit(":", 1)[1])) if scenario.via_proxy else None
-        stage = _Stage(backend, scenario)
+
+    def shows(block: Block) -> bool:
+        return block.shows_fault(scenario.name)
+
+    with fault.prepared(data_dir):
+        backend = live.start(tmp, "supervise", data_dir=data_dir, **{**live.HARNESS_SETTINGS, **scenario.settings})
+        proxy = Proxy(backend.port) if fault.needs_proxy else None
+        stage = _Stage(backend, scenario, stand_ins=list(scenario.stand_ins))
         try:
             if proxy:
                 proxy.start()
                 stage.proxy_url = proxy.url
             with traffic(backend, proxy.url if proxy else None, fleet_size=5):
-                with scenario.fault(backend, proxy) if proxy else scenario.fault(backend) as lift:
+                with fault(Target(backend, proxy), **scenario.params) as lift:
                     stage.lift = lift
                     say(f"{page} under {scenario.name}: {scenario.what}")
-                    started = time.monotonic()
-                    while time.monotonic() - started < detect_deadline:
-                        code, day.doctor_first, first = doctor(backend)
-                        if day.doctor_first == day.runbook:
-                            day.detected_seconds = round(time.monotonic() - started, 2)
-                            break
-                    say(
-                        f"  detect   doctor exit {code}, first runbook {day.doctor_first or '(none)'} "
-                        f"after {day.detected_seconds} s: {first[:160]}"
-                    )
-                    _run_blocks(
-                        day, "diagnose", blocks_of(page, "Diagnose", lambda b: b.shows_fault(scenario.name)), stage, say
-                    )
+                    _detect(day, backend, detect_deadline, say)
+                    _run_blocks(day, "diagnose", blocks_of(page, "Diagnose", shows), stage, say)
                     mitigating = time.monotonic()
-                    _run_blocks(
-                        day, "mitigate", blocks_of(page, "Mitigate", lambda b: b.shows_fault(scenario.name)), stage, say
-                    )
+                    _run_blocks(day, "mitigate", blocks_of(page, "Mitigate", shows), stage, say)
                     backend = stage.backend
-                    sick: dict[str, str] = {}
-
-                    def healthy() -> bool:
-                        sick.clear()
-                        sick.update(_still_sick(backend, scenario))
-                        return not sick
-
-                    try:
-                        live.wait_for(
-                            healthy,
-                            healthy_deadline,
-                            "/ready 200 and doctor clean (but the windows still holding the fault)",
-                        )
-                    except AssertionError as exc:
-                        raise AssertionError(f"{str(exc).splitlines()[0]}; still: {sick}") from None
+                    _wait_healthy(backend, scenario, healthy_deadline)
                     day.mitigated_seconds = round(time.monotonic() - mitigating, 2)
-                _run_blocks(
-                    day,
-                    "verify",
-                    blocks_of(
-                        page, "Verify", lambda b: not b.healthy and (b.faults is None or b.shows_fault(scenario.name))
-                    ),
-                    stage,
-                    say,
-                )
+                verify = blocks_of(page, "Verify", lambda b: not b.shows_healthy and (not b.is_fault_block or shows(b)))
+                _run_blocks(day, "verify", verify, stage, say)
                 still = _still_sick(backend, scenario)
                 day.verified = not still
                 day.problems += [f"after mitigation, doctor still finds {k}: {v}" for k, v in still.items()]
-        except AssertionError as exc:
+        except live.WaitTimeout as exc:
             day.problems.append(str(exc).splitlines()[0])
         finally:
             if proxy:
                 proxy.close()
             stage.backend.stop()
             backend.stop()
+    if stage.stand_ins:
+        day.problems.append(f"declared stand-ins the page never needed: {[s.value for s in stage.stand_ins]}")
     say(
         f"  result   {'PASS' if day.passed else 'FAIL'} detected {day.detected_seconds} s, mitigated "
         f"{day.mitigated_seconds} s" + "".join(f"\n  problem  {p}" for p in day.problems)

@@ -29,6 +29,7 @@ from scripts.results.schema import (
     OVERLOAD_MODES,
     Figure,
     UnknownFigure,
+    drills_of,
     figure,
 )
 from scripts.results.writer import Recorded, commit, merge_rows, provenance, version, write
@@ -55,6 +56,7 @@ __all__ = [
     "ResultsError",
     "UnknownFigure",
     "commit",
+    "drills_of",
     "figure",
     "load",
     "merge_rows",

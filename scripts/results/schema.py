@@ -24,6 +24,7 @@ __all__ = [
     "FIGURES",
     "Figure",
     "UnknownFigure",
+    "drills_of",
     "figure",
 ]
 
@@ -63,15 +64,23 @@ def _bench(
 LOWER, HIGHER = False, True
 
 # The drills of `make drill`, in the order the recovery matrix lists them (tests tie these to
-# scripts/drill/drills.py), and the figures each records.
-DRILLS = (
-    "backend_crash",
-    "database_disconnection",
-    "cache_disk_failure",
-    "websocket_drops",
-    "memory_exhaustion",
-    "network_partition",
-)
+# scripts/drill/drills.py), each with the runbooks that show its latest outcome; drill names are
+# the keys of their figures in results/recovery.json (`backend_crash.ttr_seconds`), not faults.
+DRILLS: dict[str, tuple[str, ...]] = {
+    "backend_crash": ("backend-down", "backend-crash-looping"),
+    "database_disconnection": ("database-unavailable",),
+    "cache_disk_failure": ("cache-disk-failure",),
+    "websocket_drops": ("websocket-disconnect-storm",),
+    "memory_exhaustion": ("memory-high",),
+    "network_partition": ("network-partition",),
+}
+
+
+def drills_of(runbook: str) -> list[str]:
+    """The drills whose outcome the runbook ``runbook`` (its slug) shows under Diagnose."""
+    return [name for name, pages in DRILLS.items() if runbook in pages]
+
+
 DRILL_FIGURES = {
     "ttd_seconds": ("seconds", "time to detect"),
     "ttr_seconds": ("seconds", "time to recover"),

@@ -244,7 +244,7 @@ def test_concurrent_ready_calls_under_a_held_write_lock_all_say_locked(start_bac
     'locked' (they share one probe) instead of the later ones timing out behind the first."""
     import concurrent.futures
 
-    from scripts.drill.faults import write_lock_holder
+    from scripts.faults.database import write_lock_holder
 
     backend = start_backend()
     with write_lock_holder(backend.data_dir / "backend.sqlite3"), concurrent.futures.ThreadPoolExecutor(5) as pool:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scripts.live import Live, wait_for
-from tests.faults import tmpfs
+from tests.support.faults import tmpfs
 
 pytestmark = [pytest.mark.c2]
 

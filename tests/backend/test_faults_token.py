@@ -16,7 +16,7 @@ import httpx
 
 from backend import faults
 from scripts.live import Live
-from tests.pages import REPO
+from tests.support import REPO
 
 
 def test_the_token_is_compared_in_constant_time() -> None:

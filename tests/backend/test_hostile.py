@@ -23,7 +23,7 @@ import psutil
 import pytest
 
 from scripts.live import Live, wait_for
-from tests.backend.test_ws import close_code, recv_json, ws
+from tests.support.websocket import close_code, recv_json, ws
 
 pytestmark = pytest.mark.slow
 
@@ -51,10 +51,6 @@ def _normal(baseline: list[float], under: list[float]) -> bool:
     return _p95(under) <= max(3 * _p95(baseline), 0.02)
 
 
-def _port(backend: Live) -> int:
-    return int(backend.url.rsplit(":", 1)[1])
-
-
 def test_idle_and_slow_header_connections_are_closed_and_others_served(start_backend) -> None:
     """Assert 2,000 connections that send nothing and 300 that trickle a header line every 0.5 s are
     each answered 408 and closed after the header timeout, counted, while an honest client keeps
@@ -67,12 +63,12 @@ def test_idle_and_slow_header_connections_are_closed_and_others_served(start_bac
 
     async def hostile() -> None:
         async def idle() -> None:
-            reader, writer = await asyncio.open_connection("127.0.0.1", _port(backend))
+            reader, writer = await asyncio.open_connection("127.0.0.1", backend.port)
             answers["idle"].append(await reader.read(200))
             writer.close()
 
         async def slow() -> None:
-            reader, writer = await asyncio.open_connection("127.0.0.1", _port(backend))
+            reader, writer = await asyncio.open_connection("127.0.0.1", backend.port)
             writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n")
             read = asyncio.ensure_future(reader.read(200))
             for n in range(int(4 * HEADER_TIMEOUT)):
@@ -111,7 +107,7 @@ def test_idle_and_slow_header_connections_are_closed_and_others_served(start_bac
 def test_an_oversized_request_head_is_refused(shared_backend: Live, head: bytes, status: bytes) -> None:
     """Assert a request head over BACKEND_MAX_HEADER_BYTES gets 414 (path) or 431 (headers) with the
     error envelope and the connection closed, and the server answers the next client."""
-    with socket.create_connection(("127.0.0.1", _port(shared_backend)), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", shared_backend.port), timeout=10) as sock:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # it may close before reading it all
             sock.sendall(head)
         answer = b""
@@ -162,7 +158,7 @@ def test_a_ping_flood_from_one_client_does_not_slow_the_others(shared_backend: L
 
 
 def _raw_socket(backend: Live) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", _port(backend)), timeout=10)
+    sock = socket.create_connection(("127.0.0.1", backend.port), timeout=10)
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
         f"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -182,7 +182,7 @@ def test_host_disk_full_fails_host_check(
     tmp_path: Path, shared_backend: Live, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Assert a data directory on a full filesystem fails host.disk_free."""
-    from tests.faults import tmpfs
+    from tests.support.faults import tmpfs
 
     full = tmp_path / "full"
     with tmpfs(full, "1m"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scripts.live import free_port
-from tests.fakes import http_server, raw_server
+from tests.support.fakes import http_server, raw_server
 
 HEALTH = (200, "application/json", '{"status": "ok", "pid": 1}')
 

@@ -12,7 +12,7 @@ import pytest
 from scripts import live
 from scripts.drill import client
 from scripts.drill.client import ClientResult
-from tests.browser import launch
+from tests.support.browser import launch
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

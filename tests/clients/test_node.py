@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from tests.pages import REPO
-from tests.tools import require
+from tests.support import REPO
+from tests.support.tools import require
 
 CLIENTS = REPO / "clients"
 

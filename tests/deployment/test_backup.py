@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.tools import require
+from tests.support.tools import require
 
 
 def test_online_backup_restores_into_a_working_backend(start_backend, tmp_path: Path) -> None:

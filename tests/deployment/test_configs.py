@@ -15,8 +15,8 @@ import httpx
 from websockets.sync.client import connect
 
 from scripts.live import Live, free_port
-from tests.nginx import running_nginx
-from tests.tools import require
+from tests.support.nginx import running_nginx
+from tests.support.tools import require
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "deployment"
 NGINX_CONF = GUIDE / "nginx.conf"
@@ -27,7 +27,7 @@ UNIT = GUIDE / "backend.service"
 def nginx(tmp: Path, backend: Live) -> Iterator[str]:
     """Run nginx in the foreground with the guide's config; only the two ports are changed."""
     port = free_port()
-    backend_port = backend.url.rsplit(":", 1)[1]
+    backend_port = str(backend.port)
     site = NGINX_CONF.read_text().replace("server 127.0.0.1:8080;", f"server 127.0.0.1:{backend_port};")
     site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
     assert site.count(str(port)) == 1 and site.count(backend_port) >= 1, "the guide's ports moved; update this test"

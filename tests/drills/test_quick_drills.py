@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from scripts.drill.drills import DRILLS
-from scripts.drill.faults import FaultUnavailable
+from scripts.faults import FaultUnavailable
 
 
 @pytest.mark.slow

@@ -1,8 +1,9 @@
 """Every runbook proven under its own real faults: detect (doctor names the page first), diagnose
 (the page's failing outputs), mitigate (the page's own steps), verify (healthy again).
 
-The game days run in parallel, each on a backend of its own, once per test session; each scenario is
-then one test, whose result the page's notice shows (``results/test-runs.json``, ``gamedays``).
+The selected game days (``-k hung-server`` selects one) run in parallel, each on a backend of its
+own, once per test session; each scenario is then one test, whose result the page's notice shows
+(``results/test-runs.json``, ``gamedays``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from checks.console import front_matter, parse_file
-from scripts.drill.faults import FaultUnavailable
-from scripts.gameday.runner import GameDay, run, sections
+from pages import Safety, read_page
+from scripts.faults import FAULTS, FaultUnavailable
+from scripts.gameday.runner import GameDay, run
 from scripts.gameday.scenarios import SCENARIOS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,8 +31,13 @@ def _page_of(name: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def gamedays(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GameDay | str]:
-    """Every scenario's game day (or why this machine could not make its fault)."""
+def gamedays(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, GameDay | str]:
+    """The game day of every scenario this session selected (or why this machine could not make its fault)."""
+    selected = [
+        item.callspec.params["name"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_runbook_handles_its_fault"
+    ]
 
     def one(name: str) -> GameDay | str:
         try:
@@ -42,7 +48,7 @@ def gamedays(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GameDay | st
             return str(exc)
 
     with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
-        return dict(zip(SCENARIOS, pool.map(one, SCENARIOS), strict=True))
+        return dict(zip(selected, pool.map(one, selected), strict=True))
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
@@ -66,7 +72,7 @@ def test_runbook_handles_its_fault(
 def test_every_runbook_names_faults_it_is_proven_under(page: Path) -> None:
     """Assert each runbook lists at least one known fault in its front matter, and each scenario's
     runbook lists it back."""
-    faults = front_matter(page.read_text()).get("faults") or []
+    faults = read_page(page).meta.get("faults") or []
     assert faults, f"{page.name}: no `faults:` in its front matter"
     unknown = [f for f in faults if f not in SCENARIOS]
     assert not unknown, f"{page.name}: unknown faults {unknown}; known: {sorted(SCENARIOS)}"
@@ -133,20 +139,34 @@ PAGES = sorted([*REPO.glob("docs/*.md"), *REPO.glob("runbooks/*.md")])
 def test_every_fault_block_is_run_by_a_game_day(page: Path) -> None:
     """Assert the healthy run's skip of a fault block is honest: each one sits where a game day runs
     it (a console block in Diagnose, Mitigate or Verify of a runbook) under a fault its page names."""
-    faults = front_matter(page.read_text()).get("faults") or []
+    document = read_page(page)
+    faults = document.meta.get("faults") or []
     unreached = []
-    for block in parse_file(page):
-        if block.faults is None:
+    for block in document.blocks:
+        if not block.is_fault_block:
             continue
-        section = next((name for name, (start, end) in sections(page).items() if start <= block.start < end), "")
         if (
             page.parent.name != "runbooks"
             or block.language != "console"
-            or section not in ("Diagnose", "Mitigate", "Verify")
+            or block.section not in ("Diagnose", "Mitigate", "Verify")
             or not any(block.shows_fault(f) for f in faults)
         ):
             unreached.append(
-                f"{page.name}:{block.start} ({block.language} in {section or 'no section'}, "
-                f"for {block.faults or 'every fault'}; the page names {faults})"
+                f"{page.name}:{block.start} ({block.language} in {block.section or 'no section'}, "
+                f"for {block.directive.faults or 'every fault'}; the page names {faults})"
             )
     assert not unreached, "fault blocks no game day runs: " + "; ".join(unreached)
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_each_scenario_is_a_fault_of_the_library_with_a_stand_in_per_skipped_step(name: str) -> None:
+    """Assert a game day names a library fault (one naming scheme), and declares exactly one stand-in
+    for each Mitigate step its page skips under that fault, so no stand-in is chosen by page text."""
+    scenario = SCENARIOS[name]
+    assert name in FAULTS, f"{name} is not a fault of scripts/faults; known: {sorted(FAULTS)}"
+    page = read_page(REPO / "runbooks" / f"{scenario.runbook}.md")
+    skipped = [b for b in page.console("Mitigate") if b.shows_fault(name) and b.safety is Safety.SKIP]
+    assert len(skipped) == len(scenario.stand_ins), (
+        f"{scenario.runbook}.md skips {[b.where for b in skipped]} under {name}; "
+        f"the scenario declares {[s.value for s in scenario.stand_ins]}"
+    )

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from checks.cli import main
-from scripts.gameday.scenarios import ws_drop_storm
+from scripts.faults import FAULTS, Target
 from scripts.live import wait_for
-from tests.monitoring.test_prometheus import alert_states, prometheus
+from tests.support.prometheus import alert_states, prometheus
 
 pytestmark = [pytest.mark.slow]
 
@@ -33,7 +33,7 @@ def test_a_disconnect_storm_the_alert_sees_is_not_ok_in_checks_ws(
     """Assert that once WebSocketDisconnectStorm's condition holds in Prometheus, `checks ws` reports
     ws.disconnects not ok and names the disconnect-storm runbook."""
     backend = start_backend()
-    with prometheus(tmp_path, backend) as api, ws_drop_storm(backend):
+    with prometheus(tmp_path, backend) as api, FAULTS["ws-drop-storm"](Target(backend)):
         wait_for(
             lambda: _condition_holds(api, "WebSocketDisconnectStorm"),
             60,

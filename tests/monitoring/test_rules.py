@@ -17,7 +17,7 @@ from checks.thresholds import load as load_thresholds
 from docsite.markdown import front_matter
 from scripts.alert_rules import RULES, TESTS
 from scripts.live import Live
-from tests.tools import require
+from tests.support.tools import require
 
 REPO = Path(__file__).resolve().parents[2]
 SEVERITIES = {"critical", "warning"}

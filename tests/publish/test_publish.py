@@ -21,13 +21,13 @@ import httpx
 import pytest
 import yaml
 
-from checks.console import parse, run_step
 from checks.routing import DEFAULT_SITE_URL
+from pages import Block, read_page, run_step
 from scripts import publish, results
 from scripts.live import free_port
-from tests.browser import launch
-from tests.nginx import running_nginx
-from tests.pages import REPO
+from tests.support import REPO
+from tests.support.browser import launch
+from tests.support.nginx import running_nginx
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -92,12 +92,10 @@ def test_publish_writes_both_archives_carrying_this_runs_proof(published: Simple
         assert f"{top}-offline/search/search_index.js" in bundle.namelist()
 
 
-def _section_blocks(title: str) -> list:
-    text = GUIDE.read_text(encoding="utf-8")
-    start = text.index(f"\n## {title}\n")
-    end = text.find("\n## ", start + 1)
-    first, last = text.count("\n", 0, start) + 1, text.count("\n", 0, end)
-    return [b for b in parse(text, GUIDE) if b.language == "console" and first <= b.start <= last]
+def _section_blocks(title: str) -> list[Block]:
+    blocks = read_page(GUIDE).console(title)
+    assert blocks, f"{GUIDE} has no console block under ## {title}"
+    return blocks
 
 
 @pytest.fixture(scope="module")

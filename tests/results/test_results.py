@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from scripts import results
-from scripts.drill.drills import DRILLS, DrillResult
+from scripts.drill.drills import DRILLS
+from scripts.drill.outcome import DrillResult
 
 REPO = Path(__file__).resolve().parents[2]
 

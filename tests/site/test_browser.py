@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import launch
-from tests.fakes import serving
-from tests.pages import REPO
+from tests.support import REPO
+from tests.support.browser import launch
+from tests.support.fakes import serving
 
 
 @contextlib.contextmanager

@@ -8,8 +8,8 @@ import pytest
 
 from checks.thresholds import format_value
 from checks.thresholds import load as load_thresholds
-from tests.pages import REPO
-from tests.site.building import BuildFailed, build_site, small_project
+from tests.support import REPO
+from tests.support.building import BuildFailed, build_site, small_project
 
 
 def test_site_builds_strictly_with_runbooks_under_runbooks(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -49,7 +49,7 @@ def test_unknown_safety_word_fails_the_build_with_page_and_line(
     """Assert ``<!-- checks: mutate -->`` stops the build naming the page, its line and the known words,
     instead of rendering "Unknown safety class" into the page."""
     page = "# T\n\ntext\n\n<!-- checks: mutate -->\n```console\n$ true\n```\n"
-    with pytest.raises(BuildFailed, match=r"index.md:5: unknown directive 'checks: mutate'; use one of read-only"):
+    with pytest.raises(BuildFailed, match=r"index.md:5: unknown directive word 'mutate'; use read-only"):
         build_site(small_project(tmp_path, page), tmp_path / "site", caplog)
 
 

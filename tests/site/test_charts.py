@@ -10,7 +10,7 @@ import pytest
 
 from docsite import svg as charts
 from docsite.data import MacroError
-from tests.site.test_macros import macros, result_file, stamped
+from tests.support.site_data import macros, result_file, stamped
 
 SVG = "{http://www.w3.org/2000/svg}"
 

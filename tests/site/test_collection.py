@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from sybil import Document
 
-from checks.console import RUNNABLE, parse_file
-from tests.pages import REPO, page_sybil, parse_page
+from pages import RUNNABLE, parse_file
+from tests.support import REPO
+from tests.support.sybil_pages import page_sybil, parse_page
 
 PAGES = sorted([*REPO.glob("docs/*.md"), *REPO.glob("runbooks/*.md")])
 _RUNNABLE_WORD = re.compile(r"(?i)(?<![\w-])(" + "|".join(sorted(RUNNABLE)) + r")(?![\w-])")
@@ -34,7 +35,7 @@ def test_every_runnable_block_of_every_page_is_collected(page: Path) -> None:
     assert fences_naming_a_runnable_language(page) == collected_lines(page)
     lines = {example.line for example in Document.parse(str(page), parse_page)}
     for block in parse_file(page):
-        if block.language == "console" and block.faults is None and block.skip_reason == "":
+        if block.language == "console" and not block.is_fault_block and block.skip_reason == "":
             assert {step.line for step in block.steps} <= lines, f"{page}:{block.start}"
 
 

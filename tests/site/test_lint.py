@@ -28,7 +28,7 @@ b
 s
 ## Diagnose
 
-<!-- checks: read-only, fault -->
+<!-- checks: fault -->
 ```console
 $ true
 ```
@@ -72,7 +72,7 @@ BROKEN = [
     ("no faults", GOOD.replace("faults: [x-fault]\n", ""), "front matter lacks faults"),
     (
         "no fault output",
-        GOOD.replace("<!-- checks: read-only, fault -->\n", ""),
+        GOOD.replace("<!-- checks: fault -->\n", ""),
         "Diagnose shows no output under the page's fault",
     ),
     (

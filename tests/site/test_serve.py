@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from scripts.live import free_port, wait_for
-from tests.pages import REPO
+from tests.support import REPO
 
 GOOD = "# Page\n\nThe limit is {{ threshold('ws.connections_ratio') }}.\n"
 BAD_MACRO = "# Page\n\nThe limit is {{ threshold('ws.nope') }}.\n"

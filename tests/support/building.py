@@ -10,7 +10,7 @@ from mkdocs.commands.build import build
 from mkdocs.config import load_config
 from mkdocs.exceptions import MkDocsException
 
-from tests.pages import REPO
+from tests.support import REPO
 
 __all__ = ["BuildFailed", "build_site", "small_project"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.drill.faults import FaultUnavailable
-from scripts.drill.faults import tmpfs as _tmpfs
+from scripts.faults import FaultUnavailable
+from scripts.faults.disk import tmpfs as _tmpfs
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from scripts.live import wait_for
-from tests.tools import require
+from tests.support.tools import require
 
 __all__ = ["running_nginx"]
 

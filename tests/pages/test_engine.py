@@ -1,17 +1,17 @@
-"""Unit tests of the console-block format shared by ``checks run`` and the Sybil suite."""
+"""Unit tests of the page engine (``pages``): blocks, directives, sections, expected output, reports."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from checks.console import Safety, matches, parse, run_step
-from checks.errors import PageError
-from tests.pages import REPO
+from pages import PageError, Safety, State, matches, page_of, parse, run_step
+from tests.support import REPO
 
 PAGE = """\
 # Title
@@ -62,15 +62,24 @@ def test_blocks_steps_and_directives_are_parsed() -> None:
     ("directive", "message"),
     [
         ("<!-- checks: skip -->", "needs a reason"),
-        ("<!-- checks: sometimes -->", "unknown directive 'checks: sometimes'"),
-        ("<!-- checks: mutate -->", "did you mean `checks: mutating`"),
+        ("<!-- checks: sometimes -->", "unknown directive word 'sometimes'"),
+        ("<!-- checks: read-only, fault -->", "take no commas now; write `<!-- checks: fault -->`"),
+        ("<!-- checks: destructive, fault a b -->", "write `<!-- checks: destructive faults=a,b -->`"),
+        ("<!-- checks: read-only, timeout 120 -->", "write `<!-- checks: timeout=120 -->`"),
+        ("<!-- checks: fault healthy -->", "not both"),
+        ("<!-- checks: mutating destructive -->", "one safety word per block"),
+        ("<!-- checks: faults=Hung_Server -->", "kebab-case"),
+        ("<!-- checks: timeout=soon -->", "timeout= takes seconds"),
+        ("<!-- checks: retries=3 -->", "unknown option 'retries='"),
+        ("<!-- checks: mutating: because -->", "only a skipped block takes a reason"),
+        ("<!-- checks: mutate -->", "did you mean `checks: mutating`?"),
         ("<!-- check: mutating -->", "is not a directive; did you mean `<!-- checks: mutating -->`"),
         ("<!-- chekcs: destructive -->", "did you mean `<!-- checks: destructive -->`"),
     ],
 )
 def test_bad_directives_are_rejected_with_the_line(directive: str, message: str) -> None:
     """Assert a skip without a reason, or an unknown directive, is an error naming page and line."""
-    with pytest.raises(PageError, match=rf"p.md:1: .*{message}"):
+    with pytest.raises(PageError, match=rf"p.md:1: .*{re.escape(message)}"):
         parse(f"{directive}\n```console\n$ true\n```\n", Path("p.md"))
 
 
@@ -138,10 +147,10 @@ def test_the_diff_marks_only_lines_that_really_differ_with_page_line_numbers(tmp
 
 
 def test_a_timed_out_command_leaves_no_process_and_says_timeout(tmp_path: Path) -> None:
-    """Assert a hung command is reported as TIMEOUT (no diff), its block's `timeout N` is used, and
+    """Assert a hung command is reported as TIMEOUT (no diff), its block's `timeout=N` is used, and
     nothing it started (a background sleep, a sleep in the foreground) survives it."""
     marker = f"sleep {os.getpid() % 1000 + 1000}.{os.getpid()}"
-    page = f"<!-- checks: read-only, timeout 1 -->\n```console\n$ {marker} & {marker}\nnever\n```\n"
+    page = f"<!-- checks: timeout=1 -->\n```console\n$ {marker} & {marker}\nnever\n```\n"
     block = parse(page, Path("p.md"))[0]
     assert block.timeout == 1.0
     outcome = run_step(block.steps[0], dict(os.environ), block.timeout, tmp_path)
@@ -157,12 +166,12 @@ def test_a_page_example_failure_is_reported_without_framework_frames(tmp_path: P
     traceback from Sybil, and the test id names the command's line, not the fence's."""
     (tmp_path / "page.md").write_text("# P\n\n```console\n$ echo one\none\n$ echo two\nthree\n```\n")
     (tmp_path / "conftest.py").write_text(
-        "import sys\nsys.path.insert(0, %r)\nfrom tests.pages import page_sybil\n"
+        f"import sys\nsys.path.insert(0, {str(REPO)!r})\nfrom tests.support.sybil_pages import page_sybil\n"
         "from sybil import Sybil\nimport pytest\n"
         "@pytest.fixture(scope='session')\ndef live_backend():\n"
         "    class L: url = 'http://127.0.0.1:9'; data_dir = None\n    return L()\n"
         "pytest_collect_file = Sybil(parsers=page_sybil().parsers, patterns=['*.md'], fixtures=['live_backend'])"
-        ".pytest()\n" % str(REPO)
+        ".pytest()\n"
     )
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "page.md"],
@@ -177,3 +186,48 @@ def test_a_page_example_failure_is_reported_without_framework_frames(tmp_path: P
     assert "page.md::line:6,column:1" in out, out
     assert "- 7 | three" in out and "+   | two" in out, out
     assert "sybil/" not in out and "Traceback" not in out, out
+
+
+@pytest.mark.parametrize(
+    ("directive", "safety", "state", "faults", "timeout"),
+    [
+        ("", Safety.READ_ONLY, State.ANY, (), None),
+        ("<!-- checks: fault -->", Safety.READ_ONLY, State.FAULT, (), None),
+        ("<!-- checks: healthy -->", Safety.READ_ONLY, State.HEALTHY, (), None),
+        (
+            "<!-- checks: destructive faults=hung-server,crash-loop -->",
+            Safety.DESTRUCTIVE,
+            State.FAULT,
+            ("hung-server", "crash-loop"),
+            None,
+        ),
+        ("<!-- checks: mutating healthy timeout=120 -->", Safety.MUTATING, State.HEALTHY, (), 120.0),
+        (
+            "<!-- checks: skip faults=partition: changes routing on the balancer -->",
+            Safety.SKIP,
+            State.FAULT,
+            ("partition",),
+            None,
+        ),
+    ],
+)
+def test_directives_read_as_words_and_named_options(
+    directive: str, safety: Safety, state: State, faults: tuple[str, ...], timeout: float | None
+) -> None:
+    """Assert each directive form means what the authoring guide says, the unmarked default included."""
+    block = parse(f"{directive}\n```console\n$ true\n```\n", Path("p.md"))[0]
+    assert (block.safety, block.directive.state, block.directive.faults, block.timeout) == (
+        safety,
+        state,
+        faults,
+        timeout,
+    )
+    assert block.shows_fault("partition") is (state is State.FAULT and (not faults or "partition" in faults))
+
+
+def test_sections_are_found_outside_fences_and_every_block_knows_its_own() -> None:
+    """Assert a `## ` line inside a code block is not a section, and blocks carry section and line."""
+    text = "# T\n\n## Diagnose\n\n```sh\ncat <<EOF\n## Mitigate\nEOF\n```\n\n## Verify\n\n```console\n$ true\n```\n"
+    page = page_of(text, Path("p.md"))
+    assert page.sections == {"Diagnose": (3, 11), "Verify": (11, 16)}
+    assert [(b.section, b.start) for b in page.blocks] == [("Diagnose", 5), ("Verify", 13)]

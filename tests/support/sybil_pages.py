@@ -1,6 +1,6 @@
 """Sybil over the site's pages: every runnable block is an example run against a live backend.
 
-Blocks are found by :func:`checks.console.parse`, the same parser ``checks run`` uses, so what CI
+Blocks are found by :func:`pages.parse`, the same parser ``checks run`` uses, so what CI
 proves is what the on-call engineer runs. Languages:
 
 * ``console``: each ``$`` command runs in bash, its output compared with the page (``...`` wildcard),
@@ -11,7 +11,7 @@ proves is what the on-call engineer runs. Languages:
 
 A ``<!-- checks: skip: REASON -->`` directive skips a block with its reason; Sybil's
 ``<!-- clear-namespace -->`` empties a page's namespace. Each command may run for
-:data:`checks.console.DEFAULT_TIMEOUT` seconds, or its block's ``timeout N``; on timeout everything
+:data:`pages.DEFAULT_TIMEOUT` seconds, or its block's ``timeout=N``; on timeout everything
 it started is killed.
 """
 
@@ -27,23 +27,11 @@ import pytest
 from sybil import Document, Example, Region, Sybil
 from sybil.parsers.markdown import ClearNamespaceParser
 
-from checks.console import (
-    DEFAULT_TIMEOUT,
-    PYTHONS,
-    RUNNABLE_CONSOLE,
-    SHELLS,
-    Block,
-    Safety,
-    Step,
-    environment,
-    parse,
-    run_bash,
-    run_step,
-)
+from pages import CONSOLE, DEFAULT_TIMEOUT, PYTHONS, SHELLS, Block, Safety, Step, environment, parse, run_bash, run_step
+from tests.support import REPO
 
 __all__ = ["page_sybil", "runnable_blocks"]
 
-REPO = Path(__file__).resolve().parent.parent
 FIXTURE = "live_backend"
 
 
@@ -60,7 +48,7 @@ def _env(example: Example) -> dict[str, str]:
 def _skip_if_directed(block: Block) -> None:
     if block.safety is Safety.SKIP:
         pytest.skip(f"checks: skip: {block.skip_reason}")
-    if block.faults is not None:
+    if block.is_fault_block:
         pytest.skip("shows the output during the page's fault: proven by its game day (tests/gameday)")
 
 
@@ -120,7 +108,7 @@ def _evaluate_python(example: Example) -> None:
 
 
 EVALUATORS = {
-    RUNNABLE_CONSOLE: _evaluate_console,
+    CONSOLE: _evaluate_console,
     **dict.fromkeys(SHELLS, _evaluate_shell),
     **dict.fromkeys(PYTHONS, _evaluate_python),
 }
@@ -148,12 +136,7 @@ def parse_page(document: Document) -> Iterator[Region]:
     empty console block is one region."""
     starts = _offsets(document.text)
     for block in parse(document.text, Path(document.path)):
-        if (
-            block.language == RUNNABLE_CONSOLE
-            and block.steps
-            and block.safety is not Safety.SKIP
-            and block.faults is None
-        ):
+        if block.language == CONSOLE and block.steps and block.safety is not Safety.SKIP and not block.is_fault_block:
             yield from _step_regions(block, starts)
         elif block.language in EVALUATORS:
             yield Region(

@@ -1,0 +1,84 @@
+"""The one fault library: every fault a drill, a client scenario, a game day or a test makes,
+under one kebab-case name, made in one place.
+
+Drills, client scenarios and game days are measurements *over* these faults: they ask for a fault
+by name (``FAULTS["server-killed"]``), give it its parameters, and measure what the backend and its
+clients did. Grouped by what they break::
+
+    process         server-killed, server-drained, hung-server, supervisor-gone, crash-loop
+    disk            cache-disk-full, cache-dir-deleted, data-disk-almost-full
+    database        db-write-lock, database-lost
+    network         partition, connections-reset                      (through a Proxy)
+    configuration   upgrade-dropped                                    (through a Proxy)
+    load            overload, idle-connections, miss-storm, ws-drop-storm, slow-consumer-storm, near-capacity
+    injected        memory-pressure, injected-latency, error-spike, sockets-dropped   (drill routes)
+"""
+
+from __future__ import annotations
+
+from scripts.faults import configuration, database, disk, injected, load, network, process
+from scripts.faults.base import Fault, FaultUnavailable, Lift, Target
+from scripts.faults.proxy import Proxy
+
+__all__ = ["FAULTS", "Fault", "FaultUnavailable", "Lift", "Proxy", "Target"]
+
+FAULTS: dict[str, Fault] = {
+    fault.name: fault
+    for fault in (
+        Fault("server-killed", "process", "SIGKILL of the server process", process.server_killed),
+        Fault("server-drained", "process", "SIGTERM of the server process: it drains", process.server_drained),
+        Fault("hung-server", "process", "server alive but silent (SIGSTOP)", process.server_hung),
+        Fault("supervisor-gone", "process", "the process we started killed; nothing listens", process.supervisor_gone),
+        Fault("crash-loop", "process", "server killed three times in a row", process.crash_loop),
+        Fault(
+            "cache-disk-full",
+            "disk",
+            "the cache's own filesystem is full",
+            disk.cache_disk_full,
+            prepare=disk.cache_filesystem,
+        ),
+        Fault("cache-dir-deleted", "disk", "rm -rf of the cache directory", disk.cache_dir_deleted),
+        Fault(
+            "data-disk-almost-full",
+            "disk",
+            "a stray export fills the data volume to 92 %",
+            disk.data_disk_almost_full,
+            prepare=disk.data_filesystem,
+        ),
+        Fault("db-write-lock", "database", "another process holds SQLite's write lock", database.write_lock),
+        Fault(
+            "database-lost", "database", "the database file deleted; last night's backup exists", database.database_lost
+        ),
+        Fault(
+            "partition",
+            "network",
+            "the network drops the server's answers to its clients",
+            network.partition,
+            needs_proxy=True,
+        ),
+        Fault(
+            "connections-reset",
+            "network",
+            "every connection on the path reset",
+            network.connections_reset,
+            needs_proxy=True,
+        ),
+        Fault(
+            "upgrade-dropped",
+            "configuration",
+            "the proxy stops passing Upgrade; sockets dropped",
+            configuration.upgrade_dropped,
+            needs_proxy=True,
+        ),
+        Fault("overload", "load", "clients keep asking a slowed instance for more than it serves", load.overload),
+        Fault("idle-connections", "load", "clients open connections and send nothing", load.idle_connections),
+        Fault("miss-storm", "load", "every lookup asks for a key the cache never held", load.miss_storm),
+        Fault("ws-drop-storm", "load", "every socket cut by the server, again and again", load.ws_drop_storm),
+        Fault("slow-consumer-storm", "load", "clients stop reading under a broadcast flood", load.slow_consumer_storm),
+        Fault("near-capacity", "load", "idle clients hold most of the hub's places", load.near_capacity),
+        Fault("memory-pressure", "injected", "RSS past the watermark: new work is shed", injected.memory_pressure),
+        Fault("injected-latency", "injected", "every API request slower", injected.injected_latency),
+        Fault("error-spike", "injected", "a share of the API requests answer 500", injected.error_spike),
+        Fault("sockets-dropped", "injected", "the server closes every WebSocket once", injected.sockets_dropped),
+    )
+}

@@ -1,0 +1,65 @@
+"""The shape every fault has: one signature, one name, one place that makes it.
+
+A fault is a context manager ``make(target, **params)``: entering makes the fault for real on the
+target's machine (a signal, a full filesystem, a held lock, a cut connection, a flood of clients),
+leaving undoes whatever is still in place, so a failing drill or game day never leaves it behind.
+It yields a :data:`Lift`: calling it ends the fault's cause early, as the production step a page
+cannot run here would (a rollback, a failover); for a one-shot fault it does nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from scripts import live
+from scripts.faults.proxy import Proxy
+
+__all__ = ["Fault", "FaultUnavailable", "Lift", "Target", "nothing_to_lift"]
+
+Lift = Callable[[], None]
+
+
+class FaultUnavailable(RuntimeError):
+    """This machine cannot make the fault (not root, no mount); the message says what is needed."""
+
+
+def nothing_to_lift() -> None:
+    """The lift of a one-shot fault (a kill, a deletion): its cause is already over."""
+
+
+@dataclasses.dataclass
+class Target:
+    """What a fault acts on: a backend we started, and the proxy its clients go through (if any)."""
+
+    backend: live.Live
+    proxy: Proxy | None = None
+
+    def need_proxy(self, fault: str) -> Proxy:
+        if self.proxy is None:
+            raise FaultUnavailable(f"the fault {fault} acts on the clients' path: start the backend behind a Proxy")
+        return self.proxy
+
+
+@dataclasses.dataclass(frozen=True)
+class Fault:
+    """One fault: its name (kebab-case), what it breaks (group), what it does in a sentence, the
+    context manager that makes it, and what must exist before the backend starts (a small
+    filesystem, given the data directory and the fault's params)."""
+
+    name: str
+    group: str  # process, disk, database, network, load, configuration, injected
+    what: str
+    make: Callable[..., contextlib.AbstractContextManager[Lift]]
+    prepare: Callable[..., contextlib.AbstractContextManager[None]] | None = None
+    needs_proxy: bool = False
+
+    def __call__(self, target: Target, **params: Any) -> contextlib.AbstractContextManager[Lift]:
+        return self.make(target, **params)
+
+    def prepared(self, data_dir: Path, **params: Any) -> contextlib.AbstractContextManager[None]:
+        """What the backend must start on for this fault (nothing for most)."""
+        return self.prepare(data_dir, **params) if self.prepare else contextlib.nullcontext()

@@ -1,0 +1,67 @@
+"""Faults of the SQLite database: its write lock held elsewhere, its file gone."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from scripts.faults.base import Lift, Target, nothing_to_lift
+
+__all__ = ["backup_of", "database_lost", "write_lock", "write_lock_holder"]
+
+
+@contextlib.contextmanager
+def write_lock_holder(db_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the database's write lock, as a stuck backup or shell would; it lets
+    go when the context ends, or when someone kills it (a runbook's mitigation)."""
+    code = (
+        "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('BEGIN EXCLUSIVE')\nprint('locked', flush=True)\nsys.stdin.read()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(db_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        if proc.stdout is None or proc.stdout.readline().strip() != "locked":
+            raise RuntimeError(f"the lock holder did not take {db_path}'s write lock")
+        yield proc
+    finally:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@contextlib.contextmanager
+def write_lock(target: Target) -> Iterator[Lift]:
+    """Another process holds SQLite's write lock (a stuck backup or shell)."""
+    with write_lock_holder(target.backend.data_dir / "backend.sqlite3") as holder:
+        yield holder.kill
+
+
+def backup_of(data_dir: Path) -> Path:
+    """Where last night's online backup of the database is, beside the data directory."""
+    return data_dir.parent / "backups" / "backend.sqlite3"
+
+
+@contextlib.contextmanager
+def database_lost(target: Target) -> Iterator[Lift]:
+    """The database file deleted under the running server (an operator's `rm`, a bad cleanup job),
+    after the nightly online backup was taken (the deployment guide's `.backup`)."""
+    data_dir = target.backend.data_dir
+    backup = backup_of(data_dir)
+    backup.parent.mkdir(exist_ok=True)
+    with (
+        contextlib.closing(sqlite3.connect(data_dir / "backend.sqlite3")) as live_db,
+        contextlib.closing(sqlite3.connect(backup)) as copy,
+    ):
+        live_db.backup(copy)
+    for suffix in ("", "-wal", "-shm"):
+        (data_dir / f"backend.sqlite3{suffix}").unlink(missing_ok=True)
+    yield nothing_to_lift

@@ -1,0 +1,159 @@
+"""Faults made by clients: more work, more connections or worse clients than the backend is for."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import itertools
+import math
+import os
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import ClientConnection, connect
+
+from scripts import live
+from scripts.background import repeating
+from scripts.faults.base import Lift, Target
+from scripts.faults.injected import injected_latency
+
+__all__ = ["near_capacity", "idle_connections", "miss_storm", "overload", "slow_consumer_storm", "ws_drop_storm"]
+
+
+def _ws(backend: live.Live, open_timeout: float = 5) -> ClientConnection:
+    return connect(backend.ws_url, compression=None, proxy=None, close_timeout=0.2, open_timeout=open_timeout)
+
+
+@contextlib.contextmanager
+def overload(target: Target, clients: int = 32, slowed: float = 0.2) -> Iterator[Lift]:
+    """More work than the instance serves: its dependency slowed (``slowed`` s a request) while
+    ``clients`` keep asking, each retrying 0.2 s after a refusal. Admission control refuses the excess."""
+    with (
+        injected_latency(target, seconds=slowed) as unslow,
+        httpx.Client(base_url=target.backend.url, timeout=10) as http,
+    ):
+
+        def ask() -> float:
+            return 0.2 if http.get("/api/counters/overload").status_code == 503 else 0.0
+
+        with repeating(ask, workers=clients) as stop:
+
+            def lift() -> None:
+                stop()
+                unslow()
+
+            yield lift
+
+
+@contextlib.contextmanager
+def idle_connections(target: Target, per_cycle: int = 20) -> Iterator[Lift]:
+    """Clients that open connections and never send a request (a slowloris, a broken pool)."""
+    backend = target.backend
+
+    def cycle() -> None:
+        held = [socket.create_connection((backend.host, backend.port), timeout=5) for _ in range(per_cycle)]
+        for sock in held:
+            sock.recv(200)  # the server's 408 once its header timeout passes
+            sock.close()
+
+    with repeating(cycle, 0.1) as lift:
+        yield lift
+
+
+@contextlib.contextmanager
+def miss_storm(target: Target) -> Iterator[Lift]:
+    """Clients ask for keys the cache never holds (a deploy changed the key format): every lookup misses."""
+    keys = itertools.count()
+    with httpx.Client(base_url=target.backend.url, timeout=5) as client:
+
+        def ask() -> None:
+            client.get(f"/api/cache/new-format-{next(keys)}")
+
+        with repeating(ask, 0.01) as lift:
+            yield lift
+
+
+def _storm(
+    target: Target, cut: Callable[[list[Any]], None], clients: int = 5
+) -> contextlib.AbstractContextManager[Lift]:
+    """Clients keep reconnecting while ``cut`` ends their sockets, as in a real disconnect storm."""
+
+    def cycle() -> None:
+        with contextlib.ExitStack() as stack:
+            cut([stack.enter_context(_ws(target.backend)) for _ in range(clients)])
+
+    return repeating(cycle, 0.2)
+
+
+def _drop_all(backend: live.Live) -> Callable[[list[Any]], None]:
+    def cut(sockets: list[Any]) -> None:
+        backend.fault("ws-drop")
+        for sock in sockets:
+            with contextlib.suppress(TimeoutError, WebSocketException):
+                sock.recv(timeout=1)
+
+    return cut
+
+
+def _stalled_client(backend: live.Live) -> socket.socket:
+    """A WebSocket client that completes the handshake and then never reads a byte, with a small
+    receive buffer: the server's writes back up at once (a client library would read ahead)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(5)
+    sock.connect((backend.host, backend.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /ws HTTP/1.1\r\nHost: {backend.host}:{backend.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    answer = b""
+    while b"\r\n\r\n" not in answer:  # the 101 answer only; what follows stays unread
+        chunk = sock.recv(1)
+        if not chunk:
+            raise ConnectionError("closed during the handshake")
+        answer += chunk
+    return sock
+
+
+def _never_read(backend: live.Live) -> Callable[[list[Any]], None]:
+    def cut(sockets: list[Any]) -> None:  # flood broadcasts at clients that never read: 1008 slow consumer
+        stalled = [_stalled_client(backend) for _ in sockets]
+        dropped = backend.metric("backend_ws_slow_consumers_dropped_total")
+        try:
+            with httpx.Client(base_url=backend.url, timeout=5) as client:
+                for n in range(120):  # until the socket buffers (a few MiB) and then the send queues are full
+                    client.post("/api/broadcast", json={"message": {"flood": n, "pad": "x" * 250_000}})
+                    if backend.metric("backend_ws_slow_consumers_dropped_total") >= dropped + len(stalled):
+                        break
+        finally:
+            for sock in stalled:
+                sock.close()
+
+    return cut
+
+
+def ws_drop_storm(target: Target) -> contextlib.AbstractContextManager[Lift]:
+    """The server cuts every socket again and again (a proxy or deploy dropping them)."""
+    return _storm(target, _drop_all(target.backend))
+
+
+def slow_consumer_storm(target: Target) -> contextlib.AbstractContextManager[Lift]:
+    """Clients that stop reading while broadcasts keep coming: each is dropped as a slow consumer."""
+    return _storm(target, _never_read(target.backend))
+
+
+@contextlib.contextmanager
+def near_capacity(target: Target, share: float = 0.93) -> Iterator[Lift]:
+    """Idle clients take ``share`` of the hub's places (1.0: the next client is refused with 1013)."""
+    backend = target.backend
+    capacity = int(backend.metric("backend_ws_connections_capacity"))
+    wanted = math.ceil(round(capacity * share, 6)) - int(backend.metric("backend_ws_connections_active"))
+    with contextlib.ExitStack() as stack:
+        for _ in range(wanted):
+            sock = stack.enter_context(_ws(backend))
+            sock.recv(timeout=5)  # the hello: registered
+        yield stack.close
