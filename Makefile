@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test site publish new-runbook backend drill gameday bench bench-quick soak clean
+.PHONY: serve test check lint site publish new-runbook backend drill gameday bench bench-quick soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,22 @@ publish: $(STAMP)  ## prove every page, then build the site and the offline bund
 	./scripts/install-system-tools.sh
 	$(BIN)/python -m scripts.publish $(if $(HANDBOOK_SITE_URL),--site-url $(HANDBOOK_SITE_URL))
 
-test: $(STAMP)  ## every test: backend, checks, pages, the site in a browser
+test: $(STAMP) lint  ## every test: the tidiness tools, backend, checks, pages, the site in a browser
 	./scripts/install-system-tools.sh
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff (format and lint, 120 columns) and mypy (strict on backend, checks, pages)
+	$(BIN)/ruff format --check --quiet .
+	$(BIN)/ruff check --quiet .
+	$(BIN)/mypy
+
+# The pages changed since the last commit (staged, unstaged or new), for `make check`.
+CHANGED_PAGES = $(shell git status --porcelain --untracked-files=all -- docs runbooks | awk '{print $$NF}' | grep '\.md$$')
+
+check: lint  ## the author's loop (under a minute): tidiness, the runbook lint, the strict build, the changed pages' blocks
+	$(BIN)/python -m docsite.lint
+	$(BIN)/python -m mkdocs build --strict --quiet --site-dir $(or $(TMPDIR),/tmp)/handbook-check-site
+	$(if $(strip $(CHANGED_PAGES)),$(BIN)/python -m pytest -q -p no:cacheprovider $(CHANGED_PAGES),@echo "no page changed since the last commit: no page blocks to run")
 
 new-runbook: $(STAMP)  ## a new alert's page, limit and nav entry: make new-runbook ALERT=DataDiskAlmostFull [KEY=host.disk_free_ratio]
 	$(BIN)/python -m scripts.new_runbook $(or $(ALERT),$(error give ALERT=CamelCaseName)) $(if $(KEY),--key $(KEY)) $(if $(SLUG),--slug $(SLUG))

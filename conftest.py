@@ -86,7 +86,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         previous = None
     before = previous.data if previous else {}
     stamp = results.provenance()
-    recorded = {key: (float(value), results.figure(key).unit, 1) for key, value in _figures.items()}  # type: ignore[arg-type]
+    recorded = {key: (float(value), results.figure(key).unit, 1) for key, value in _figures.items()}
     rows = {
         "pages": _pages,
         "markers": _markers,

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from starlette.staticfiles import StaticFiles
 
 from backend import errors, faults, openapi, routes, ws
@@ -21,7 +22,7 @@ __all__ = ["TELEMETRY_OFF", "create_app"]
 
 # The backend exports Prometheus metrics itself. FastAPI's native OpenTelemetry hooks, on by
 # default, look up three global providers on every request even when none is configured.
-TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False}
+TELEMETRY_OFF = TelemetryConfig(tracing=False, metrics=False, logs=False)
 
 log = logging.getLogger(__name__)
 CLIENT_DIR = Path(__file__).with_name("client")
@@ -53,7 +54,7 @@ def create_app(settings: Settings, restarts: Restarts | None = None) -> Gateway:
         redoc_url=None,
         routes=list(routes.router.routes),
         telemetry=TELEMETRY_OFF,
-    )  # type: ignore[arg-type]
+    )
     app.state.backend = backend
     # the reference WebSocket client and its status page: static files, no build step, no CDN
     app.mount("/client", StaticFiles(directory=CLIENT_DIR, html=True), name="client")

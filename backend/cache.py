@@ -14,6 +14,7 @@ back."""
 from __future__ import annotations
 
 import asyncio
+import builtins
 import concurrent.futures
 import errno
 import logging
@@ -72,7 +73,8 @@ class DiskTier:
             raise DiskTierError(f"{type(exc).__name__}: {exc}") from exc
 
     def get(self, key: str) -> bytes | None:
-        return self._guard(lambda c: c.get(key))
+        value: bytes | None = self._guard(lambda c: c.get(key))
+        return value
 
     def set(self, key: str, value: bytes) -> None:
         self._guard(lambda c: c.set(key, value))
@@ -80,7 +82,7 @@ class DiskTier:
     def delete(self, key: str) -> None:
         self._guard(lambda c: c.delete(key))
 
-    def probe(self, dirty: set[str] | None) -> None:
+    def probe(self, dirty: builtins.set[str] | None) -> None:
         """Prove the directory takes a real write; on a recovery, reopen and purge ``dirty`` keys."""
         if self.fault_failing:
             raise DiskTierError("injected I/O error (drill fault)")

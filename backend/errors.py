@@ -85,7 +85,9 @@ def install(app: FastAPI) -> None:
             allowed = _allowed(app, request)
             detail = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
             headers = {**(headers or {}), "Allow": ", ".join(allowed)}
-        return error_response(exc.status_code, error, detail, _request_id_of(request), headers)
+        return error_response(
+            exc.status_code, error, detail, _request_id_of(request), dict(headers) if headers is not None else None
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

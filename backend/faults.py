@@ -34,7 +34,7 @@ MAX_HELD_MEGABYTES = 4096
 
 
 def _backend(request: Request) -> Backend:
-    return request.app.state.backend  # type: ignore[no-any-return]
+    return request.app.state.backend  # type: ignore[no-any-return]  # app.state is untyped; create_app stores the Backend there
 
 
 def _require_token(request: Request, x_faults_token: str = Header(default="")) -> None:

@@ -41,7 +41,7 @@ _ids = random.Random()  # request ids need to be unique, not secret; uuid4's ura
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
-            text = value.decode("latin-1")
+            text: str = value.decode("latin-1")
             if _SAFE_ID.match(text):
                 return text
     return f"{_ids.getrandbits(128):032x}"
@@ -133,7 +133,7 @@ class Gateway:
                 timed = self._timed[label, method] = metrics.http_duration.labels(label, method)
             timed.observe(time.perf_counter() - started)
 
-    def _reject(self, scope: Scope, rid: str):  # type: ignore[no-untyped-def]
+    def _reject(self, scope: Scope, rid: str):  # type: ignore[no-untyped-def]  # an ASGI callable; Starlette's own types are no narrower
         """A ready error response when the request must not reach the app, else None."""
         backend = self.backend
         path = scope["path"]

@@ -55,7 +55,7 @@ class _Guarded(HttpToolsProtocol):
     refused: Callable[[str], None]
     shed_early: Callable[[bytes, bytes], bool]  # (target, method) as sent -> refuse it now; counts what it refuses
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn's protocol declares BaseTransport; the server always gives a Transport
         super().connection_made(transport)
         self._head_bytes = 0
         self._too_large = ""  # "url" or "headers" once the head is over the limit

@@ -147,4 +147,4 @@ def install(app: FastAPI, settings: Settings) -> None:
             app.openapi_schema = _patch(get_openapi(title=app.title, version=app.version, routes=app.routes), settings)
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to replace the schema generator

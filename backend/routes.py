@@ -26,7 +26,7 @@ READY_PROBE_TIMEOUT = 1.0  # a held write lock must show in /ready well inside t
 
 
 def _backend(request: Request) -> Backend:
-    return request.app.state.backend  # type: ignore[no-any-return]
+    return request.app.state.backend  # type: ignore[no-any-return]  # app.state is untyped; create_app stores the Backend there
 
 
 async def _json_body(request: Request) -> tuple[bytes, Any]:

@@ -54,7 +54,7 @@ def serve(settings: Settings, restarts: Restarts | None = None) -> None:
             lambda reason: gateway.backend.metrics.http_refused.labels(reason).inc(),
             gateway.shed_early,
         ),
-        timeout_graceful_shutdown=settings.shutdown_grace,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=settings.shutdown_grace,  # type: ignore[arg-type]  # uvicorn types it int; it takes seconds as a float
         access_log=False,
         server_header=False,
     )

@@ -81,7 +81,7 @@ class Backend:
             write_batch_wait=settings.db_write_batch_wait,
             on_batch=self.metrics.db_write_batch.observe,
         )
-        self.counters = ReadThrough(settings.read_cache_items, self.metrics.read_cache_requests)
+        self.counters: ReadThrough[str, int] = ReadThrough(settings.read_cache_items, self.metrics.read_cache_requests)
         self.lag_shedder = LagShedder(settings.shed_loop_lag, self.metrics.loop_lag, self.metrics.loop_lag_shed_share)
         self.cache = TieredCache(
             DiskTier(settings.data_dir / "cache", settings.cache_disk_bytes), settings.cache_memory_items, self.metrics

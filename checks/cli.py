@@ -74,7 +74,7 @@ def _summary(docstring: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--url",
         default=os.environ.get("BACKEND_URL", DEFAULT_URL),

@@ -150,7 +150,7 @@ def _entry(path: Path, key: str, raw: Any) -> Threshold:
                 isinstance(series, dict)
                 and bool(series)
                 and all(isinstance(k, str) and isinstance(v, str) for k, v in series.items())
-                and isinstance(fixture.get("value"), int | float),  # type: ignore[union-attr]
+                and isinstance(fixture.get("value"), int | float),  # type: ignore[union-attr]  # fixture was checked to be a mapping two lines above
                 "{value: N, series: {selector: 'promtool values'}}: the promtool test of the alert",
             )
         )

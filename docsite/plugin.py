@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,7 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
         body = "\n".join(f"    {line}" for line in message.splitlines())
         return f'!!! failure "This page does not build"\n{body}\n\n{markdown}'
 
-    def _with_header(self, markdown: str, src: str, meta: dict[str, Any]) -> str:
+    def _with_header(self, markdown: str, src: str, meta: Mapping[str, Any]) -> str:
         slug = src.removeprefix("runbooks/").removesuffix(".md")
         alerts = meta.get("alerts") or []
         verification = VerificationMacros(self.data)

@@ -8,7 +8,7 @@ colour schemes (text uses ``currentColor``), and the numbers a chart shows are t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
 __all__ = ["bars", "lines"]
@@ -50,7 +50,7 @@ def bars(title: str, rows: Sequence[tuple[str, float, str]], log: bool = False, 
 
 def lines(
     title: str,
-    series: dict[str, Sequence[tuple[float, float]]],
+    series: Mapping[str, Sequence[tuple[float, float]]],
     x_label: str,
     y_format: Callable[[float], str],
     x_format: Callable[[float], str] = lambda x: f"{x:g}",

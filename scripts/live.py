@@ -144,11 +144,13 @@ class Live:
     @contextlib.contextmanager
     def background_requests(self, method: str, path: str, pause: float = 0.0) -> Iterator[None]:
         """Keep sending ``method path`` from a thread while the body runs (errors are the point, not a failure)."""
-        with (
-            httpx.Client(base_url=self.url, timeout=10.0) as client,
-            repeating(lambda: client.request(method, path) and None, pause),
-        ):
-            yield
+        with httpx.Client(base_url=self.url, timeout=10.0) as client:
+
+            def send() -> None:
+                client.request(method, path)
+
+            with repeating(send, pause):
+                yield
 
     def wait_ready(self, timeout: float = 20.0) -> None:
         def ready() -> bool:

@@ -46,7 +46,7 @@ class Connection(asyncio.Protocol):
         return protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
+        self._transport = transport  # type: ignore[assignment]  # asyncio gives BaseTransport; a TCP connection's is a Transport
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None

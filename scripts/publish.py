@@ -26,6 +26,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from checks.routing import site_url
 from scripts import results
@@ -36,7 +37,7 @@ PROOF_PATHS = ("docs", "runbooks", "tests/gameday")  # every page's blocks, ever
 COMMITTED = (results.BASELINES, results.RECOVERY, results.SOAK)  # figures the pages show beside the proof
 
 
-def failures(runs: dict) -> list[str]:
+def failures(runs: dict[str, Any]) -> list[str]:
     """Every page whose proof failed, with what failed: blocks, or a game day by its fault."""
     found = [
         f"{page} ({row['passed']} of {row['total'] - row.get('skipped', 0)} commands passed)"

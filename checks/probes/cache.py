@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from checks.context import Context
+from checks.promql import Labels
 from checks.result import Result, Status, judge
 
 __all__ = ["check"]
@@ -11,11 +12,11 @@ REQUESTS = "backend_cache_requests_total"
 MIN_LOOKUPS = 20  # below this a ratio is noise: 1 miss in 2 lookups says nothing about the cache
 
 
-def _hit(labels: dict[str, str]) -> bool:
+def _hit(labels: Labels) -> bool:
     return labels.get("result") == "hit"
 
 
-def _lookup(labels: dict[str, str]) -> bool:
+def _lookup(labels: Labels) -> bool:
     return labels.get("tier") == "memory"  # every lookup asks memory first, exactly once
 
 

@@ -4,6 +4,7 @@ the alerts' windows."""
 from __future__ import annotations
 
 from checks.context import Context, api_route
+from checks.promql import Labels
 from checks.result import Result, judge
 
 __all__ = ["check"]
@@ -12,7 +13,7 @@ REQUESTS = "backend_http_requests_total"
 SHED = "backend_http_shed_total"
 
 
-def _server_error(labels: dict[str, str]) -> bool:
+def _server_error(labels: Labels) -> bool:
     return api_route(labels) and labels.get("status", "").startswith("5")
 
 
@@ -42,5 +43,5 @@ def check(ctx: Context) -> list[Result]:
 ADMISSION_REASONS = frozenset({"in_flight", "loop_lag"})  # "memory" sheds belong to the memory check
 
 
-def _admission(labels: dict[str, str]) -> bool:
+def _admission(labels: Labels) -> bool:
     return labels.get("reason") in ADMISSION_REASONS

@@ -11,13 +11,14 @@ import dataclasses
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
 from checks.context import Context
-from checks.promql import Window
+from checks.promql import Labels, Window
 from checks.result import Result, Status, judge
 
 __all__ = ["check"]
@@ -99,16 +100,16 @@ def check(ctx: Context) -> list[Result]:
     return results
 
 
-def _refused_handshake(labels: dict[str, str]) -> bool:
+def _refused_handshake(labels: Labels) -> bool:
     return labels.get("route") == "/ws" and labels.get("status") == "426"
 
 
-def _path_lost(labels: dict[str, str]) -> bool:
+def _path_lost(labels: Labels) -> bool:
     """Peers that stopped answering (keepalive ping timeout) or vanished without a close frame."""
     return labels.get("code") in ("1011", "1006")
 
 
-def _abnormal(labels: dict[str, str]) -> bool:
+def _abnormal(labels: Labels) -> bool:
     """Every end but a normal close (1000) or a going-away (1001: a drain, a closed tab)."""
     return labels.get("code") not in ("1000", "1001")
 
@@ -121,10 +122,11 @@ def _by_code(window: Window) -> str:
             if name == CLOSED and _abnormal(labels)
         }
     )
-    counts = [
-        (code, side, window.increase(CLOSED, lambda lb, c=code, s=side: (lb.get("code"), lb.get("side")) == (c, s)))
-        for code, side in codes
-    ]
+
+    def closed_as(code: str, side: str) -> Callable[[Labels], bool]:
+        return lambda labels: (labels.get("code"), labels.get("side")) == (code, side)
+
+    counts = [(code, side, window.increase(CLOSED, closed_as(code, side))) for code, side in codes]
     return ", ".join(f"{n:.0f} x {code} by {side}" for code, side, n in counts if n)
 
 

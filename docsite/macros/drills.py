@@ -96,8 +96,9 @@ class DrillMacros(MacroSource):
 
     def overload_table(self) -> str:
         """The overload drill: the same load with and without admission control, from the latest `make drill`."""
-        runs = self.data.recovery.data.get("overload", []) if self.data.recovery else []
-        if not runs:
+        recovery = self.data.recovery
+        runs = recovery.data.get("overload", []) if recovery else []
+        if recovery is None or not runs:
             return not_measured("make drill")
         lines = [
             "| admission control | offered | served (p99) | refused (p99) | failed | latency normal again after "
@@ -119,7 +120,7 @@ class DrillMacros(MacroSource):
                 f"{r['writes_lost']} of {r['writes_acked']:,} | {verdict} |"
             )
         return (
-            "\n".join(lines) + f"\n\nMeasured {self.data.recovery.stamp}, on {machine(self.data.recovery)}; "
+            "\n".join(lines) + f"\n\nMeasured {recovery.stamp}, on {machine(recovery)}; "
             "without admission control, the targets it misses are listed."
         )
 

@@ -146,7 +146,7 @@ def belady(trace: Trace, size: int) -> Ratios:
 
 def tinylfu(trace: Trace, size: int) -> Ratios:
     def reads() -> Iterable[tuple[int, bool]]:
-        cache = TinyLfu(size)
+        cache: TinyLfu[int, int] = TinyLfu(size)
         for index, (write, key) in enumerate(trace.ops):
             if write:
                 cache.delete(key)
@@ -163,7 +163,7 @@ def lookup_costs(trace: Trace, size: int) -> dict[str, float]:
     """Seconds per operation of the two libraries on the trace, the same loop around each: what a
     policy costs the request that asks (cachetools' LRU, which the backend uses, and theine)."""
     lru_cache: cachetools.LRUCache[int, int] = cachetools.LRUCache(maxsize=size)
-    tiny: TinyLfu = TinyLfu(size)
+    tiny: TinyLfu[int, int] = TinyLfu(size)
 
     def with_lru() -> None:
         for write, key in trace.ops:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from backend.app import TELEMETRY_OFF
 
-app = FastAPI(telemetry=TELEMETRY_OFF)  # type: ignore[arg-type]
+app = FastAPI(telemetry=TELEMETRY_OFF)
 
 
 @app.get("/")

@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import psutil
@@ -156,11 +157,11 @@ def soak(backend: live.Live, plan: SoakPlan, details: Details) -> Figures:
         _allocations(backend.url, "POST")
         for traced in range(plan.traced_phases):
             _phase(backend, plan, script, phase + traced)
-    growth = _allocations(backend.url, "GET")["top"]
+    growth = cast(list[dict[str, Any]], _allocations(backend.url, "GET")["top"])
     details["memory.soak.rss"] = samples
     details["memory.soak.top_growth"] = [
         f"{_short(g['where'])}: {g['size_diff']:+,} B in {g['count_diff']:+,} blocks" for g in growth
-    ]  # type: ignore[attr-defined]
+    ]
     live.wait_for(lambda: backend.metric("backend_ws_connections_active") == 0, 30, "the registry back to zero")
     fds_after = _settled(server.num_fds, baseline_fds, deadline=10)
     per_kop, stderr = slope(samples)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from hdrh.histogram import HdrHistogram
 
@@ -32,7 +32,7 @@ class Latencies:
 
     def percentile(self, q: float) -> float:
         """The value at percentile ``q`` (0-100), in seconds."""
-        return self._hist.get_value_at_percentile(q) / MICROS
+        return float(self._hist.get_value_at_percentile(q)) / MICROS
 
     def summary(self) -> dict[str, float]:
         return {
@@ -44,7 +44,7 @@ class Latencies:
         }
 
 
-def slope(points: list[tuple[float, float]]) -> tuple[float, float]:
+def slope(points: Sequence[Sequence[float]]) -> tuple[float, float]:
     """Least-squares slope of y over x, and its standard error (so "zero" can be stated with a bound)."""
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     fit = statistics.linear_regression(xs, ys)

@@ -65,7 +65,7 @@ def _overload_row(r: OverloadResult) -> str:
 def _write(
     found: list[DrillResult], clients: list[ClientResult], overloads: list[OverloadResult], directory: Path
 ) -> None:
-    recorded: results.Recorded = {
+    recorded: dict[str, tuple[float, str, int | None]] = {
         f"{r.name}.{field}": (round(float(value), 3), unit, 1)
         for r in found
         for field, (unit, _) in results.DRILL_FIGURES.items()

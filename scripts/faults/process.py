@@ -63,5 +63,5 @@ def crash_loop(target: Target, kills: int = 3) -> Iterator[Lift]:
     for _ in range(kills):
         pid = backend.server_pid()
         os.kill(pid, signal.SIGKILL)
-        live.wait_for(lambda old=pid: backend.ready() and backend.server_pid() != old, 15, "the restarted server")
+        live.wait_for(lambda: backend.ready() and backend.server_pid() != pid, 15, "the restarted server")  # noqa: B023 - called within this iteration
     yield nothing_to_lift

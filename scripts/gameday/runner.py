@@ -175,7 +175,7 @@ class _Stage:
 
 def _restart(backend: live.Live) -> live.Live:
     """`systemctl start backend`: a new supervisor on the same port and data directory, same settings."""
-    settings = {
+    settings: dict[str, Any] = {
         k.removeprefix("BACKEND_").lower(): v
         for k, v in backend.env.items()
         if k.startswith("BACKEND_")

@@ -17,7 +17,7 @@ from backend.http_guard import guarded_protocol
 from scripts import live
 
 
-async def _app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+async def _app(scope, receive, send) -> None:
     body = b""
     while True:
         message = await receive()

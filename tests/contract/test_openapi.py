@@ -21,7 +21,7 @@ MAX_EXAMPLES = "100"
 
 
 @pytest.fixture(scope="module")
-def production_like(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def production_like(tmp_path_factory: pytest.TempPathFactory):
     from scripts import live
 
     with live.running(tmp_path_factory.mktemp("contract"), "serve", faults_token="") as backend:

@@ -83,7 +83,7 @@ def test_publish_writes_both_archives_carrying_this_runs_proof(published: Simple
         )
         assert runbooks, names
         for name in runbooks:
-            page = tar.extractfile(name).read().decode()  # type: ignore[union-attr]
+            page = tar.extractfile(name).read().decode()
             assert "Diagnostics verified" in page and f"commit {head[:7]}" in page, name
             assert "STALE" not in page and "FAILED" not in page, name
             assert f"{published.version} · commit {head[:12]}" in page, name

@@ -48,7 +48,7 @@ def test_lines_plot_points_in_x_order_with_limit_line() -> None:
         limit=(0.025, "25 ms target"),
     )
     root = ET.fromstring(svg)
-    xs = [float(p.split(",")[0]) for p in root.find(f"{SVG}polyline").get("points").split()]  # type: ignore[union-attr]
+    xs = [float(p.split(",")[0]) for p in root.find(f"{SVG}polyline").get("points").split()]
     assert xs == sorted(xs) and len(xs) == 2
     assert "1,000/s" in svg and "2,000/s" in svg and "25 ms target" in svg and "stroke-dasharray" in svg
 
