@@ -18,6 +18,7 @@ __all__ = ["FRONT_MATTER", "SECTIONS", "lint_runbook", "main"]
 FRONT_MATTER = ("alerts", "faults", "severity", "component", "owner", "last_reviewed")
 SECTIONS = ("Before you start", "Summary", "Diagnose", "Impact", "Mitigate", "Verify", "Escalate", "Related")
 SEVERITIES = ("critical", "warning")
+BEFORE_YOU_START = '--8<-- "snippets/before-you-start.md"'  # docs/snippets/: one block for every runbook
 _PLACEHOLDER = re.compile(r"\bTODO\b")  # what `make new-runbook` leaves for the author
 
 
@@ -51,6 +52,10 @@ def lint_runbook(path: Path) -> list[str]:
         problems.append(f"missing section(s) {', '.join(missing)}")
     elif found != list(SECTIONS):
         problems.append(f"sections out of order: {', '.join(found)}; expected {', '.join(SECTIONS)}")
+    else:
+        start, end = page.sections["Before you start"]
+        if BEFORE_YOU_START not in text.splitlines()[start - 1 : end - 1]:
+            problems.append(f"Before you start does not include the shared block: add the line {BEFORE_YOU_START}")
     blocks = [b for b in page.blocks if b.runnable]
     runnable_diagnose = [b for b in page.in_section("Diagnose") if b.runnable]
     if not runnable_diagnose:

@@ -26,7 +26,7 @@ from docsite.data import MacroError, SiteData
 from docsite.macros.drills import DrillMacros
 from docsite.macros.limits import LimitMacros
 from docsite.macros.verification import VerificationMacros
-from docsite.markdown import prepare
+from docsite.markdown import include_snippets, prepare
 from pages import PageError, page_of, parse
 from scripts import results
 from scripts.alert_rules import RULES, TESTS, render_rules, render_tests
@@ -157,7 +157,8 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
         at = source.find(markdown) if markdown else -1
         first_line = source.count("\n", 0, at) + 1 if at > 0 else 1
         try:
-            return prepare(markdown, Path(src), first_line)
+            ready = prepare(markdown, Path(src), first_line)
+            return include_snippets(ready, Path(src), Path(config.docs_dir))
         except PageError as exc:
             return self._failed(str(exc), markdown)
 

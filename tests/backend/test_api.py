@@ -59,7 +59,7 @@ def test_metrics_exposes_every_documented_family(shared_backend: Live) -> None:
     assert shared_backend.metric("backend_ws_connections_capacity") == 1000
 
 
-@pytest.mark.h3
+@pytest.mark.db_race_free
 def test_concurrent_increments_are_exact(shared_backend: Live) -> None:
     """Assert 200 concurrent HTTP increments of one counter give exactly 200, each value once."""
 
@@ -101,7 +101,7 @@ def test_a_counter_read_after_an_acknowledged_increment_is_never_stale(shared_ba
     assert shared_backend.metric("backend_read_cache_requests_total", result="hit") >= before + 1
 
 
-@pytest.mark.h3
+@pytest.mark.db_race_free
 def test_items_round_trip_and_idempotency_key(shared_backend: Live) -> None:
     """Assert an item reads back as stored and a repeated Idempotency-Key creates nothing new."""
     with shared_backend.client() as client:
@@ -129,7 +129,7 @@ def test_an_idempotency_key_over_128_characters_is_refused_and_stores_nothing(sh
     assert after == before + 1, "the refused request stored an item"
 
 
-@pytest.mark.m2
+@pytest.mark.one_cache
 def test_cache_put_get_delete(shared_backend: Live) -> None:
     """Assert a cached JSON value reads back from memory and is gone after DELETE."""
     with shared_backend.client() as client:
@@ -167,7 +167,7 @@ BAD_REQUESTS = [
     BAD_REQUESTS,
     ids=[f"{m} {p} {s}" for m, p, _, s, _ in BAD_REQUESTS],
 )
-@pytest.mark.h2
+@pytest.mark.error_boundaries
 def test_bad_input_is_a_json_4xx_with_request_id(
     shared_backend: Live, method: str, path: str, kwargs: dict, status: int, error: str
 ) -> None:
@@ -181,7 +181,7 @@ def test_bad_input_is_a_json_4xx_with_request_id(
     assert body["request_id"] == response.headers["x-request-id"]
 
 
-@pytest.mark.h2
+@pytest.mark.error_boundaries
 def test_client_request_id_is_echoed(shared_backend: Live) -> None:
     """Assert a caller's X-Request-ID is kept so logs and errors can be matched."""
     with shared_backend.client() as client:
@@ -197,7 +197,7 @@ def test_fault_routes_do_not_exist_without_a_token(start_backend) -> None:
     assert response.status_code == 404
 
 
-@pytest.mark.h2
+@pytest.mark.error_boundaries
 def test_database_unavailable_is_503_and_named_in_ready(start_backend) -> None:
     """Assert database routes answer 503 (not 500, no hang), /ready names the database, and it recovers."""
     backend = start_backend()

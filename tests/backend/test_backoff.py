@@ -8,7 +8,7 @@ import pytest
 
 from backend.backoff import Backoff, CrashLoop
 
-pytestmark = [pytest.mark.c3]
+pytestmark = [pytest.mark.process_coordination]
 
 
 def test_backoff_doubles_within_jitter_and_caps() -> None:

@@ -11,7 +11,7 @@ import pytest
 from scripts.live import Live, wait_for
 from tests.support.faults import tmpfs
 
-pytestmark = [pytest.mark.c2]
+pytestmark = [pytest.mark.cache_io_off_loop]
 
 
 def cache_failing(backend: Live) -> bool:

@@ -10,7 +10,7 @@ import pytest
 from backend.cache import DiskTier, TieredCache
 from backend.metrics import Metrics
 
-pytestmark = [pytest.mark.c2, pytest.mark.m2]
+pytestmark = [pytest.mark.cache_io_off_loop, pytest.mark.one_cache]
 
 
 def make(tmp_path: Path, memory_items: int = 2) -> TieredCache:

@@ -29,8 +29,8 @@ def drain(conn) -> list[dict]:
     return asyncio.run(take())
 
 
-@pytest.mark.h1
-@pytest.mark.c1
+@pytest.mark.ws_limits
+@pytest.mark.memory_bounded
 def test_capacity_refuses_one_more_and_frees_on_disconnect() -> None:
     """Assert the registry admits exactly ``capacity`` clients and counts down to zero."""
     hub = Hub(capacity=2, send_queue=4, replay=4)
@@ -45,7 +45,7 @@ def test_capacity_refuses_one_more_and_frees_on_disconnect() -> None:
     hub.connect(None)
 
 
-@pytest.mark.h1
+@pytest.mark.ws_limits
 def test_replay_since_returns_only_newer_messages() -> None:
     """Assert a reconnect with since=N gets N+1.. in order after the hello frame."""
     hub = Hub(capacity=5, send_queue=10, replay=10)
@@ -56,8 +56,8 @@ def test_replay_since_returns_only_newer_messages() -> None:
     assert [(f["seq"], f["data"]) for f in got[1:]] == [(4, "m3"), (5, "m4")]
 
 
-@pytest.mark.h1
-@pytest.mark.c1
+@pytest.mark.ws_limits
+@pytest.mark.memory_bounded
 def test_replay_beyond_buffer_sends_gap_notice_first() -> None:
     """Assert a client that missed more than the buffer holds is told exactly what is gone."""
     buffer = ReplayBuffer(size=3)
@@ -80,8 +80,8 @@ def test_live_broadcast_after_connect_is_not_duplicated() -> None:
     assert seqs == [1, 2]
 
 
-@pytest.mark.h1
-@pytest.mark.c1
+@pytest.mark.ws_limits
+@pytest.mark.memory_bounded
 def test_slow_consumer_is_dropped_and_others_keep_receiving() -> None:
     """Assert a full outbox drops that client only, calls on_drop, and frees its slot."""
     hub = Hub(capacity=5, send_queue=3, replay=10)

@@ -6,7 +6,7 @@ import pytest
 
 from backend.memory_guard import MemoryGuard
 
-pytestmark = [pytest.mark.c1]
+pytestmark = [pytest.mark.memory_bounded]
 
 
 def test_guard_sheds_above_watermark_and_resumes_below_hysteresis() -> None:

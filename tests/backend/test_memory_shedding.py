@@ -8,7 +8,7 @@ from scripts.live import wait_for
 
 MiB = 1024 * 1024
 
-pytestmark = [pytest.mark.c1]
+pytestmark = [pytest.mark.memory_bounded]
 
 
 def test_memory_above_watermark_sheds_with_503_and_recovers(start_backend) -> None:

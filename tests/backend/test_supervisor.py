@@ -19,7 +19,7 @@ from websockets.sync.client import connect
 
 from scripts.live import wait_for
 
-pytestmark = [pytest.mark.c3]
+pytestmark = [pytest.mark.process_coordination]
 
 
 def test_sigkill_of_the_server_is_restarted_within_two_seconds(start_backend) -> None:
@@ -41,7 +41,7 @@ def test_sigkill_of_the_server_is_restarted_within_two_seconds(start_backend) ->
     assert len(ages) == 1 and 0 <= ages[0] < 10, ages
 
 
-@pytest.mark.h2
+@pytest.mark.error_boundaries
 def test_crash_loop_stops_with_a_clear_message(start_backend) -> None:
     """Assert a server that cannot start (its port taken) makes the supervisor give up with exit 4."""
     with socket.socket() as squatter:
@@ -86,7 +86,7 @@ def test_sigterm_drains_websockets_with_1001_finishes_in_flight_and_exits_0(star
     assert backend.proc.wait(30) == 0
 
 
-@pytest.mark.h3
+@pytest.mark.db_race_free
 def test_acknowledged_writes_survive_sigkill_mid_stream(start_backend) -> None:
     """Assert every acknowledged item and increment is there after SIGKILL mid-stream, and integrity_check is ok."""
     backend = start_backend(mode="supervise")
@@ -128,7 +128,7 @@ def test_acknowledged_writes_survive_sigkill_mid_stream(start_backend) -> None:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
-@pytest.mark.h1
+@pytest.mark.ws_limits
 def test_broadcasts_survive_a_crash_for_replay(start_backend) -> None:
     """Assert broadcasts acknowledged before a SIGKILL are replayed, same sequence numbers, after the restart."""
     backend = start_backend(mode="supervise")

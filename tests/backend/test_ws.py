@@ -38,8 +38,8 @@ def test_hello_ping_echo_and_broadcast(shared_backend: Live) -> None:
         assert recv_json(conn) == {"type": "message", "seq": sent["seq"], "data": {"alert": "hi"}}
 
 
-@pytest.mark.h1
-@pytest.mark.c1
+@pytest.mark.ws_limits
+@pytest.mark.memory_bounded
 def test_capacity_plus_one_is_closed_with_1013_and_registry_returns_to_zero(start_backend) -> None:
     """Assert connection capacity+1 gets 1013, the gauge tracks clients, and reaches zero when they leave."""
     backend = start_backend(ws_max_connections=3)
@@ -55,7 +55,7 @@ def test_capacity_plus_one_is_closed_with_1013_and_registry_returns_to_zero(star
         assert recv_json(again)["type"] == "hello"
 
 
-@pytest.mark.h1
+@pytest.mark.ws_limits
 def test_oversized_message_is_closed_with_1009(start_backend) -> None:
     """Assert a client message over BACKEND_WS_MAX_MESSAGE_BYTES closes the socket with 1009."""
     backend = start_backend(ws_max_message_bytes=1024)
@@ -65,8 +65,8 @@ def test_oversized_message_is_closed_with_1009(start_backend) -> None:
         assert close_code(conn)[0] == 1009
 
 
-@pytest.mark.h1
-@pytest.mark.h2
+@pytest.mark.ws_limits
+@pytest.mark.error_boundaries
 def test_binary_frame_is_closed_with_1003(shared_backend: Live) -> None:
     """Assert a binary frame gets close code 1003 with a reason that says what to send."""
     with ws(shared_backend) as conn:
@@ -76,8 +76,8 @@ def test_binary_frame_is_closed_with_1003(shared_backend: Live) -> None:
     assert code == 1003 and "JSON text" in reason
 
 
-@pytest.mark.h1
-@pytest.mark.h2
+@pytest.mark.ws_limits
+@pytest.mark.error_boundaries
 def test_bad_since_is_refused_with_1008(shared_backend: Live) -> None:
     """Assert a non-numeric since parameter is refused with a clear reason."""
     with ws(shared_backend, "?since=abc") as conn:
@@ -85,8 +85,8 @@ def test_bad_since_is_refused_with_1008(shared_backend: Live) -> None:
     assert code == 1008 and "since" in reason
 
 
-@pytest.mark.h1
-@pytest.mark.c1
+@pytest.mark.ws_limits
+@pytest.mark.memory_bounded
 def test_idle_client_is_closed(start_backend) -> None:
     """Assert a client that sends nothing for the idle timeout is closed with 1000 'idle timeout'."""
     backend = start_backend(ws_idle_timeout=0.5)
@@ -95,7 +95,7 @@ def test_idle_client_is_closed(start_backend) -> None:
         assert close_code(conn) == (1000, "idle timeout")
 
 
-@pytest.mark.h1
+@pytest.mark.ws_limits
 def test_reconnect_with_since_replays_missed_messages_and_gap(start_backend) -> None:
     """Assert since=N replays every later message still buffered, and announces what fell out."""
     backend = start_backend(ws_replay_buffer=5)
@@ -113,8 +113,8 @@ def test_reconnect_with_since_replays_missed_messages_and_gap(start_backend) -> 
         assert [recv_json(conn)["seq"] for _ in range(5)] == more[1:]
 
 
-@pytest.mark.h1
-@pytest.mark.c1
+@pytest.mark.ws_limits
+@pytest.mark.memory_bounded
 def test_slow_consumer_is_dropped_and_server_memory_stays_bounded(start_backend) -> None:
     """Assert a client that stops reading is dropped and counted while 50 MB is broadcast past it."""
     backend = start_backend(ws_send_queue=8, ws_replay_buffer=4, max_body_bytes=2 * 1024 * 1024)

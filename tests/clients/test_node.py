@@ -19,7 +19,7 @@ CLIENTS = REPO / "clients"
 
 
 @pytest.mark.slow
-@pytest.mark.c3
+@pytest.mark.process_coordination
 @pytest.mark.timeout(600)
 def test_node_tests_pass(record_property: pytest.RecordProperty) -> None:
     """Assert every Node test passes (npm ci from the committed lockfile, then node --test)."""
@@ -41,7 +41,13 @@ def test_node_tests_pass(record_property: pytest.RecordProperty) -> None:
     record_property(
         "marker_counts",
         json.dumps(
-            {"c3": {"passed": counts.get("pass", 0), "failed": counts.get("fail", 0), "total": counts.get("tests", 0)}}
+            {
+                "process_coordination": {
+                    "passed": counts.get("pass", 0),
+                    "failed": counts.get("fail", 0),
+                    "total": counts.get("tests", 0),
+                }
+            }
         ),
     )
     failed = "\n".join(line for line in done.stdout.splitlines() if line.lstrip().startswith("not ok"))

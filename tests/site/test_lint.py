@@ -23,7 +23,9 @@ last_reviewed: 2026-01-02
 # Title
 
 ## Before you start
-b
+
+--8<-- "snippets/before-you-start.md"
+
 ## Summary
 s
 ## Diagnose
@@ -79,6 +81,11 @@ BROKEN = [
         "no diagnostics",
         GOOD.replace("```console\n$ true\n```\n", "Look at the dashboard.\n"),
         "Diagnose has no runnable block",
+    ),
+    (
+        "own before-you-start",
+        GOOD.replace('--8<-- "snippets/before-you-start.md"', "export BACKEND_URL=http://somewhere"),
+        "Before you start does not include the shared block",
     ),
     (
         "skip without reason",
