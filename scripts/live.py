@@ -31,6 +31,7 @@ __all__ = [
     "running",
     "seconds_until",
     "start",
+    "stop_process",
     "wait_for",
 ]
 
@@ -162,14 +163,19 @@ class Live:
 
     def stop(self, timeout: float = 20.0) -> int:
         """SIGTERM the process we started and wait; SIGKILL if it does not stop in time."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc, signal.SIGTERM, timeout)
+
+
+def stop_process(proc: subprocess.Popen[Any], sig: signal.Signals, timeout: float) -> int:
+    """Send ``sig`` to a process we started and wait ``timeout`` s; SIGKILL it if it does not stop."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
 
 
 def start(

@@ -15,6 +15,15 @@ def _seconds(value: float | None) -> str:
     return "not reached" if value is None else f"{value:.2f} s"
 
 
+def _missed(row: dict[str, Any]) -> str:
+    """The targets a drill's row missed, in words ("" when it met them all)."""
+    return ", ".join(t for t, ok in row["targets"].items() if not ok)
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    return "**pass**" if row["passed"] else f"**FAIL**: {_missed(row)}"
+
+
 class DrillMacros(MacroSource):
     def _drills(self) -> dict[str, dict[str, Any]]:
         drills = self.data.recovery.data.get("drills", []) if self.data.recovery else []
@@ -45,9 +54,7 @@ class DrillMacros(MacroSource):
                 f"{d['writes_lost']} of {d['writes_acked']} acknowledged writes, "
                 f"{d['ws_messages_lost']} broadcasts, {d['writes_duplicated']} duplicates"
             )
-            verdict = (
-                "**pass**" if d["passed"] else "**FAIL**: " + ", ".join(t for t, ok in d["targets"].items() if not ok)
-            )
+            verdict = _verdict(d)
             lines.append(
                 f'| <a id="{d["name"]}"></a>{d["scenario"]} | {d["fault"]} | {d["detection"]} | '
                 f"{_seconds(d['ttd_seconds'])} | {_seconds(d['ttr_seconds'])} | {lost} | {client} | {verdict} |"
@@ -84,9 +91,7 @@ class DrillMacros(MacroSource):
                     f"{c['missed']} of the {c['acknowledged'] - c['gone']} still held; {c['gone']} older than "
                     f"the replay buffer{', gap shown and view reloaded' if c.get('gap_shown') else ''}"
                 )
-            verdict = (
-                "**pass**" if c["passed"] else "**FAIL**: " + ", ".join(t for t, ok in c["targets"].items() if not ok)
-            )
+            verdict = _verdict(c)
             lines.append(
                 f"| {name.replace('_', ' ')} | {_seconds(c['outage_shown_seconds'])} | "
                 f"{_seconds(c['live_again_seconds'])} | {missed} | {c['duplicated']}, {c['out_of_order']} | "
@@ -107,11 +112,7 @@ class DrillMacros(MacroSource):
         ]
         for r in runs:
             on = "on (`BACKEND_MAX_IN_FLIGHT`)" if r["mode"] == "admission" else "off (`BACKEND_MAX_IN_FLIGHT=0`)"
-            verdict = (
-                ("**pass**" if r["passed"] else "**FAIL**: " + ", ".join(t for t, ok in r["targets"].items() if not ok))
-                if r["mode"] == "admission"
-                else ", ".join(t for t, ok in r["targets"].items() if not ok) or "-"
-            )
+            verdict = _verdict(r) if r["mode"] == "admission" else _missed(r) or "-"
             lines.append(
                 f"| {on} | {r['offered_rps']:,.0f}/s (sent {r['sent_rps']:,.0f}/s) | "
                 f"{r['admitted']:,} ({r['admitted_p99_seconds'] * 1000:.1f} ms) | "

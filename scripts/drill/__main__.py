@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from scripts import results
 from scripts.drill import client, overload
@@ -23,6 +25,8 @@ from scripts.drill.client import ClientResult
 from scripts.drill.drills import DRILLS
 from scripts.drill.outcome import DrillResult, Judged
 from scripts.drill.overload import OverloadResult
+
+J = TypeVar("J", bound=Judged)
 
 
 def _row(r: DrillResult) -> str:
@@ -102,6 +106,21 @@ def _write(
     print(f"wrote {path}")
 
 
+def _run_measurement(
+    name: str, names: list[str], quick: bool, run: Callable[..., list[J]], row: Callable[[J], str]
+) -> list[J]:
+    """Run the measurement ``name`` (the client scenarios, the overload drill) when it is asked for,
+    printing a row and the targets of each outcome."""
+    if name not in names:
+        return []
+    with tempfile.TemporaryDirectory(prefix=f"drill-{name}-") as tmp:
+        outcomes = run(Path(tmp), quick=quick)
+    for outcome in outcomes:
+        print(row(outcome), flush=True)
+        _print_targets(outcome)
+    return outcomes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -123,20 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         print(_row(result), flush=True)
         _print_targets(result)
         print(f"      client errors: {result.client_errors or 'none'}; {result.figures or ''}")
-    clients = []
-    if "clients" in names:
-        with tempfile.TemporaryDirectory(prefix="drill-clients-") as tmp:
-            clients = client.run(Path(tmp), quick=args.quick)
-        for c in clients:
-            print(_client_row(c), flush=True)
-            _print_targets(c)
-    overloads = []
-    if "overload" in names:
-        with tempfile.TemporaryDirectory(prefix="drill-overload-") as tmp:
-            overloads = overload.run(Path(tmp), quick=args.quick)
-        for o in overloads:
-            print(_overload_row(o), flush=True)
-            _print_targets(o)
+    clients = _run_measurement("clients", names, args.quick, client.run, _client_row)
+    overloads = _run_measurement("overload", names, args.quick, overload.run, _overload_row)
     if not args.quick and not args.names:
         _write(found, clients, overloads, results.DEFAULT_DIR)
     admitted = [o for o in overloads if o.mode == "admission"]  # without it, missing the targets is the point

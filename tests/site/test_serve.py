@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scripts.live import free_port, wait_for
+from scripts.live import free_port, stop_process, wait_for
 from tests.support import REPO
 
 GOOD = "# Page\n\nThe limit is {{ threshold('ws.connections_ratio') }}.\n"
@@ -77,11 +77,6 @@ def test_serve_survives_macro_and_page_errors_and_shows_them(tmp_path: Path) -> 
         page.write_text(GOOD)
         wait_for(lambda: shows("The limit is 90.0 %") and not shows("does not build"), 30, "the fixed page")
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, signal.SIGINT, 15)
     terminal = log.read_text()
     assert "unknown threshold key 'ws.nope'" in terminal and "index.md:5: unknown directive" in terminal, terminal

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from scripts.live import wait_for
+from scripts.live import stop_process, wait_for
 from tests.support.tools import require
 
 __all__ = ["running_nginx"]
@@ -50,9 +50,4 @@ def running_nginx(tmp: Path, site: str, ready_url: str) -> Iterator[None]:
         wait_for(ready, 15, f"nginx to answer {ready_url}")
         yield
     finally:
-        proc.send_signal(signal.SIGQUIT)  # graceful stop
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, signal.SIGQUIT, 10)  # graceful stop

@@ -12,7 +12,7 @@ import httpx
 import yaml
 
 from scripts.alert_rules import RULES
-from scripts.live import Live, free_port
+from scripts.live import Live, free_port, stop_process
 from tests.support.tools import require
 
 __all__ = ["GUIDE_CONFIG", "alert_states", "api_data", "prometheus"]
@@ -45,12 +45,7 @@ def prometheus(tmp: Path, backend: Live) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, signal.SIGTERM, 20)
 
 
 def api_data(api: str, path: str) -> dict | None:
