@@ -190,3 +190,18 @@ def test_every_fault_is_made_in_the_fault_library() -> None:
         if any(word in line for word in _FAULT_MAKING)
     ]
     assert not offenders, "\n".join(offenders)
+
+
+def test_test_modules_share_helpers_only_through_tests_support() -> None:
+    """Assert no test module imports another test module: what tests share lives in tests/support."""
+    offenders = [
+        f"{path.relative_to(REPO)}:{node.lineno} imports {node.module}"
+        for path in sorted((REPO / "tests").rglob("*.py"))
+        if "support" not in path.relative_to(REPO / "tests").parts
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.startswith("tests.")
+        and not node.module.startswith("tests.support")
+    ]
+    assert not offenders, "\n".join(offenders)
