@@ -11,6 +11,10 @@
    ``dist/handbook-VERSION-proof.json``.
 
     python -m scripts.publish [--out dist] [--site-url https://handbook.example/]
+
+``--proof results/test-runs.json`` publishes from a proof already made on this very checkout (what
+``make test`` does: its own run proved every page and game day minutes before, so it is not run
+twice); that proof is refused unless its rows are this commit's and cover every page and game day.
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from checks.routing import site_url
+from pages import read_page
 from scripts import results
 
-__all__ = ["PROOF_PATHS", "failures", "main"]
+__all__ = ["PROOF_PATHS", "failures", "main", "uncovered"]
 
 PROOF_PATHS = ("docs", "runbooks", "tests/gameday")  # every page's blocks, every runbook's game days
 COMMITTED = (results.BASELINES, results.RECOVERY, results.SOAK)  # figures the pages show beside the proof
@@ -50,6 +55,34 @@ def failures(runs: dict[str, Any]) -> list[str]:
         if not day.get("passed")
     ]
     return found
+
+
+def uncovered(runs: dict[str, Any], commit: str) -> list[str]:
+    """What a proof made elsewhere lacks to stand for this checkout: each runbook's page row and each
+    of its game days, stamped with ``commit``."""
+    missing = []
+    for path in sorted((results.REPO / "runbooks").glob("*.md")):
+        page = f"runbooks/{path.name}"
+        keys = [("pages", page)] + [("gamedays", f"{page}::{f}") for f in read_page(path).meta.get("faults") or []]
+        missing += [
+            f"{key} ({table})" for table, key in keys if runs.get(table, {}).get(key, {}).get("commit") != commit
+        ]
+    return missing
+
+
+def _adopt(proof: Path, proof_dir: Path) -> None:
+    """Take this checkout's rows of ``proof`` as the proof; refuse one that does not cover every page."""
+    made = results.load(proof)
+    if made is None:
+        raise SystemExit(f"publish: refused: {proof} holds no proof; run make test (or publish without --proof)")
+    here = results.commit()
+    rows = {
+        table: {key: row for key, row in made.data.get(table, {}).items() if row.get("commit") == here}
+        for table in ("pages", "gamedays")
+    }
+    if missing := uncovered(rows, here):
+        raise SystemExit(f"publish: refused: {proof} does not prove commit {here[:12]} for " + "; ".join(missing))
+    (proof_dir / results.TEST_RUNS).write_text(json.dumps({**made.data, **rows}, indent=2))
 
 
 def _prove(proof_dir: Path) -> tuple[int, float]:
@@ -112,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the address the site is published at (default: $HANDBOOK_SITE_URL, else the local one)",
     )
+    parser.add_argument(
+        "--proof",
+        type=Path,
+        default=None,
+        help="publish from this proof (a test-runs.json) made on this checkout instead of proving again",
+    )
     args = parser.parse_args(argv)
     address, version, started = site_url(args.site_url), results.version(), time.monotonic()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -121,8 +160,13 @@ def main(argv: list[str] | None = None) -> int:
         for name in COMMITTED:
             if (results.DEFAULT_DIR / name).exists():
                 shutil.copy2(results.DEFAULT_DIR / name, proof_dir / name)
-        print(f"publish: proving every page ({' '.join(PROOF_PATHS)})", flush=True)
-        code, proof_seconds = _prove(proof_dir)
+        if args.proof:
+            print(f"publish: taking this checkout's proof from {args.proof}", flush=True)
+            _adopt(args.proof, proof_dir)
+            code, proof_seconds = 0, 0.0
+        else:
+            print(f"publish: proving every page ({' '.join(PROOF_PATHS)})", flush=True)
+            code, proof_seconds = _prove(proof_dir)
         proof = results.load(proof_dir / results.TEST_RUNS)
         if proof is None:
             raise SystemExit(f"publish: refused: the proof run wrote no results (pytest exit {code})")

@@ -37,14 +37,24 @@ HANDBOOK_CONF = REPO / "docs" / "deployment" / "handbook.conf"
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    """What `make publish HANDBOOK_SITE_URL=http://127.0.0.1:PORT/` leaves in dist/ (the Makefile
-    runs exactly this module), with the port nginx will serve it on."""
+    """What `make publish HANDBOOK_SITE_URL=http://127.0.0.1:PORT/` leaves in dist/, with the port
+    nginx will serve it on. Under `make test` ($HANDBOOK_PROOF set), the proof is the one this
+    checkout's own run wrote minutes before (`--proof`), not a second run of every page."""
     port = free_port()
     out = tmp_path_factory.mktemp("dist")
     address = f"http://127.0.0.1:{port}/"
     assert address != DEFAULT_SITE_URL
     done = subprocess.run(
-        [sys.executable, "-m", "scripts.publish", "--out", str(out), "--site-url", address],
+        [
+            sys.executable,
+            "-m",
+            "scripts.publish",
+            "--out",
+            str(out),
+            "--site-url",
+            address,
+            *(["--proof", os.environ["HANDBOOK_PROOF"]] if os.environ.get("HANDBOOK_PROOF") else []),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
