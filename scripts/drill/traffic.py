@@ -254,15 +254,20 @@ class Traffic:
 
 @contextlib.contextmanager
 def traffic(
-    backend: live.Live, client_url: str | None = None, fleet_size: int = 20, write_timeout: float = 2.0
+    backend: live.Live,
+    client_url: str | None = None,
+    fleet_size: int = 20,
+    write_timeout: float = 2.0,
+    pause: float = 0.02,
 ) -> Iterator[Traffic]:
-    """Start probing, writing, publishing and listening; wait for the steady state; stop all after."""
+    """Start probing, writing (a write every ``pause`` s), publishing (every ``pause`` s, at least
+    0.05) and listening; wait for the steady state; stop all after."""
     url = client_url or backend.url
     parts = Traffic(
         backend,
         Prober(backend.url),
-        Writer(url, write_timeout),
-        Publisher(url),
+        Writer(url, write_timeout, pause),
+        Publisher(url, max(pause, 0.05)),
         Fleet(url.replace("http://", "ws://") + "/ws", fleet_size),
     )
     for part in (parts.prober, parts.fleet, parts.writer, parts.publisher):

@@ -35,6 +35,10 @@ from scripts.gameday.scenarios import Scenario, StandIn
 __all__ = ["GameDay", "Step", "blocks_of", "doctor", "run"]
 
 DETECT_DEADLINE = 60.0
+# A write and a broadcast every 0.1 s per game day: traffic enough for every window a page reads,
+# and four game days' durable commits do not hold SQLite's lock past the /ready probe's 0.5 s on a
+# shared disk (at the drills' 0.02 s, two clean-clone runs saw one "locked" probe after recovery).
+TRAFFIC_PAUSE = 0.1
 HEALTHY_DEADLINE = 45.0
 
 
@@ -279,7 +283,7 @@ def run(
             if proxy:
                 proxy.start()
                 stage.proxy_url = proxy.url
-            with traffic(backend, proxy.url if proxy else None, fleet_size=5):
+            with traffic(backend, proxy.url if proxy else None, fleet_size=5, pause=TRAFFIC_PAUSE):
                 with fault(Target(backend, proxy), **scenario.params) as lift:
                     stage.lift = lift
                     say(f"{page} under {scenario.name}: {scenario.what}")

@@ -47,6 +47,7 @@ def gamedays(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         except FaultUnavailable as exc:
             return str(exc)
 
+    tmp_path_factory.getbasetemp()  # made once here: four threads making it at once each made their own
     with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
         return dict(zip(selected, pool.map(one, selected), strict=True))
 
