@@ -39,6 +39,7 @@ DETECT_DEADLINE = 60.0
 # and four game days' durable commits do not hold SQLite's lock past the /ready probe's 0.5 s on a
 # shared disk (at the drills' 0.02 s, two clean-clone runs saw one "locked" probe after recovery).
 TRAFFIC_PAUSE = 0.1
+DOCTOR_PAUSE = 0.25  # between two doctor runs of a loop: each takes the database's write lock a moment
 HEALTHY_DEADLINE = 45.0
 
 
@@ -236,6 +237,7 @@ def _detect(day: GameDay, backend: live.Live, deadline: float, say: Callable[[st
         if day.doctor_first == day.runbook:
             day.detected_seconds = round(time.monotonic() - started, 2)
             break
+        time.sleep(DOCTOR_PAUSE)  # not a wait for a condition: room between two doctor runs
     say(
         f"  detect   doctor exit {code}, first runbook {day.doctor_first or '(none)'} "
         f"after {day.detected_seconds} s: {first[:160]}"
@@ -252,7 +254,12 @@ def _wait_healthy(backend: live.Live, scenario: Scenario, deadline: float) -> No
         return not sick
 
     try:
-        live.wait_for(healthy, deadline, "/ready 200 and doctor clean (but the windows still holding the fault)")
+        live.wait_for(
+            healthy,
+            deadline,
+            "/ready 200 and doctor clean (but the windows still holding the fault)",
+            interval=DOCTOR_PAUSE,
+        )
     except live.WaitTimeout as exc:
         raise live.WaitTimeout(f"{str(exc).splitlines()[0]}; still: {sick}") from None
 
