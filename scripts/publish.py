@@ -58,12 +58,13 @@ def failures(runs: dict[str, Any]) -> list[str]:
 
 
 def uncovered(runs: dict[str, Any], commit: str) -> list[str]:
-    """What a proof made elsewhere lacks to stand for this checkout: each runbook's page row and each
-    of its game days, stamped with ``commit``."""
+    """What a proof made elsewhere lacks to stand for this checkout: the page row of each runbook with
+    commands (the index has none) and each of its game days, stamped with ``commit``."""
     missing = []
     for path in sorted((results.REPO / "runbooks").glob("*.md")):
-        page = f"runbooks/{path.name}"
-        keys = [("pages", page)] + [("gamedays", f"{page}::{f}") for f in read_page(path).meta.get("faults") or []]
+        page, document = f"runbooks/{path.name}", read_page(path)
+        keys = [("pages", page)] if any(b.runnable for b in document.blocks) else []
+        keys += [("gamedays", f"{page}::{f}") for f in document.meta.get("faults") or []]
         missing += [
             f"{key} ({table})" for table, key in keys if runs.get(table, {}).get(key, {}).get("commit") != commit
         ]

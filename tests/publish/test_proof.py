@@ -17,7 +17,11 @@ RUNBOOKS = sorted((REPO / "runbooks").glob("*.md"))
 
 def _complete(commit: str) -> dict[str, dict[str, dict[str, object]]]:
     """Rows for every runbook page and every game day its front matter names, stamped ``commit``."""
-    pages = {f"runbooks/{p.name}": {"passed": 1, "failed": 0, "commit": commit} for p in RUNBOOKS}
+    pages = {
+        f"runbooks/{p.name}": {"passed": 1, "failed": 0, "commit": commit}
+        for p in RUNBOOKS
+        if any(b.runnable for b in read_page(p).blocks)  # the index has no commands, so no row
+    }
     days = {
         f"runbooks/{p.name}::{fault}": {"passed": True, "commit": commit}
         for p in RUNBOOKS
