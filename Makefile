@@ -23,7 +23,7 @@ site: $(STAMP)  ## build the static site into site/
 
 publish: $(STAMP)  ## prove every page, then build the site and the offline bundle from that run into dist/
 	./scripts/install-system-tools.sh
-	$(BIN)/python -m scripts.publish $(if $(HANDBOOK_SITE_URL),--site-url $(HANDBOOK_SITE_URL))
+	$(BIN)/python -m scripts.publish $(if $(HANDBOOK_SITE_URL),--site-url $(HANDBOOK_SITE_URL)) $(if $(HANDBOOK_PROOF),--proof $(HANDBOOK_PROOF)) $(if $(HANDBOOK_DIST),--out $(HANDBOOK_DIST))
 
 # The publish tests take the proof this run wrote (results/test-runs.json) instead of proving every
 # page and game day a second time: so they run after everything else, in a session of their own.

@@ -38,8 +38,8 @@ def run_page(path: Path, env: Mapping[str, str], timeout: float, allow_mutating:
     for block in parse_file(path):
         if block.language != CONSOLE:
             continue
-        if block.safety is Safety.SKIP:
-            run.skipped.append((block.start, f"skip: {block.skip_reason}"))
+        if block.skipped_here:
+            run.skipped.append((block.start, f"{block.safety.value}: {block.skip_reason}"))
             continue
         if block.safety in (Safety.MUTATING, Safety.DESTRUCTIVE) and not allow_mutating:
             run.skipped.append((block.start, f"{block.safety.value}: rerun with --allow-mutating to run it"))

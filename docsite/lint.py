@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-from pages import PageError, Safety, read_page
+from pages import Document, PageError, read_page
 
 __all__ = ["FRONT_MATTER", "SECTIONS", "lint_runbook", "main"]
 
@@ -20,6 +20,8 @@ SECTIONS = ("Before you start", "Summary", "Diagnose", "Impact", "Mitigate", "Ve
 SEVERITIES = ("critical", "warning")
 BEFORE_YOU_START = '--8<-- "snippets/before-you-start.md"'  # docs/snippets/: one block for every runbook
 _PLACEHOLDER = re.compile(r"\bTODO\b")  # what `make new-runbook` leaves for the author
+_ITEM = re.compile(r"^(\d+)\. ")
+_STEP_REFERENCE = re.compile(r"\bsteps? (\d+)(?:(?:,| and| or) (\d+))*", re.IGNORECASE)
 
 
 def lint_runbook(path: Path) -> list[str]:
@@ -60,13 +62,41 @@ def lint_runbook(path: Path) -> list[str]:
     runnable_diagnose = [b for b in page.in_section("Diagnose") if b.runnable]
     if not runnable_diagnose:
         problems.append("Diagnose has no runnable block")
-    elif all(b.safety is Safety.SKIP for b in runnable_diagnose):
+    elif all(b.skipped_here for b in runnable_diagnose):
         problems.append("every Diagnose block is skipped; at least one must run in the tests")
     elif not any(b.is_fault_block for b in runnable_diagnose):
         problems.append("Diagnose shows no output under the page's fault: mark such a block `checks: fault`")
     if not blocks:
         problems.append("no runnable block at all")
-    return placeholders + [f"{path}: {problem}" for problem in problems]
+    return placeholders + _step_problems(path, text, page) + [f"{path}: {problem}" for problem in problems]
+
+
+def _step_problems(path: Path, text: str, page: Document) -> list[str]:
+    """Each section's numbered steps count up by one, and every "step N" in it names one of them (a
+    list broken by a badly indented line restarts its numbers; a step added shifts the references)."""
+    lines = text.splitlines()
+    in_code = {n for b in page.blocks for n in range(b.start, b.end + 1)}
+    problems: list[str] = []
+    steps: dict[str, list[int]] = {}
+    for section, (start, end) in page.sections.items():
+        numbered = [(n, int(m[1])) for n in range(start, end) if n not in in_code and (m := _ITEM.match(lines[n - 1]))]
+        numbers = steps[section] = [number for _, number in numbered]
+        for (n, number), previous in zip(numbered[1:], numbers, strict=False):
+            if number != previous + 1:
+                problems.append(f"{path}:{n}: step {number} follows step {previous} in {section}; number them in order")
+        for n in range(start, end):
+            if n in in_code:
+                continue
+            for match in _STEP_REFERENCE.finditer(lines[n - 1]):
+                named = [int(x) for x in re.findall(r"\d+", match[0])]
+                # a section without steps of its own (Mitigate, Escalate) refers to Diagnose's
+                of = section if numbers else "Diagnose"
+                if any(x not in steps.get(of, []) for x in named):
+                    problems.append(
+                        f"{path}:{n}: '{match[0]}' names no step of {of} (its steps: "
+                        f"{', '.join(map(str, steps.get(of, []))) or 'none'})"
+                    )
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ LABELS = {
     Safety.READ_ONLY: "Read-only: safe to run at any time.",
     Safety.MUTATING: "Mutating: changes state on the target. Run it when this step says so.",
     Safety.DESTRUCTIVE: "Destructive: stops, deletes or restarts. Be sure before you run it.",
+    Safety.PRODUCTION: "On the production host: {reason}. Proven on the rehearsal host.",
     Safety.SKIP: "Not run by the test suite: {reason}.",
 }
 
@@ -30,7 +31,7 @@ def title(text: str, default: str) -> str:
 
 def _label(block: Block) -> str:
     text = LABELS[block.safety].format(reason=html.escape(block.skip_reason))
-    if block.safety is Safety.SKIP:
+    if block.skipped_here:
         pass  # its reason is what the reader needs (a production-only step)
     elif block.is_fault_block:
         text = f"What you see during the fault · {block.safety.value}."

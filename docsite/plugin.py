@@ -27,7 +27,7 @@ from docsite.macros.drills import DrillMacros
 from docsite.macros.limits import LimitMacros
 from docsite.macros.verification import VerificationMacros
 from docsite.markdown import include_snippets, prepare
-from pages import PageError, page_of, parse
+from pages import PageError, leaks, page_of, parse
 from scripts import results
 from scripts.alert_rules import RULES, TESTS, render_rules, render_tests
 from scripts.results import ResultsError
@@ -178,6 +178,17 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
         return markdown
 
     on_page_markdown = CombinedEvent(_protect, _notices)
+
+    def on_post_page(self, output: str, page: Page, config: MkDocsConfig) -> str:
+        """Markdown shown as text (a fence or a safety label inside a code block, after a list item
+        indented three spaces) is an error: Sybil still runs such a block, so only the page shows it."""
+        found = leaks(output)
+        if found:
+            message = f"{page.file.src_uri}: the rendered page shows Markdown as text: " + "; ".join(found[:3])
+            if self.config.fail_on_error:
+                raise PluginError(message)
+            log.error("%s", message)
+        return output
 
     def _failed(self, message: str, markdown: str) -> str:
         """A page error stops a strict build; for an author's `make serve` it is shown, in the

@@ -12,6 +12,7 @@ from pages.directives import DEFAULT_TIMEOUT, Directive, Safety, State
 from pages.document import Document, front_matter, page_of, parse, parse_file, read_page
 from pages.errors import PageError
 from pages.expect import matches
+from pages.rendered import Rendered, leaks, rendered_blocks
 from pages.report import Outcome
 from pages.shell import environment, run_bash, run_step, ws_url_of
 
@@ -26,16 +27,19 @@ __all__ = [
     "Document",
     "Outcome",
     "PageError",
+    "Rendered",
     "Safety",
     "State",
     "Step",
     "environment",
     "front_matter",
+    "leaks",
     "matches",
     "page_of",
     "parse",
     "parse_file",
     "read_page",
+    "rendered_blocks",
     "run_bash",
     "run_step",
     "ws_url_of",

@@ -55,6 +55,12 @@ class Block:
         return self.directive.reason
 
     @property
+    def skipped_here(self) -> bool:
+        """Not run by the plain page run nor a lab game day: a ``skip`` block, or a ``production`` block
+        (which only the rehearsal host runs)."""
+        return self.directive.safety in (Safety.SKIP, Safety.PRODUCTION)
+
+    @property
     def shows_healthy(self) -> bool:
         return self.directive.state is State.HEALTHY
 

@@ -7,7 +7,11 @@ The grammar, read at a glance (words alone, named options where more is needed, 
     <!-- checks: mutating -->                      changes state; ``checks run`` asks --allow-mutating
     <!-- checks: destructive faults=hung-server --> a mitigation, run under that fault only
     <!-- checks: timeout=120 -->                   each command may run 120 s (default 60)
-    <!-- checks: skip: why it cannot run -->       never run; the reason is shown on the page
+    <!-- checks: production: what it does -->      runs on the production host only: the rehearsal
+                                                   runs it there; elsewhere it is skipped, with this reason
+    <!-- checks: production faults=x: what -->     a mitigation step that needs the production host:
+                                                   the rehearsal runs it, the lab game day stands in for it
+    <!-- checks: skip: why it cannot run -->       never run (needs a second machine); the reason is shown
     <!-- checks: skip faults=partition: why -->    a step the game day stands in for, under that fault
 
 An unmarked block is ``read-only``: it runs on the healthy backend (Sybil) and in ``checks run``,
@@ -40,6 +44,7 @@ class Safety(enum.Enum):
     READ_ONLY = "read-only"
     MUTATING = "mutating"
     DESTRUCTIVE = "destructive"
+    PRODUCTION = "production"  # run for real on the rehearsal host (systemd, the guide's paths)
     SKIP = "skip"
 
 
@@ -100,10 +105,14 @@ def _directive(words: list[str], options: dict[str, str], reason: str, where: st
     if len(safeties) > 1:
         raise PageError(f"{where}: one safety word per block, not {' and '.join(s.value for s in safeties)}")
     safety = safeties[0] if safeties else Safety.READ_ONLY
-    if safety is Safety.SKIP and not reason:
-        raise PageError(f"{where}: 'checks: skip' needs a reason: <!-- checks: skip: why it cannot run -->")
-    if reason and safety is not Safety.SKIP:
-        raise PageError(f"{where}: only a skipped block takes a reason (after ':'); run blocks explain themselves")
+    if safety in (Safety.SKIP, Safety.PRODUCTION) and not reason:
+        raise PageError(
+            f"{where}: 'checks: {safety.value}' needs a reason: <!-- checks: {safety.value}: why it runs only there -->"
+        )
+    if reason and safety not in (Safety.SKIP, Safety.PRODUCTION):
+        raise PageError(
+            f"{where}: only a skipped or production block takes a reason (after ':'); run blocks explain themselves"
+        )
     faults = tuple(f for f in options.get("faults", "").split(",") if f)
     if "faults" in options and not faults or not all(_FAULT_NAME.match(f) for f in faults):
         raise PageError(

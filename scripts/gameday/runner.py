@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from pages import DEFAULT_TIMEOUT, Block, Outcome, Safety, environment, read_page, run_step
+from pages import DEFAULT_TIMEOUT, Block, Outcome, environment, read_page, run_step
 from scripts import live
 from scripts.drill.traffic import traffic
 from scripts.faults import Proxy, Target
@@ -192,7 +192,7 @@ def _restart(backend: live.Live) -> live.Live:
 def _run_blocks(day: GameDay, phase: str, blocks: list[Block], stage: _Stage, say: Callable[[str], None]) -> None:
     """Run ``blocks``' steps as the reader would; a skipped mitigation step is stood in for, in its place."""
     for block in blocks:
-        if block.safety is Safety.SKIP:
+        if block.skipped_here:
             day.skipped.append(f"{phase} {block.path}:{block.start}: {block.skip_reason}")
             say(f"  {phase:<8} skipped {block.path}:{block.start} ({block.skip_reason})")
             if phase == "mitigate":

@@ -69,3 +69,22 @@ def test_malformed_results_file_fails_the_build_with_its_path(tmp_path: Path, ca
         build_site(config, tmp_path / "site", caplog)
     assert f"site data: {bad}: missing provenance field 'commit'" in str(info.value)
     assert "Traceback" not in str(info.value)
+
+
+def test_a_list_item_indented_three_spaces_fails_the_build_naming_what_shows(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Assert the published runbooks' old defect stops the strict build: a paragraph indented three
+    spaces ends the list, so the next block's safety label and fence are shown as code, not read."""
+    page = (
+        "# T\n\n0. First step.\n\n    ```console\n    $ true\n    ```\n\n"
+        "   During the fault:\n\n    <!-- checks: fault -->\n    ```console\n    $ true\n    ```\n\n1. Next.\n"
+    )
+    with pytest.raises(BuildFailed, match=r"index.md: the rendered page shows Markdown as text: shown as code"):
+        build_site(small_project(tmp_path, page), tmp_path / "site", caplog)
+    fixed = page.replace("\n   During", "\n    During")
+    caplog.clear()
+    try:  # a small site links to guides it does not have; what matters is that this page renders
+        build_site(small_project(tmp_path / "fixed", fixed), tmp_path / "fixed" / "site", caplog)
+    except BuildFailed as exc:
+        assert "index.md: the rendered page" not in str(exc)

@@ -88,6 +88,21 @@ BROKEN = [
         "Before you start does not include the shared block",
     ),
     (
+        "steps restart",
+        GOOD.replace("## Diagnose\n", "## Diagnose\n\n1. one\n1. again\n2. two\n"),
+        "step 1 follows step 1 in Diagnose",
+    ),
+    (
+        "a step that is not there",
+        GOOD.replace("## Diagnose\n", "## Diagnose\n\n0. one\n1. two; then go to step 2\n"),
+        "'step 2' names no step of Diagnose (its steps: 0, 1)",
+    ),
+    (
+        "Mitigate names a Diagnose step that is not there",
+        GOOD.replace("## Diagnose\n", "## Diagnose\n\n0. one\n1. two\n").replace("\nm\n", "\nthe part from step 3\n"),
+        "'step 3' names no step of Diagnose",
+    ),
+    (
         "skip without reason",
         GOOD.replace("```console\n$ true", "<!-- checks: skip -->\n```console\n$ true"),
         "needs a reason",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
@@ -34,14 +35,18 @@ def build_site(config: Path, site: Path, caplog: pytest.LogCaptureFixture, resul
 
 def small_project(tmp_path: Path, page: str) -> Path:
     """A one-page site using the handbook plugin over the repository's limits and an empty results dir."""
-    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs").mkdir(parents=True)
     (tmp_path / "docs" / "index.md").write_text(page)
+    shutil.copytree(REPO / "docs" / "snippets", tmp_path / "docs" / "snippets")  # the runbooks include them
     (tmp_path / "results").mkdir(exist_ok=True)
     config = tmp_path / "mkdocs.yml"
     config.write_text(
-        "site_name: t\nstrict: true\ntheme: {name: material, font: false}\nplugins:\n"
+        "site_name: t\nstrict: true\nexclude_docs: snippets/\ntheme: {name: material, font: false}\nplugins:\n"
         f"  - handbook:\n      thresholds: {REPO / 'checks' / 'thresholds.yaml'}\n      results: results\n"
         f"      runbooks: {REPO / 'runbooks'}\n"
         "  - macros:\n      on_error_fail: true\n      on_undefined: strict\n"
+        # the handbook's own Markdown (the runbooks are built too): admonitions, fences in lists
+        "markdown_extensions: [admonition, attr_list, sane_lists, pymdownx.details, pymdownx.superfences,"
+        " {pymdownx.highlight: {pygments_lang_class: true}}]\n"
     )
     return config

@@ -27,7 +27,7 @@ import pytest
 from sybil import Document, Example, Region, Sybil
 from sybil.parsers.markdown import ClearNamespaceParser
 
-from pages import CONSOLE, DEFAULT_TIMEOUT, PYTHONS, SHELLS, Block, Safety, Step, environment, parse, run_bash, run_step
+from pages import CONSOLE, DEFAULT_TIMEOUT, PYTHONS, SHELLS, Block, Step, environment, parse, run_bash, run_step
 from tests.support import REPO
 
 __all__ = ["page_sybil", "runnable_blocks"]
@@ -46,8 +46,8 @@ def _env(example: Example) -> dict[str, str]:
 
 
 def _skip_if_directed(block: Block) -> None:
-    if block.safety is Safety.SKIP:
-        pytest.skip(f"checks: skip: {block.skip_reason}")
+    if block.skipped_here:
+        pytest.skip(f"checks: {block.safety.value}: {block.skip_reason}")
     if block.is_fault_block:
         pytest.skip("shows the output during the page's fault: proven by its game day (tests/gameday)")
 
@@ -136,7 +136,7 @@ def parse_page(document: Document) -> Iterator[Region]:
     empty console block is one region."""
     starts = _offsets(document.text)
     for block in parse(document.text, Path(document.path)):
-        if block.language == CONSOLE and block.steps and block.safety is not Safety.SKIP and not block.is_fault_block:
+        if block.language == CONSOLE and block.steps and not block.skipped_here and not block.is_fault_block:
             yield from _step_regions(block, starts)
         elif block.language in EVALUATORS:
             yield Region(
