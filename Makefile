@@ -1,16 +1,17 @@
 # Every target bootstraps .venv from pyproject.toml; it reinstalls only when pyproject.toml changed.
 PYTHON ?= python3
 PORT ?= 8000
+DIST ?= dist
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test check lint site publish new-runbook backend drill gameday bench bench-quick soak clean
+.PHONY: serve test check lint site release publish rehearsal new-runbook backend drill gameday bench bench-quick soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[site,bench,test]'
 	touch $(STAMP)
 
 export NO_MKDOCS_2_WARNING := 1
@@ -21,9 +22,12 @@ serve: $(STAMP)  ## the site on http://127.0.0.1:$(PORT) (PORT=8000), reloading 
 site: $(STAMP)  ## build the static site into site/
 	$(BIN)/python -m mkdocs build --strict
 
+release: $(STAMP)  ## the release wheel a production host installs (docs/deployment.md) into dist/
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --wheel-dir $(DIST) .
+
 publish: $(STAMP)  ## prove every page, then build the site and the offline bundle from that run into dist/
 	./scripts/install-system-tools.sh
-	$(BIN)/python -m scripts.publish $(if $(HANDBOOK_SITE_URL),--site-url $(HANDBOOK_SITE_URL)) $(if $(HANDBOOK_PROOF),--proof $(HANDBOOK_PROOF)) $(if $(HANDBOOK_DIST),--out $(HANDBOOK_DIST))
+	$(BIN)/python -m scripts.publish $(if $(HANDBOOK_SITE_URL),--site-url $(HANDBOOK_SITE_URL)) $(if $(HANDBOOK_PROOF),--proof $(HANDBOOK_PROOF)) --out $(DIST)
 
 # The publish tests take the proof this run wrote (results/test-runs.json) instead of proving every
 # page and game day a second time: so they run after everything else, in a session of their own.

@@ -9,15 +9,19 @@ share, and a low cache hit ratio is last because it follows any restart."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import urllib.parse
 from collections.abc import Sequence
+from pathlib import Path
 
 from checks.result import Result, Status
 
 __all__ = ["CAUSE_ORDER", "DEFAULT_SITE_URL", "instance_of", "ranked", "runbook_url", "site_url"]
 
 DEFAULT_SITE_URL = "http://127.0.0.1:8000/"  # where `make serve` shows the handbook
+# The host's settings file (the deployment guide): where a production host keeps the handbook's address
+HOST_SETTINGS = Path("/etc/backend/env")
 CAUSE_ORDER = (
     "backend-down",
     "backend-crash-looping",
@@ -38,9 +42,21 @@ CAUSE_ORDER = (
 
 
 def site_url(given: str | None = None) -> str:
-    """The handbook's address: ``--site-url``, else ``$HANDBOOK_SITE_URL``, else the local one."""
-    url = given or os.environ.get("HANDBOOK_SITE_URL") or DEFAULT_SITE_URL
+    """The handbook's address: ``--site-url``, else ``$HANDBOOK_SITE_URL``, else the host's settings
+    file (so `checks` on a host set up by the guide links the published handbook with nothing set in
+    the on-call's shell), else the local one."""
+    url = given or os.environ.get("HANDBOOK_SITE_URL") or _host_setting("HANDBOOK_SITE_URL") or DEFAULT_SITE_URL
     return url.rstrip("/") + "/"
+
+
+def _host_setting(name: str) -> str:
+    """``name``'s value in :data:`HOST_SETTINGS` (systemd's ``KEY=value`` lines), "" when absent or unreadable."""
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        for line in HOST_SETTINGS.read_text(encoding="utf-8").splitlines():
+            key, equals, value = line.strip().partition("=")
+            if equals and key.strip() == name:
+                return value.strip().strip("'\"")
+    return ""
 
 
 def runbook_url(base: str, slug: str, instance: str = "") -> str:

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pages.blocks import Step
@@ -24,12 +24,18 @@ def ws_url_of(url: str) -> str:
     return ("wss:" if url.startswith("https:") else "ws:") + url.split(":", 1)[1] + "/ws"
 
 
-def run_bash(script: str, env: Mapping[str, str], timeout: float, cwd: Path) -> tuple[int | None, str]:
+BASH = ("bash", "-c")
+
+
+def run_bash(
+    script: str, env: Mapping[str, str], timeout: float, cwd: Path, shell: Sequence[str] = BASH
+) -> tuple[int | None, str]:
     """Run ``script`` in bash (``set -euo pipefail``) in its own process group; its exit status
     (None on timeout) and what it printed. On timeout the whole group is killed: a ``sleep`` or a
-    server the script started does not outlive it."""
+    server the script started does not outlive it. ``shell`` is the argv that takes the script as
+    its last argument (a root shell on another host, say)."""
     proc = subprocess.Popen(
-        ["bash", "-c", "set -euo pipefail\n" + script],
+        [*shell, "set -euo pipefail\n" + script],
         env=dict(env),
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -53,9 +59,9 @@ def run_bash(script: str, env: Mapping[str, str], timeout: float, cwd: Path) -> 
             os.killpg(proc.pid, signal.SIGKILL)  # what the script left running in the background
 
 
-def run_step(step: Step, env: Mapping[str, str], timeout: float, cwd: Path) -> Outcome:
+def run_step(step: Step, env: Mapping[str, str], timeout: float, cwd: Path, shell: Sequence[str] = BASH) -> Outcome:
     """Run one command in bash and compare its output and exit status with the page."""
-    code, output = run_bash(step.command, env, timeout, cwd)
+    code, output = run_bash(step.command, env, timeout, cwd, shell)
     if code is None:
         return Outcome(
             step,

@@ -26,6 +26,7 @@ __all__ = [
     "FAULTS_TOKEN",
     "HARNESS_SETTINGS",
     "Live",
+    "Reachable",
     "WaitTimeout",
     "free_port",
     "running",
@@ -90,15 +91,13 @@ def seconds_until(condition: Callable[[], object], timeout: float) -> float | No
 
 
 @dataclasses.dataclass
-class Live:
-    """A backend process we started (``serve`` or ``supervise``) and how to reach it."""
+class Reachable:
+    """A running backend as its clients and its host see it: address, data directory, metrics, the
+    drill routes. :class:`Live` is one we started here; the rehearsal host's service is another."""
 
-    proc: subprocess.Popen[bytes]
     host: str
     port: int
-    data_dir: Path
-    log_path: Path
-    env: dict[str, str]
+    data_dir: Path  # as this machine sees it
 
     @property
     def url(self) -> str:
@@ -111,11 +110,25 @@ class Live:
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10.0, **kwargs)
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
     def server_pid(self) -> int:
+        """The server process's PID, as this machine numbers it."""
         return int(httpx.get(f"{self.url}/health", timeout=2.0).json()["pid"])
+
+    def server_seen_ready(self, pid: int) -> bool:
+        """Whether the supervisor has seen server ``pid`` (this machine's PID) ready."""
+        raise NotImplementedError
+
+    def log(self) -> str:
+        """What the backend has logged so far."""
+        raise NotImplementedError
+
+    def runner(self) -> list[str]:
+        """The argv prefix that runs a program beside the backend (on its host): nothing here."""
+        return []
+
+    def seen_there(self, path: Path) -> str:
+        """``path`` (this machine's) as a program run with :meth:`runner` names it."""
+        return str(path)
 
     def ready(self) -> dict[str, Any]:
         return dict(httpx.get(f"{self.url}/ready", timeout=5.0).json())
@@ -142,6 +155,21 @@ class Live:
                 if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                     total += sample.value
         return total
+
+
+@dataclasses.dataclass
+class Live(Reachable):
+    """A backend process we started (``serve`` or ``supervise``) and how to reach it."""
+
+    proc: subprocess.Popen[bytes] = dataclasses.field(kw_only=True)
+    log_path: Path = dataclasses.field(kw_only=True)
+    env: dict[str, str] = dataclasses.field(kw_only=True)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def server_seen_ready(self, pid: int) -> bool:
+        return f"server pid {pid} ready after" in self.log()
 
     @contextlib.contextmanager
     def background_requests(self, method: str, path: str, pause: float = 0.0) -> Iterator[None]:
@@ -208,7 +236,7 @@ def start(
         proc = subprocess.Popen(
             [sys.executable, "-m", "backend", mode], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-    live = Live(proc, "127.0.0.1", port, data_dir, log_path, env)
+    live = Live("127.0.0.1", port, data_dir, proc=proc, log_path=log_path, env=env)
     if wait:
         try:
             live.wait_ready()

@@ -238,7 +238,7 @@ class Fleet(_Loop):
 class Traffic:
     """The moving parts of a steady state."""
 
-    backend: live.Live
+    backend: live.Reachable
     prober: Prober
     writer: Writer
     publisher: Publisher
@@ -254,7 +254,7 @@ class Traffic:
 
 @contextlib.contextmanager
 def traffic(
-    backend: live.Live,
+    backend: live.Reachable,
     client_url: str | None = None,
     fleet_size: int = 20,
     write_timeout: float = 2.0,

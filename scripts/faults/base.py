@@ -35,7 +35,7 @@ def nothing_to_lift() -> None:
 class Target:
     """What a fault acts on: a backend we started, and the proxy its clients go through (if any)."""
 
-    backend: live.Live
+    backend: live.Reachable
     proxy: Proxy | None = None
 
     def need_proxy(self, fault: str) -> Proxy:

@@ -6,7 +6,7 @@ import contextlib
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from scripts.faults.base import Lift, Target, nothing_to_lift
@@ -15,15 +15,19 @@ __all__ = ["backup_of", "database_lost", "write_lock", "write_lock_holder"]
 
 
 @contextlib.contextmanager
-def write_lock_holder(db_path: Path) -> Iterator[subprocess.Popen[str]]:
+def write_lock_holder(db_path: Path, runner: Sequence[str] = ()) -> Iterator[subprocess.Popen[str]]:
     """Another process holding the database's write lock, as a stuck backup or shell would; it lets
-    go when the context ends, or when someone kills it (a runbook's mitigation)."""
+    go when the context ends, or when someone kills it (a runbook's mitigation). ``runner`` starts
+    it on the backend's own host (``db_path`` named as that host names it)."""
     code = (
         "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
         "c.execute('BEGIN EXCLUSIVE')\nprint('locked', flush=True)\nsys.stdin.read()\n"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, str(db_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [*runner, "python3" if runner else sys.executable, "-c", code, str(db_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         if proc.stdout is None or proc.stdout.readline().strip() != "locked":
@@ -41,7 +45,8 @@ def write_lock_holder(db_path: Path) -> Iterator[subprocess.Popen[str]]:
 @contextlib.contextmanager
 def write_lock(target: Target) -> Iterator[Lift]:
     """Another process holds SQLite's write lock (a stuck backup or shell)."""
-    with write_lock_holder(target.backend.data_dir / "backend.sqlite3") as holder:
+    backend = target.backend
+    with write_lock_holder(Path(backend.seen_there(backend.data_dir / "backend.sqlite3")), backend.runner()) as holder:
         yield holder.kill
 
 

@@ -23,7 +23,7 @@ from scripts.faults.injected import injected_latency
 __all__ = ["near_capacity", "idle_connections", "miss_storm", "overload", "slow_consumer_storm", "ws_drop_storm"]
 
 
-def _ws(backend: live.Live, open_timeout: float = 5) -> ClientConnection:
+def _ws(backend: live.Reachable, open_timeout: float = 5) -> ClientConnection:
     return connect(backend.ws_url, compression=None, proxy=None, close_timeout=0.2, open_timeout=open_timeout)
 
 
@@ -88,7 +88,7 @@ def _storm(
     return repeating(cycle, 0.2)
 
 
-def _drop_all(backend: live.Live) -> Callable[[list[Any]], None]:
+def _drop_all(backend: live.Reachable) -> Callable[[list[Any]], None]:
     def cut(sockets: list[Any]) -> None:
         backend.fault("ws-drop")
         for sock in sockets:
@@ -98,7 +98,7 @@ def _drop_all(backend: live.Live) -> Callable[[list[Any]], None]:
     return cut
 
 
-def _stalled_client(backend: live.Live) -> socket.socket:
+def _stalled_client(backend: live.Reachable) -> socket.socket:
     """A WebSocket client that completes the handshake and then never reads a byte, with a small
     receive buffer: the server's writes back up at once (a client library would read ahead)."""
     sock = socket.socket()
@@ -119,7 +119,7 @@ def _stalled_client(backend: live.Live) -> socket.socket:
     return sock
 
 
-def _never_read(backend: live.Live) -> Callable[[list[Any]], None]:
+def _never_read(backend: live.Reachable) -> Callable[[list[Any]], None]:
     def cut(sockets: list[Any]) -> None:  # flood broadcasts at clients that never read: 1008 slow consumer
         stalled = [_stalled_client(backend) for _ in sockets]
         dropped = backend.metric("backend_ws_slow_consumers_dropped_total")

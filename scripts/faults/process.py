@@ -8,7 +8,7 @@ import signal
 from collections.abc import Iterator
 
 from scripts import live
-from scripts.faults.base import Lift, Target, nothing_to_lift
+from scripts.faults.base import FaultUnavailable, Lift, Target, nothing_to_lift
 
 __all__ = ["crash_loop", "server_drained", "server_hung", "server_killed", "supervisor_gone"]
 
@@ -38,7 +38,7 @@ def server_hung(target: Target) -> Iterator[Lift]:
     """SIGSTOP of the server: it accepts connections and answers nothing (a blocked event loop)."""
     backend = target.backend
     pid = backend.server_pid()
-    live.wait_for(lambda: f"server pid {pid} ready after" in backend.log(), 10, "the supervisor to see it ready")
+    live.wait_for(lambda: backend.server_seen_ready(pid), 10, "the supervisor to see it ready")
     os.kill(pid, signal.SIGSTOP)
     try:
         yield lambda: _signal_quietly(pid, signal.SIGCONT)
@@ -50,8 +50,11 @@ def server_hung(target: Target) -> Iterator[Lift]:
 def supervisor_gone(target: Target) -> Iterator[Lift]:
     """SIGKILL of the process we started (the supervisor: its server dies with it by parent-death
     signal; or a lone server): nothing listens on the port any more."""
-    target.backend.proc.kill()
-    target.backend.proc.wait(10)
+    backend = target.backend
+    if not isinstance(backend, live.Live):
+        raise FaultUnavailable("supervisor-gone kills a supervisor this harness started")
+    backend.proc.kill()
+    backend.proc.wait(10)
     yield nothing_to_lift
 
 

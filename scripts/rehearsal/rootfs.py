@@ -45,10 +45,28 @@ def cache_dir() -> Path:
     return base / "handbook-rehearsal"
 
 
+LOCAL_CAS = Path("/usr/local/share/ca-certificates")  # this network's own authorities (a TLS proxy's)
+
+
 def _key() -> str:
-    """What goes into the root filesystem: the suite, the packages and this builder's own text."""
-    text = "\n".join([SUITE, *PACKAGES, Path(__file__).read_text()])
+    """What goes into the root filesystem: the suite, the packages, this network's authorities and
+    this builder's own text."""
+    cas = [p.read_text(errors="replace") for p in sorted(LOCAL_CAS.glob("*.crt"))]
+    text = "\n".join([SUITE, *PACKAGES, *cas, Path(__file__).read_text()])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _trust_this_network(root: Path) -> None:
+    """A host on this machine's network trusts what this machine trusts: its local authorities (a
+    TLS-inspecting proxy's), so pip on the host reaches PyPI as pip here does."""
+    cas = sorted(LOCAL_CAS.glob("*.crt"))
+    if not cas:
+        return
+    target = root / LOCAL_CAS.relative_to("/")
+    target.mkdir(parents=True, exist_ok=True)
+    for ca in cas:
+        shutil.copyfile(ca, target / ca.name)
+    subprocess.run(["chroot", str(root), "update-ca-certificates"], capture_output=True, timeout=120, check=True)
 
 
 def cached_rootfs(log: list[str]) -> Path:
@@ -77,7 +95,9 @@ def cached_rootfs(log: list[str]) -> Path:
     for unit in ("nginx", "prometheus", "prometheus-alertmanager", "prometheus-node-exporter"):
         for wants in (partial / "etc/systemd/system").glob(f"*.wants/{unit}.service"):
             wants.unlink()
-    (partial / "etc/hostname").write_text("backend-host\n")
+    _trust_this_network(partial)
+    (partial / "etc/hostname").write_text("backend-host\n")  # and in /etc/hosts, as Debian's installer writes it
+    (partial / "etc/hosts").write_text("127.0.0.1 localhost\n127.0.1.1 backend-host\n::1 localhost ip6-localhost\n")
     (partial / ".complete").write_text(f"{time.monotonic() - started:.0f} s\n")
     partial.rename(target)
     log.append(f"root filesystem: built {target} in {time.monotonic() - started:.0f} s")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from checks import routing
 from checks.cli import main
 from checks.result import Result, Status
 from checks.routing import ranked, runbook_url, site_url
@@ -44,10 +45,16 @@ def test_failing_rows_are_ranked_cause_before_symptom() -> None:
     ]
 
 
-def test_runbook_links_point_at_the_published_site(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Assert links use --site-url, else $HANDBOOK_SITE_URL, else the local `make serve` address."""
+def test_runbook_links_point_at_the_published_site(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Assert links use --site-url, else $HANDBOOK_SITE_URL, else the host's settings file, else the
+    local `make serve` address."""
     monkeypatch.delenv("HANDBOOK_SITE_URL", raising=False)
+    monkeypatch.setattr(routing, "HOST_SETTINGS", tmp_path / "env")
     assert runbook_url(site_url(), "backend-down") == "http://127.0.0.1:8000/runbooks/backend-down/"
+    (tmp_path / "env").write_text(
+        "# the guide's settings\nBACKEND_WS_MAX_CONNECTIONS=5\nHANDBOOK_SITE_URL=http://handbook.test/\n"
+    )
+    assert runbook_url(site_url(), "backend-down") == "http://handbook.test/runbooks/backend-down/"
     monkeypatch.setenv("HANDBOOK_SITE_URL", "https://handbook.example/ops")
     assert runbook_url(site_url(), "memory-high") == "https://handbook.example/ops/runbooks/memory-high/"
     assert site_url("https://other.example") == "https://other.example/"
