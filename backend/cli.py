@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 
-from backend.settings import SPECS, Settings, SettingsError
+from backend.settings import SPECS, Settings, SettingsError, SettingSpec
 
 __all__ = ["EXIT_BAD_SETTINGS", "EXIT_CRASH_LOOP", "EXIT_LOCKED", "EXIT_OK", "main"]
 
@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--restarted-at", default="", help=argparse.SUPPRESS)  # epoch seconds, comma-separated
     serve.add_argument("--watchdog-kills", type=int, default=0, help=argparse.SUPPRESS)
     sub.add_parser("supervise", help="run the server under the supervisor (what `make backend` does)")
-    sub.add_parser("settings", help="list every BACKEND_* variable with its default")
+    sub.add_parser(
+        "settings", help="list every BACKEND_* variable with the value this environment gives it (exit 2 if bad)"
+    )
     return parser
 
 
@@ -44,16 +46,25 @@ def _write(text: str) -> int:
     return EXIT_OK
 
 
+def _setting_line(spec: SettingSpec, settings: Settings) -> str:
+    """``NAME=value  # unit: why``, the value this environment gives (what a restart would run with),
+    the default named when it differs; a secret shows only whether it is set."""
+    value: object = getattr(settings, spec.field)
+    if spec.field == "faults_token":
+        value = "(set)" if value else ""
+    changed = f" (default {spec.default})" if str(value) != str(spec.default) and spec.field != "data_dir" else ""
+    return f"{spec.env}={value}  # {spec.unit}: {spec.doc}{changed}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "settings":
-        lines = [f"{spec.env}={spec.default}  # {spec.unit}: {spec.doc}" for spec in SPECS]
-        return _write("\n".join(lines) + "\n")
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
         print(f"backend: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
+    if args.command == "settings":
+        return _write("".join(_setting_line(spec, settings) for spec in SPECS))
     if args.command == "serve":
         from backend.restarts import Restarts
         from backend.server import serve

@@ -41,3 +41,23 @@ def test_bad_values_are_rejected_with_the_variable_named(env: dict[str, str], me
     with pytest.raises(SettingsError) as info:
         Settings.from_env(env)
     assert str(info.value).startswith(message)
+
+
+def test_backend_settings_prints_what_this_environment_would_run_with(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Assert `backend settings` shows the environment's value with the default beside it when they
+    differ (what the on-call confirms before a restart), hides the drill token, and refuses a bad
+    value with exit 2 and one line naming it."""
+    from backend.cli import main
+
+    monkeypatch.setenv("BACKEND_WS_MAX_CONNECTIONS", "2000")
+    monkeypatch.setenv("BACKEND_FAULTS_TOKEN", "s3cret")
+    assert main(["settings"]) == 0
+    out = capsys.readouterr().out
+    assert "BACKEND_WS_MAX_CONNECTIONS=2000  # connections: " in out and out.count("(default 1000)") == 1
+    assert "BACKEND_FAULTS_TOKEN=(set)" in out and "s3cret" not in out
+    assert "BACKEND_PORT=8080  # port: " in out and "(default 8080)" not in out
+    monkeypatch.setenv("BACKEND_WS_MAX_CONNECTIONS", "many")
+    assert main(["settings"]) == 2
+    assert capsys.readouterr().err == "backend: BACKEND_WS_MAX_CONNECTIONS='many': expected an integer (connections)\n"

@@ -1,0 +1,226 @@
+"""Game days on the rehearsal host: a runbook met the way the on-call engineer meets it.
+
+1. **The fault**, made for real on the guide's ``backend.service`` (the fault library, aimed at the
+   host), under traffic; a scenario's settings go where production keeps them, ``/etc/backend/env``.
+2. **The alert**: the published rules, evaluated by the host's Prometheus, raise the page's alert;
+   the seconds to pending are recorded, and to the Alertmanager delivery when it comes in the game
+   day. Its ``runbook_url`` is the page the engineer opens.
+3. **The page**, fetched from that URL through the host's nginx: "Before you start" first, then the
+   page's Diagnose, Mitigate and Verify blocks for this fault, each command as its copy button gives
+   it, in a root shell on the host. Production steps run for real (``systemctl``, ``journalctl``,
+   ``/etc/backend/env``, the restore with its owner). A ``skip`` step (a second machine) is the one
+   place the harness lifts the fault instead, and says so.
+4. **Healthy**: ``/ready`` 200 and doctor on the host clean but for the windows that still hold the
+   fault; the seconds from the first Mitigate command are recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pages import Block, Rendered, Safety
+from scripts import live
+from scripts.drill.traffic import traffic
+from scripts.faults import Target
+from scripts.gameday.scenarios import Scenario
+from scripts.rehearsal.alerts import Receiver, active_alerts
+from scripts.rehearsal.guide import ADDRESS, Published, reader_env
+from scripts.rehearsal.host import Host
+from scripts.rehearsal.reader import SNIPPETS, Ran, paired, run_block, source_of
+from scripts.rehearsal.service import ENV_FILE, HostBackend
+
+__all__ = ["ALERT_DEADLINE", "Rehearsal", "rehearse"]
+
+ALERT_DEADLINE = 150.0  # the guide's 15 s scrape and evaluation, a 1-minute rate window, and room
+HEALTHY_DEADLINE = 60.0
+
+
+@dataclasses.dataclass
+class Rehearsal:
+    """What happened when a page met its fault on the rehearsal host."""
+
+    page: str
+    fault: str
+    alert: str = ""
+    runbook_url: str = ""
+    alert_state: str = ""  # pending, or firing when the page was opened
+    pending_seconds: float | None = None  # from the fault to the alert active in Prometheus
+    delivered_seconds: float | None = None  # to Alertmanager's delivery (None: its for: outlasted the game day)
+    steps: list[Ran] = dataclasses.field(default_factory=list)
+    lifted: str = ""  # what the harness did for a step that needs a second machine
+    mitigated_seconds: float | None = None
+    verified: bool = False
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return (
+            bool(self.runbook_url)
+            and self.verified
+            and self.mitigated_seconds is not None
+            and not self.problems
+            and all(s.passed for s in self.steps)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **{k: v for k, v in dataclasses.asdict(self).items() if k != "steps"},
+            "where": "rehearsal",
+            "passed": self.passed,
+            "commands": [len([s for s in self.steps if s.passed]), len(self.steps)],
+            "failures": [s.report for s in self.steps if not s.passed],
+        }
+
+
+def _page_alert(slug: str, since: float) -> dict[str, Any] | None:
+    """The first alert linking ``runbooks/slug/`` that became active after ``since`` (epoch seconds)."""
+    for alert in active_alerts():
+        url = alert.get("annotations", {}).get("runbook_url", "")
+        active_at = alert.get("activeAt", "")
+        if f"/runbooks/{slug}/" in url and _epoch(active_at) >= since - 1:
+            return alert
+    return None
+
+
+def _epoch(stamp: str) -> float:
+    try:
+        return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _open(url: str) -> str:
+    """The page behind ``url`` from the host's nginx (``handbook.example`` is the host itself)."""
+    parts = urllib.parse.urlsplit(url)
+    response = httpx.get(
+        f"http://127.0.0.1{parts.path}", params=parts.query, headers={"Host": parts.netloc}, timeout=10
+    )
+    response.raise_for_status()
+    return response.text
+
+
+def _doctor(host: Host) -> dict[str, str]:
+    """Doctor on the host, in the reader's shell: the rows that are not ok (or why it could not run)."""
+    code, out = host.run("checks doctor --json", timeout=60)
+    if code == 2:
+        return {"doctor": out.strip()[-300:]}
+    try:
+        rows = json.loads(out[out.index("{") :])["results"]
+    except ValueError:
+        return {"doctor": out.strip()[-300:]}
+    return {r["check"]: r["detail"] for r in rows if r["status"] in ("warn", "fail", "error")}
+
+
+def _healthy(host: Host, backend: HostBackend, scenario: Scenario) -> dict[str, str]:
+    try:
+        if httpx.get(f"{backend.url}/ready", timeout=2).status_code != 200:
+            return {"/ready": "not 200"}
+    except httpx.HTTPError as exc:
+        return {"/ready": str(exc)}
+    return {k: v for k, v in _doctor(host).items() if k not in scenario.lingering}
+
+
+def _phase(
+    pairs: list[tuple[Rendered, Block]], section: str, wanted: Callable[[Block], bool]
+) -> list[tuple[Rendered, Block]]:
+    return [(r, b) for r, b in pairs if b.section == section and b.path.parent != SNIPPETS and wanted(b)]
+
+
+def _run(
+    host: Host,
+    day: Rehearsal,
+    blocks: list[tuple[Rendered, Block]],
+    env: dict[str, str],
+    lift: Callable[[], None],
+    say: Callable[[str], None],
+) -> None:
+    for rendered, block in blocks:
+        if block.safety is Safety.SKIP:  # a second machine's step: the one stand-in left
+            lift()
+            day.lifted = f"{block.where}: {block.skip_reason}"
+            say(f"  lifted   {day.lifted}")
+            continue
+        day.steps += run_block(host, rendered, block, env, say)
+        if day.steps and not day.steps[-1].passed:
+            return
+
+
+def rehearse(
+    host: Host, published: Published, scenario: Scenario, receiver: Receiver, say: Callable[[str], None] = print
+) -> Rehearsal:
+    """The game day of ``scenario`` on ``host``, from fault to verify; the host is left as it was
+    (settings file restored, service restarted when the game day changed it)."""
+    slug = scenario.runbook
+    day = Rehearsal(f"runbooks/{slug}.md", scenario.name)
+    backend = HostBackend.on(host)
+    env_file = host.path(ENV_FILE)
+    settings_before = env_file.read_text()
+    if scenario.settings:
+        backend.settings(scenario.settings)
+        backend.restart()
+    extra = {k: backend.seen_there(Path(v)) for k, v in (scenario.env(backend) if scenario.env else {}).items()}
+    env = {**reader_env(published), **extra}
+    shows: Callable[[Block], bool] = lambda b: b.shows_fault(scenario.name)  # noqa: E731 - read as a rule
+    try:
+        with traffic(backend, None, fleet_size=5, pause=0.1):
+            started, wall = time.monotonic(), time.time()
+            with scenario.fault(Target(backend), **scenario.params) as lift:
+                say(f"{day.page} under {scenario.name} on the rehearsal host: {scenario.what}")
+                alert = live.wait_for(lambda: _page_alert(slug, wall), ALERT_DEADLINE, f"an alert linking {slug}", 1.0)
+                day.alert = alert["labels"]["alertname"]
+                day.pending_seconds = round(time.monotonic() - started, 1)
+                day.runbook_url = alert["annotations"]["runbook_url"]
+                day.alert_state = alert["state"]
+                say(f"  alert    {day.alert} {alert['state']} after {day.pending_seconds} s: {day.runbook_url}")
+                if not day.runbook_url.startswith(ADDRESS):
+                    day.problems.append(f"the alert links {day.runbook_url}, not the published handbook {ADDRESS}")
+                html = _open(day.runbook_url)
+                pairs, _ = paired(html, source_of(urllib.parse.urlsplit(day.runbook_url).path))
+                _run(host, day, [(r, b) for r, b in pairs if b.path.parent == SNIPPETS], env, lift, say)
+                _run(host, day, _phase(pairs, "Diagnose", shows), env, lift, say)
+                mitigating = time.monotonic()
+                _run(host, day, _phase(pairs, "Mitigate", shows), env, lift, say)
+                sick: dict[str, str] = {}
+
+                def healthy() -> bool:
+                    sick.clear()
+                    sick.update(_healthy(host, backend, scenario))
+                    return not sick
+
+                try:
+                    live.wait_for(healthy, HEALTHY_DEADLINE, "/ready 200 and doctor clean on the host", 1.0)
+                    day.mitigated_seconds = round(time.monotonic() - mitigating, 1)
+                except live.WaitTimeout:
+                    day.problems.append(f"after the Mitigate steps, still: {sick}")
+            verify = _phase(pairs, "Verify", lambda b: not b.shows_healthy and (not b.is_fault_block or shows(b)))
+            _run(host, day, verify, env, lambda: None, say)
+            still = _healthy(host, backend, scenario)
+            day.verified = not still
+            day.problems += [f"after mitigation, doctor on the host still finds {k}: {v}" for k, v in still.items()]
+            _delivered(day, receiver, started)
+    except live.WaitTimeout as exc:
+        day.problems.append(str(exc).splitlines()[0])
+    finally:
+        if env_file.read_text() != settings_before:
+            env_file.write_text(settings_before)
+            backend.restart()
+    say(f"  result   {'PASS' if day.passed else 'FAIL'}" + "".join(f"\n  problem  {p}" for p in day.problems))
+    return day
+
+
+def _delivered(day: Rehearsal, receiver: Receiver, started: float) -> None:
+    """When Alertmanager delivered the alert, if it did within the game day, and with which link."""
+    delivered = receiver.first(day.alert, started)
+    if delivered:
+        day.delivered_seconds = round(delivered.at - started, 1)
+        if delivered.runbook_url and delivered.runbook_url != day.runbook_url:
+            day.problems.append(f"Alertmanager delivered {delivered.runbook_url}, Prometheus showed {day.runbook_url}")
