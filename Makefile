@@ -31,10 +31,17 @@ publish: $(STAMP)  ## prove every page, then build the site and the offline bund
 
 # The publish tests take the proof this run wrote (results/test-runs.json) instead of proving every
 # page and game day a second time: so they run after everything else, in a session of their own.
-test: $(STAMP) lint  ## every test: the tidiness tools, backend, checks, pages, the site in a browser
+# The rehearsal builds a production host from the guides and publishes with the proof this run wrote;
+# the publish tests then take that proof and the rehearsal's rows (which the pages' notices show).
+test: $(STAMP) lint  ## every test: the tidiness tools, backend, checks, pages, the site, the production rehearsal
 	./scripts/install-system-tools.sh
-	$(BIN)/python -m pytest --ignore=tests/publish
+	$(BIN)/python -m pytest --ignore=tests/publish --ignore=tests/rehearsal
+	HANDBOOK_PROOF=results/test-runs.json $(BIN)/python -m pytest tests/rehearsal
 	HANDBOOK_PROOF=results/test-runs.json $(BIN)/python -m pytest tests/publish
+
+rehearsal: $(STAMP)  ## a production host built from the guides, every rehearsed runbook met there from its alert (root)
+	./scripts/install-system-tools.sh
+	HANDBOOK_PROOF=results/test-runs.json $(BIN)/python -m pytest tests/rehearsal
 
 lint: $(STAMP)  ## ruff (format and lint, 120 columns) and mypy (strict on backend, checks, pages)
 	$(BIN)/ruff format --check --quiet .

@@ -20,6 +20,7 @@ _pages: dict[str, dict[str, int]] = {}
 _markers: dict[str, dict[str, int]] = {}
 _figures: dict[str, object] = {}  # measured by tests through record_property("figure:KEY", value)
 _gamedays: dict[str, dict[str, object]] = {}  # page::fault -> what its game day found (tests/gameday)
+_rehearsals: dict[str, dict[str, object]] = {}  # page::fault -> the same on the rehearsal host (tests/rehearsal)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,9 +57,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         )
     if report.when == "call":
         for name, value in report.user_properties:
-            if name == "gameday":
+            if name in ("gameday", "rehearsal"):
                 day = json.loads(str(value))
-                _gamedays[f"{day['page']}::{day['fault']}"] = day
+                (_gamedays if name == "gameday" else _rehearsals)[f"{day['page']}::{day['fault']}"] = day
             if name == "marker_counts":  # tests run outside pytest (node --test), counted under a fix's marker
                 for marker, counts in json.loads(str(value)).items():
                     row = _markers.setdefault(marker, {"passed": 0, "failed": 0, "skipped": 0, "total": 0})
@@ -77,7 +78,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Merge this run into results/test-runs.json: each page, fix and figure that ran gets this run's
     stamp; the others keep their own."""
-    if not _pages and not _markers and not _figures and not _gamedays:
+    if not _pages and not _markers and not _figures and not _gamedays and not _rehearsals:
         return
     path = Path(session.config.getoption("proof_dir")) / results.TEST_RUNS
     try:
@@ -91,6 +92,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         "pages": _pages,
         "markers": _markers,
         "gamedays": _gamedays,
+        "rehearsals": _rehearsals,
         "figures": {key: {"value": value} for key, value in _figures.items()},
     }
     results.write(

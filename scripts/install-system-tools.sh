@@ -2,14 +2,16 @@
 # Installs the system tools the tests drive for real, where this machine allows it (root + apt):
 # chromium (browser test), sqlite3, fuser, ss and curl (runbook commands), prometheus + promtool,
 # alertmanager + amtool (monitoring tests), nginx (the deployment guide's proxy), wrk (benchmarks),
-# and node + npm (the Node tests in clients/: the reference client and process coordination).
+# node + npm (the Node tests in clients/: the reference client and process coordination), and
+# debootstrap + systemd-nspawn (the production rehearsal: a Debian host with real systemd).
 # It never skips quietly: when something is missing and cannot be installed, it says so, and the
 # tests that need it fail with the same message.
 set -euo pipefail
 
 declare -A PACKAGE=([chromium]=chromium [sqlite3]=sqlite3 [fuser]=psmisc [ss]=iproute2 [curl]=curl
                    [promtool]=prometheus [amtool]=prometheus-alertmanager [nginx]=nginx [wrk]=wrk
-                   [node]=nodejs [npm]=npm)
+                   [node]=nodejs [npm]=npm [debootstrap]=debootstrap [systemd-nspawn]=systemd-container
+                   [nsenter]=util-linux)
 missing=()
 for tool in "${!PACKAGE[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${PACKAGE[$tool]}")

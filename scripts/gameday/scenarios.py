@@ -44,7 +44,7 @@ class Scenario:
     stand_ins: tuple[StandIn, ...] = ()  # one per skipped Mitigate step, in page order
     stand_in_does: str = ""  # what LIFT means for this fault, in words for the report
     # variables the page's commands need beyond BACKEND_* (where the backup is), given the backend
-    env: Callable[[live.Live], dict[str, str]] | None = None
+    env: Callable[[live.Reachable], dict[str, str]] | None = None
 
     @property
     def fault(self) -> Fault:
@@ -55,11 +55,11 @@ class Scenario:
         return self.fault.what
 
 
-def _backup(backend: live.Live) -> dict[str, str]:
+def _backup(backend: live.Reachable) -> dict[str, str]:
     return {"BACKEND_BACKUP": str(backup_of(backend.data_dir))}
 
 
-def _archive(backend: live.Live) -> dict[str, str]:
+def _archive(backend: live.Reachable) -> dict[str, str]:
     """Where the page moves what does not belong on the data volume: another filesystem."""
     archive: Path = backend.data_dir.parent / "archive"
     archive.mkdir(exist_ok=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["PROMETHEUS", "RECEIVER_PORT", "Delivery", "Receiver", "active_alerts", "receiving"]
+__all__ = ["PROMETHEUS", "RECEIVER_PORT", "Delivery", "Receiver", "active_alerts", "receiving", "scraped"]
 
 PROMETHEUS = "http://127.0.0.1:9090"
 RECEIVER_PORT = 9095  # alertmanager.yml's receivers
@@ -101,6 +101,14 @@ def receiving() -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def scraped(query: str) -> float:
+    """The value of an instant PromQL ``query`` on the host's Prometheus (0 when it has none)."""
+    response = httpx.get(f"{PROMETHEUS}/api/v1/query", params={"query": query}, timeout=5)
+    response.raise_for_status()
+    result = response.json()["data"]["result"]
+    return float(result[0]["value"][1]) if result else 0.0
 
 
 def active_alerts() -> list[dict[str, Any]]:

@@ -32,16 +32,17 @@ from scripts import live
 from scripts.drill.traffic import traffic
 from scripts.faults import Target
 from scripts.gameday.scenarios import Scenario
-from scripts.rehearsal.alerts import Receiver, active_alerts
+from scripts.rehearsal.alerts import Receiver, active_alerts, scraped
 from scripts.rehearsal.guide import ADDRESS, Published, reader_env
 from scripts.rehearsal.host import Host
 from scripts.rehearsal.reader import SNIPPETS, Ran, paired, run_block, source_of
 from scripts.rehearsal.service import ENV_FILE, HostBackend
 
-__all__ = ["ALERT_DEADLINE", "Rehearsal", "rehearse"]
+__all__ = ["ALERT_DEADLINE", "Rehearsal", "delivered", "rehearse"]
 
 ALERT_DEADLINE = 150.0  # the guide's 15 s scrape and evaluation, a 1-minute rate window, and room
 HEALTHY_DEADLINE = 60.0
+SETTLE_DEADLINE = 120.0  # for the last game day's windows to pass: each meets its fault on a healthy host
 
 
 @dataclasses.dataclass
@@ -55,6 +56,7 @@ class Rehearsal:
     alert_state: str = ""  # pending, or firing when the page was opened
     pending_seconds: float | None = None  # from the fault to the alert active in Prometheus
     delivered_seconds: float | None = None  # to Alertmanager's delivery (None: its for: outlasted the game day)
+    started: float = 0.0  # time.monotonic() of the fault, for a delivery that comes after the game day
     steps: list[Ran] = dataclasses.field(default_factory=list)
     lifted: str = ""  # what the harness did for a step that needs a second machine
     mitigated_seconds: float | None = None
@@ -73,7 +75,7 @@ class Rehearsal:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            **{k: v for k, v in dataclasses.asdict(self).items() if k != "steps"},
+            **{k: v for k, v in dataclasses.asdict(self).items() if k not in ("steps", "started")},
             "where": "rehearsal",
             "passed": self.passed,
             "commands": [len([s for s in self.steps if s.passed]), len(self.steps)],
@@ -171,8 +173,10 @@ def rehearse(
     env = {**reader_env(published), **extra}
     shows: Callable[[Block], bool] = lambda b: b.shows_fault(scenario.name)  # noqa: E731 - read as a rule
     try:
+        _settle(host, backend, scenario)
         with traffic(backend, None, fleet_size=5, pause=0.1):
             started, wall = time.monotonic(), time.time()
+            day.started = started
             with scenario.fault(Target(backend), **scenario.params) as lift:
                 say(f"{day.page} under {scenario.name} on the rehearsal host: {scenario.what}")
                 alert = live.wait_for(lambda: _page_alert(slug, wall), ALERT_DEADLINE, f"an alert linking {slug}", 1.0)
@@ -206,7 +210,7 @@ def rehearse(
             still = _healthy(host, backend, scenario)
             day.verified = not still
             day.problems += [f"after mitigation, doctor on the host still finds {k}: {v}" for k, v in still.items()]
-            _delivered(day, receiver, started)
+            delivered(day, receiver)
     except live.WaitTimeout as exc:
         day.problems.append(str(exc).splitlines()[0])
     finally:
@@ -217,10 +221,26 @@ def rehearse(
     return day
 
 
-def _delivered(day: Rehearsal, receiver: Receiver, started: float) -> None:
-    """When Alertmanager delivered the alert, if it did within the game day, and with which link."""
-    delivered = receiver.first(day.alert, started)
-    if delivered:
-        day.delivered_seconds = round(delivered.at - started, 1)
-        if delivered.runbook_url and delivered.runbook_url != day.runbook_url:
-            day.problems.append(f"Alertmanager delivered {delivered.runbook_url}, Prometheus showed {day.runbook_url}")
+def _settle(host: Host, backend: HostBackend, scenario: Scenario) -> None:
+    """Wait until no alert links the page and doctor on the host is clean: the windows of the game day
+    before (an error rate over a minute) must not stand in for this fault's."""
+
+    def quiet() -> bool:
+        linked = any(
+            f"/runbooks/{scenario.runbook}/" in a["annotations"].get("runbook_url", "") for a in active_alerts()
+        )
+        # two good scrapes in the last minute: a counter's rise is seen only from a sample before it
+        seen = scraped('sum(count_over_time(up{job="backend"}[1m]) * up{job="backend"})') >= 2
+        return seen and not linked and not _healthy(host, backend, scenario)
+
+    live.wait_for(quiet, SETTLE_DEADLINE, f"no alert linking {scenario.runbook} and doctor clean before the fault", 2.0)
+
+
+def delivered(day: Rehearsal, receiver: Receiver) -> None:
+    """When Alertmanager delivered the page's alert, if it has (its ``for:`` may outlast the game day:
+    called again once every game day has run), and whether with the link Prometheus showed."""
+    delivery = receiver.first(day.alert, day.started) if day.alert else None
+    if delivery and day.delivered_seconds is None:
+        day.delivered_seconds = round(delivery.at - day.started, 1)
+        if delivery.runbook_url != day.runbook_url:
+            day.problems.append(f"Alertmanager delivered {delivery.runbook_url}, Prometheus showed {day.runbook_url}")

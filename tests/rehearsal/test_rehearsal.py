@@ -1,0 +1,125 @@
+"""The production rehearsal (``make rehearsal``; part of ``make test``): a Debian host with real
+systemd built from the deployment and monitoring guides as published, then each rehearsed runbook met
+from its alert: Prometheus raises it from the published rules, its ``runbook_url`` opens the page on
+the host's nginx, and the page's commands run as copied, production steps included.
+
+Needs root, ``debootstrap`` and ``systemd-nspawn`` (``scripts/install-system-tools.sh`` installs
+them); without them it fails, saying what is missing: a rehearsal that did not run proves nothing.
+The rows go to ``results/test-runs.json`` (``rehearsals``), which the pages' proof notices show."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from scripts import results
+from scripts.gameday.scenarios import SCENARIOS
+from scripts.rehearsal import gamedays, guide
+from scripts.rehearsal.alerts import receiving
+from scripts.rehearsal.host import booted
+from scripts.rehearsal.rootfs import cache_dir, cached_rootfs
+
+pytestmark = [pytest.mark.slow, pytest.mark.rehearsal, pytest.mark.timeout(1800)]
+
+# The faults met on the host, in this order: the crash loop first, because its alert stays active for
+# the ten minutes of its window and so is delivered by Alertmanager while the others run.
+REHEARSED = ("crash-loop", "hung-server", "database-lost", "near-capacity", "db-write-lock")
+
+
+def _proof() -> Path | None:
+    """This checkout's proof when ``make test`` has just made it; else ``make publish`` proves anew."""
+    given = os.environ.get("HANDBOOK_PROOF")
+    if not given:
+        return None
+    path = Path(given)
+    try:
+        ours = results.load(path).data.get("commit") == results.commit()
+    except results.ResultsError:
+        ours = False
+    return path if ours else None
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+    """The host built from the guides, and every rehearsed game day already run on it."""
+    missing = [tool for tool in ("debootstrap", "systemd-nspawn", "nsenter") if shutil.which(tool) is None]
+    if os.geteuid() != 0 or missing:
+        pytest.fail(
+            f"the rehearsal needs root and {', '.join(missing) or 'nothing more'}: run as root after "
+            "./scripts/install-system-tools.sh"
+        )
+    work = tmp_path_factory.mktemp("rehearsal")
+    log = (work / "rehearsal.log").open("w")
+
+    def say(line: str) -> None:
+        log.write(line + "\n")
+        log.flush()
+
+    steps: list[str] = []
+    rootfs = cached_rootfs(steps)
+    say("\n".join(steps))
+    published = guide.publish(work / "dist", _proof(), say)
+    (cache_dir() / "pip").mkdir(parents=True, exist_ok=True)
+    with booted(rootfs, work / "host", [(cache_dir() / "pip", "/root/.cache/pip")]) as host, receiving() as receiver:
+        ran = guide.build_host(host, published, say)
+        days = {}
+        if ran and all(r.passed for r in ran):
+            for name in REHEARSED:
+                days[name] = gamedays.rehearse(host, published, SCENARIOS[name], receiver, say)
+            for day in days.values():
+                gamedays.delivered(day, receiver)
+        yield SimpleNamespace(host=host, published=published, ran=ran, days=days, log=work / "rehearsal.log")
+    log.close()
+
+
+def test_the_guides_build_the_host_as_published(rehearsal: SimpleNamespace, record_property) -> None:
+    """Assert every command of the deployment and monitoring guides' host sections did what the
+    published page says, on the host, in page order; the first that did not is named by page and line."""
+    failed = [r for r in rehearsal.ran if not r.passed]
+    record_property(
+        "rehearsal",
+        json.dumps(
+            {
+                "page": "docs/deployment.md",
+                "fault": "guide",
+                "where": "rehearsal",
+                "passed": not failed,
+                "commands": [len(rehearsal.ran) - len(failed), len(rehearsal.ran)],
+            }
+        ),
+    )
+    assert rehearsal.ran, "the rehearsal ran no command of the guides"
+    assert not failed, f"the guide is wrong on a production host:\n{failed[0].report}\n(log: {rehearsal.log})"
+
+
+def test_checks_on_the_host_links_the_published_handbook(rehearsal: SimpleNamespace) -> None:
+    """Assert `checks doctor` on the host, with nothing set but what the guide sets, links the runbook
+    under the published address (it reads HANDBOOK_SITE_URL from /etc/backend/env)."""
+    code, out = rehearsal.host.run("/srv/backend/.venv/bin/checks doctor --url http://127.0.0.1:9", timeout=30)
+    assert code == 2, out
+    assert f"open {guide.ADDRESS}runbooks/backend-down/?instance=127.0.0.1:9" in out, out
+
+
+@pytest.mark.parametrize("name", REHEARSED)
+def test_runbook_on_the_rehearsal_host(rehearsal: SimpleNamespace, name: str, record_property) -> None:
+    """Assert the page met its fault on the host from its alert to its Verify: the alert linked the
+    published page, every command did what the page says, and the backend came back healthy."""
+    day = rehearsal.days.get(name)
+    assert day is not None, f"not run: the guide did not build the host (log: {rehearsal.log})"
+    record_property("rehearsal", json.dumps(day.to_json()))
+    failures = [s.report for s in day.steps if not s.passed]
+    assert day.passed, "\n".join([*day.problems, *failures, f"(log: {rehearsal.log})"])
+
+
+def test_alertmanager_delivers_a_pages_alert_with_its_link(rehearsal: SimpleNamespace) -> None:
+    """Assert at least one game day's alert went all the way: pending, firing after its for:, grouped
+    and delivered by Alertmanager to a receiver of the guide's alertmanager.yml, with the runbook link
+    Prometheus showed (a mismatch is a problem of that game day)."""
+    delivered = {n: d.delivered_seconds for n, d in rehearsal.days.items() if d.delivered_seconds is not None}
+    assert delivered, f"no alert delivered by Alertmanager during the rehearsal (log: {rehearsal.log})"
