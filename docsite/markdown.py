@@ -19,7 +19,7 @@ LABELS = {
     Safety.READ_ONLY: "Read-only: safe to run at any time.",
     Safety.MUTATING: "Mutating: changes state on the target. Run it when this step says so.",
     Safety.DESTRUCTIVE: "Destructive: stops, deletes or restarts. Be sure before you run it.",
-    Safety.PRODUCTION: "On the production host: {reason}. Proven on the rehearsal host.",
+    Safety.PRODUCTION: "Production step: {reason}.",
     Safety.SKIP: "Not run by the test suite: {reason}.",
 }
 

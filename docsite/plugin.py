@@ -40,17 +40,15 @@ _H1 = re.compile(r"^# .*$", re.MULTILINE)
 OFFLINE_SHIM = "assets/vendor/iframe-worker/shim.js"  # search from file:// (vendored: docs/assets/vendor)
 
 
-def _joined(gameday: str, verified: str) -> str:
-    """Both notices as one: folded to one title line while both hold, open (and red or amber) when
-    either does not, so a phone still shows the first command without scrolling."""
-    if not (gameday.startswith("!!! success") and verified.startswith("!!! success")):
-        return f"{gameday}\n\n{verified}"
-
-    def title(notice: str) -> str:
-        return notice.split('"')[1]
-
-    body = "\n".join(line for notice in (gameday, verified) for line in notice.splitlines()[1:])
-    return f'??? success "{title(gameday)} · {title(verified)}"\n    - {title(verified)}\n{body}'
+def _joined(*notices: str) -> str:
+    """The notices as one: folded to one title line while every one holds (or only informs), open
+    (and red or amber) when one does not, so a phone still shows the first command without scrolling."""
+    if not all(n.startswith(("!!! success", "!!! info")) for n in notices):
+        return "\n\n".join(notices)
+    titles = [n.split('"')[1] for n in notices]
+    body = [f"    - **{title}**" for title in titles[-1:]]
+    body += [line for notice in notices for line in notice.splitlines()[1:]]
+    return f'??? success "{" · ".join(titles)}"\n' + "\n".join(body)
 
 
 def _folded(notice: str) -> str:
@@ -172,7 +170,11 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
             if src.startswith("runbooks/") and not src.endswith("index.md"):
                 return self._with_header(markdown, src, page.meta)
             if (key := self._key(page.file)) in self.data.proven_pages:
-                return _under_title(markdown, _folded(VerificationMacros(self.data).verified_notice(key)))
+                verification = VerificationMacros(self.data)
+                notices = [verification.verified_notice(key)]
+                if verification.rehearsals(key):  # a guide the rehearsal host is built from
+                    notices.insert(0, verification.rehearsal_notice(key))
+                return _under_title(markdown, _joined(*notices) if len(notices) > 1 else _folded(notices[0]))
         except MacroError as exc:
             return self._failed(str(exc), markdown)
         return markdown
@@ -205,7 +207,13 @@ class HandbookPlugin(BasePlugin[HandbookConfig]):
         verification = VerificationMacros(self.data)
         # under the title only what says whether to trust the page, folded while it holds (a phone
         # shows the first command without scrolling); the limits and the drill go after Diagnose
-        notices = [_joined(verification.gameday_notice(src), verification.verified_notice(src))]
+        notices = [
+            _joined(
+                verification.gameday_notice(src),
+                verification.rehearsal_notice(src),
+                verification.verified_notice(src),
+            )
+        ]
         later = [
             ("Alerts: " + ", ".join(f"`{a}`" for a in alerts)) if alerts else "Symptom page: no alert.",
             LimitMacros(self.data).limits_for(slug),

@@ -72,10 +72,14 @@ class VerificationMacros(MacroSource):
             "    Every command below ran against a live backend in the latest `make test`."
         )
 
-    def _gamedays(self, page: str | None = None) -> list[dict[str, Any]]:
+    def _rows(self, table: str, page: str | None = None) -> list[dict[str, Any]]:
+        """The rows of ``table`` (``gamedays``, ``rehearsals``) in the latest test run, of ``page`` if given."""
         runs = self.data.test_runs
-        rows = runs.data.get("gamedays", {}) if runs else {}
+        rows = runs.data.get(table, {}) if runs else {}
         return [row for row in rows.values() if page is None or row.get("page") == page]
+
+    def _gamedays(self, page: str | None = None) -> list[dict[str, Any]]:
+        return self._rows("gamedays", page)
 
     def gameday_notice(self, src_path: str) -> str:
         """Per fault the page is proven under: detected by doctor in X s, mitigated by the page in Y s."""
@@ -117,6 +121,64 @@ class VerificationMacros(MacroSource):
             )
         return "\n".join(lines)
 
+    def rehearsals(self, page: str) -> list[dict[str, Any]]:
+        """The rehearsal rows of ``page`` in the latest test run (a runbook's faults, a guide's build)."""
+        return self._rows("rehearsals", page)
+
+    def rehearsal_notice(self, src_path: str) -> str:
+        """Whether the page was proven on the rehearsal host (a host built by the deployment guide,
+        its alert from the published rules, its commands copied from the published page), or only in
+        the laboratory (a backend the test suite started, production steps stood in for)."""
+        runs = self.data.test_runs
+        days = self.rehearsals(src_path)
+        if runs is None or not days:
+            return (
+                '!!! info "Laboratory only"\n'
+                "    Not rehearsed on a production host: proven against a backend the test suite started, with "
+                "its production steps stood in for; "
+                "`make rehearsal` meets the rehearsed runbooks on a host built by the deployment guide."
+            )
+        failed = [d for d in days if not d.get("passed")]
+        stale = sorted({reason for d in days for reason in self._staleness(d, src_path)})
+        faults = ", ".join(d["fault"] for d in days)
+        when = _row_stamp(days[0], runs)
+        if failed:
+            title = f"Rehearsal FAILED on a production host: {', '.join(d['fault'] for d in failed)}"
+            lines = [
+                f'!!! failure "{title}"',
+                f"    {'; '.join(str(f) for d in failed for f in d.get('problems', []))}",
+            ]
+        elif stale:
+            lines = [
+                f'!!! warning "Rehearsal STALE: {faults}"',
+                f"    This proof may no longer hold: {'; '.join(stale)}.",
+            ]
+        else:
+            lines = [
+                f'!!! success "Rehearsed: {faults}"',
+                "    On a production host built by the deployment guide (systemd, nginx, Prometheus, Alertmanager); "
+                f"commands copied from the published page · {when}",
+            ]
+        for d in days:
+            if d.get("fault") == "guide":
+                lines.append(
+                    f"    - every command of the host sections: {d['commands'][0]} of {d['commands'][1]} passed"
+                )
+                continue
+            delivered = (
+                f", delivered by Alertmanager after {d['delivered_seconds']} s" if d.get("delivered_seconds") else ""
+            )
+            mitigated = (
+                f"mitigated by this page in {d['mitigated_seconds']} s"
+                if d.get("mitigated_seconds")
+                else "not mitigated"
+            )
+            lines.append(
+                f"    - `{d['fault']}`: {d.get('alert') or 'no alert'} pending after {d.get('pending_seconds')} s"
+                f"{delivered}, {mitigated}"
+            )
+        return "\n".join(lines)
+
     def gameday_table(self) -> str:
         """Every game day of the latest test run: runbook, fault, doctor, diagnose, mitigation."""
         runs = self.data.test_runs
@@ -150,7 +212,10 @@ class VerificationMacros(MacroSource):
         proofs = [self.data.proof(page) for page in self.data.proven_pages]
         epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
         proofs.sort(key=lambda p: (p.when or epoch, list(State).index(p.state), p.page))
-        lines = ["| page | state | commands passed | game days passed | proven at | why |", "|---|---|---|---|---|---|"]
+        lines = [
+            "| page | state | commands passed | game days passed | rehearsed on a production host | proven at | why |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for p in proofs:
             link = p.page.removeprefix("docs/")
             blocks = (
@@ -161,10 +226,23 @@ class VerificationMacros(MacroSource):
             days = f"{p.gamedays[0]} of {p.gamedays[1]}" if p.gamedays[1] else "-"
             when = results.stamp(p.when, p.commit) if p.when else "never"
             state = _STATE_TEXT[p.state]
-            lines.append(f"| [{p.page}]({link}) | {state} | {blocks} | {days} | {when} | {'; '.join(p.reasons)} |")
+            lines.append(
+                f"| [{p.page}]({link}) | {state} | {blocks} | {days} | {self._rehearsed(p.page)} | {when} "
+                f"| {'; '.join(p.reasons)} |"
+            )
         counts = {s: sum(p.state is s for p in proofs) for s in State}
         summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
         return "\n".join(lines) + f"\n\n{len(proofs)} pages: {summary}."
+
+    def _rehearsed(self, page: str) -> str:
+        """One cell: passed, FAILED or stale on the rehearsal host, with when; "laboratory only" if never."""
+        days = self.rehearsals(page)
+        if not days or self.data.test_runs is None:
+            return "laboratory only"
+        passed = sum(bool(d.get("passed")) for d in days)
+        stale = any(self._staleness(d, page) for d in days)
+        state = "**FAILED**" if passed < len(days) else "**stale**" if stale else "passed"
+        return f"{state}, {passed} of {len(days)} ({_row_stamp(days[0], self.data.test_runs)})"
 
     def hardening_table(self) -> str:
         """One row per fix of the plan, its tests' latest results from the test run."""

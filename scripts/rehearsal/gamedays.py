@@ -166,8 +166,9 @@ def rehearse(
     backend = HostBackend.on(host)
     env_file = host.path(ENV_FILE)
     settings_before = env_file.read_text()
-    if scenario.settings:
-        backend.settings(scenario.settings)
+    settings = {**scenario.settings, **_drill_routes(scenario)}
+    if settings:
+        backend.settings(settings)
         backend.restart()
     extra = {k: backend.seen_there(Path(v)) for k, v in (scenario.env(backend) if scenario.env else {}).items()}
     env = {**reader_env(published), **extra}
@@ -188,6 +189,7 @@ def rehearse(
                 if not day.runbook_url.startswith(ADDRESS):
                     day.problems.append(f"the alert links {day.runbook_url}, not the published handbook {ADDRESS}")
                 html = _open(day.runbook_url)
+                host.new_shell()  # the engineer paged now opens a terminal of their own
                 pairs, _ = paired(html, source_of(urllib.parse.urlsplit(day.runbook_url).path))
                 _run(host, day, [(r, b) for r, b in pairs if b.path.parent == SNIPPETS], env, lift, say)
                 _run(host, day, _phase(pairs, "Diagnose", shows), env, lift, say)
@@ -219,6 +221,12 @@ def rehearse(
             backend.restart()
     say(f"  result   {'PASS' if day.passed else 'FAIL'}" + "".join(f"\n  problem  {p}" for p in day.problems))
     return day
+
+
+def _drill_routes(scenario: Scenario) -> dict[str, object]:
+    """An injected fault is made through the drill routes, which the rehearsal host's backend serves
+    only with a token in its settings file (nginx never passes them: the guide's nginx.conf)."""
+    return {"faults_token": live.FAULTS_TOKEN} if scenario.fault.group == "injected" else {}
 
 
 def _settle(host: Host, backend: HostBackend, scenario: Scenario) -> None:

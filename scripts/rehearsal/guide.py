@@ -84,6 +84,7 @@ def reader_env(published: Published) -> dict[str, str]:
         "HANDBOOK_SITE_URL": ADDRESS,
         "BACKEND_WHEEL": f"./{published.wheel.name}",
         "HANDBOOK_ARCHIVE": f"./{published.archive.name}",
+        "PREVIOUS_RELEASE": "/srv/backend/releases/1",  # what `ls /srv/backend/releases` shows after the guide
     }
 
 
@@ -111,6 +112,7 @@ def build_host(host: Host, published: Published, say: Callable[[str], None]) -> 
     for artefact in (published.wheel, published.archive):
         _copy_in(host, artefact)
     env = reader_env(published)
+    host.new_shell()
     ran: list[Ran] = []
     for guide in GUIDES:
         html = published.page(guide)

@@ -63,6 +63,10 @@ class Host:
         in the reader's one shell (what earlier blocks exported is set)."""
         return [*self.enter(env), "bash", "-c", _KEEP_SHELL, "reader"]
 
+    def new_shell(self) -> None:
+        """The next command runs in a fresh login shell: nothing an earlier reader exported is set."""
+        self.path(READER_SHELL).unlink(missing_ok=True)
+
     def run(self, script: str, timeout: float = 60.0, env: Mapping[str, str] | None = None) -> tuple[int | None, str]:
         """Run ``script`` as root on the host (``set -euo pipefail``): exit status (None on timeout), output."""
         return run_bash(script, {}, timeout, Path("/"), shell=self.shell(env))

@@ -103,7 +103,8 @@ def test_every_runbook_url_resolves_to_a_built_page(tmp_path: Path) -> None:
         assert (tmp_path / "site" / relative / "index.html").is_file(), rule["alert"]
 
 
-_METRIC = re.compile(r"\b(?:backend|process)_[a-z_]+(?![.\w])")  # not `backend_crash.ttr_seconds` (a drill key)
+# not `backend_crash.ttr_seconds` (a drill key), nor the release wheel `backend_runbooks-0.1.0-...whl`
+_METRIC = re.compile(r"\b(?:backend|process)_[a-z_]+(?![.\w-])")
 _SUFFIXES = ("_bucket", "_count", "_sum")
 
 

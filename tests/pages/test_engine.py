@@ -62,6 +62,8 @@ def test_blocks_steps_and_directives_are_parsed() -> None:
     ("directive", "message"),
     [
         ("<!-- checks: skip -->", "needs a reason"),
+        ("<!-- checks: production -->", "'checks: production' needs a reason"),
+        ("<!-- checks: production skip: both -->", "one safety word per block"),
         ("<!-- checks: sometimes -->", "unknown directive word 'sometimes'"),
         ("<!-- checks: read-only, fault -->", "take no commas now; write `<!-- checks: fault -->`"),
         ("<!-- checks: destructive, fault a b -->", "write `<!-- checks: destructive faults=a,b -->`"),
@@ -71,7 +73,7 @@ def test_blocks_steps_and_directives_are_parsed() -> None:
         ("<!-- checks: faults=Hung_Server -->", "kebab-case"),
         ("<!-- checks: timeout=soon -->", "timeout= takes seconds"),
         ("<!-- checks: retries=3 -->", "unknown option 'retries='"),
-        ("<!-- checks: mutating: because -->", "only a skipped block takes a reason"),
+        ("<!-- checks: mutating: because -->", "only a skipped or production block takes a reason"),
         ("<!-- checks: mutate -->", "did you mean `checks: mutating`?"),
         ("<!-- check: mutating -->", "is not a directive; did you mean `<!-- checks: mutating -->`"),
         ("<!-- chekcs: destructive -->", "did you mean `<!-- checks: destructive -->`"),
@@ -231,3 +233,16 @@ def test_sections_are_found_outside_fences_and_every_block_knows_its_own() -> No
     page = page_of(text, Path("p.md"))
     assert page.sections == {"Diagnose": (3, 11), "Verify": (11, 16)}
     assert [(b.section, b.start) for b in page.blocks] == [("Diagnose", 5), ("Verify", 13)]
+
+
+def test_a_production_block_is_skipped_here_and_keeps_its_faults() -> None:
+    """Assert `production faults=x: why` is a fault block of x that the page run and the lab skip
+    (the rehearsal host runs it), with its reason; an unmarked block is not skipped."""
+    page = (
+        "<!-- checks: production faults=crash-loop: restarts the service -->\n"
+        "```console\n$ sudo systemctl restart backend\n```\n"
+    )
+    (block,) = parse(page + "\n```console\n$ true\n```\n", Path("p.md"))[:1]
+    assert block.safety is Safety.PRODUCTION and block.skipped_here and block.skip_reason == "restarts the service"
+    assert block.shows_fault("crash-loop") and not block.shows_fault("hung-server")
+    assert not parse("```console\n$ true\n```\n", Path("p.md"))[0].skipped_here

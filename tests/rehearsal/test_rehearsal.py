@@ -18,18 +18,28 @@ from types import SimpleNamespace
 
 import pytest
 
+from pages import Rendered
 from scripts import results
 from scripts.gameday.scenarios import SCENARIOS
 from scripts.rehearsal import gamedays, guide
 from scripts.rehearsal.alerts import receiving
 from scripts.rehearsal.host import booted
+from scripts.rehearsal.reader import SNIPPETS, paired, run_block, source_of
 from scripts.rehearsal.rootfs import cache_dir, cached_rootfs
 
 pytestmark = [pytest.mark.slow, pytest.mark.rehearsal, pytest.mark.timeout(1800)]
 
 # The faults met on the host, in this order: the crash loop first, because its alert stays active for
 # the ten minutes of its window and so is delivered by Alertmanager while the others run.
-REHEARSED = ("crash-loop", "hung-server", "database-lost", "near-capacity", "db-write-lock")
+REHEARSED = (
+    "crash-loop",
+    "hung-server",
+    "database-lost",
+    "cache-dir-deleted",
+    "near-capacity",
+    "error-spike",
+    "db-write-lock",
+)
 
 
 def _proof() -> Path | None:
@@ -123,3 +133,24 @@ def test_alertmanager_delivers_a_pages_alert_with_its_link(rehearsal: SimpleName
     Prometheus showed (a mismatch is a problem of that game day)."""
     delivered = {n: d.delivered_seconds for n, d in rehearsal.days.items() if d.delivered_seconds is not None}
     assert delivered, f"no alert delivered by Alertmanager during the rehearsal (log: {rehearsal.log})"
+
+
+def test_a_before_you_start_with_the_old_install_path_fails_naming_the_page_and_line(
+    rehearsal: SimpleNamespace,
+) -> None:
+    """Assert the rehearsal sees the defect the first on-call engineers met: "Before you start" with
+    PATH on /opt/backend (not where the guide installs) fails at the page's first `checks` command,
+    named by page and line, in a fresh shell on the host."""
+    html = rehearsal.published.page("runbooks/backend-down/")
+    pairs, _ = paired(html, source_of("runbooks/backend-down/"))
+    (before,) = [(r, b) for r, b in pairs if b.path.parent == SNIPPETS]
+    first = next((r, b) for r, b in pairs if b.section == "Diagnose" and "checks doctor" in r.copy)
+    mutated = Rendered(before[0].language, before[0].text.replace("/srv/backend/.venv/bin", "/opt/backend/.venv/bin"))
+    assert mutated.text != before[0].text, "Before you start no longer names /srv/backend/.venv/bin"
+    rehearsal.host.new_shell()
+    ran = run_block(rehearsal.host, mutated, before[1], {}, lambda _: None)
+    ran += run_block(rehearsal.host, first[0], first[1], {}, lambda _: None)
+    failing = [r for r in ran if not r.passed]
+    assert failing, "the old install path went unnoticed"
+    assert failing[0].where == f"runbooks/backend-down.md:{first[1].steps[0].line}", failing[0].where
+    assert "checks: command not found" in failing[0].report, failing[0].report

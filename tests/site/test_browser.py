@@ -354,3 +354,32 @@ def test_failed_and_stale_proofs_show_red_and_amber(judged_site: str) -> None:
         ]
         assert proven[0] == "runbooks/backend-down.md", pages
         browser.close()
+
+
+@pytest.mark.browser
+def test_every_copy_button_gives_what_the_rehearsal_runs(site: str) -> None:
+    """Assert, for every code block of a runbook and of the deployment guide, that the text its copy
+    button puts on the clipboard in Chromium is :attr:`pages.Rendered.copy` of the served HTML: the
+    rehearsal runs exactly what the reader would paste."""
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    from pages import rendered_blocks
+
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+        page = context.new_page()
+        for path in ("runbooks/backend-down/", "deployment/"):
+            expected = [b.copy for b in rendered_blocks(httpx.get(f"{site}/{path}", timeout=10).text)]
+            page.goto(f"{site}/{path}", wait_until="networkidle")
+            blocks = page.locator("div.highlight")
+            assert blocks.count() == len(expected), (path, blocks.count(), len(expected))
+            for i in range(blocks.count()):
+                block = blocks.nth(i)
+                if not block.is_visible():  # inside a closed <details>: open it as the reader would
+                    block.evaluate("b => b.closest('details').open = true")
+                block.hover()
+                block.locator("button.md-code__button, button.md-clipboard").first.click()
+                assert page.evaluate("navigator.clipboard.readText()") == expected[i], (path, i)
+        browser.close()

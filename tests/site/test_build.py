@@ -22,7 +22,7 @@ def test_site_builds_strictly_with_runbooks_under_runbooks(tmp_path: Path, caplo
     assert 'class="safety safety-mutating"' in page
     assert "What you see during the fault · read-only." in page and "What a healthy backend prints" in page
     database = (tmp_path / "site" / "runbooks" / "database-unavailable" / "index.html").read_text()
-    assert "Not run by the test suite: stops the service through systemd on the production host." in database
+    assert "Production step: stops the service through systemd." in database
     hit_rate = load_thresholds()["cache.hit_ratio"]
     hit_rate_page = (tmp_path / "site/runbooks/cache-hit-rate-low/index.html").read_text()
     assert format_value(hit_rate.value, hit_rate.unit) in hit_rate_page

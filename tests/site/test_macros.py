@@ -149,6 +149,43 @@ def test_gameday_notice_says_proven_or_failed_with_its_own_run(tmp_path: Path) -
     assert "Not proven under its fault" in macros().gameday_notice("runbooks/x.md")
 
 
+def test_rehearsal_notice_says_rehearsed_failed_or_laboratory_only(tmp_path: Path) -> None:
+    """Assert a runbook rehearsed on the production host says so with the alert, its seconds to
+    pending and to delivery, the mitigation and the run; red with the problem when it failed; and
+    "Laboratory only" when the run has no rehearsal of the page."""
+
+    def day(passed: bool) -> dict:
+        return {
+            "page": "runbooks/x.md",
+            "fault": "hang",
+            "where": "rehearsal",
+            "passed": passed,
+            "alert": "BackendDown",
+            "pending_seconds": 14.9,
+            "delivered_seconds": 95.0,
+            "mitigated_seconds": 1.6,
+            "problems": [] if passed else ["after mitigation, doctor on the host still finds db.ready: locked"],
+            "generated_at": "2026-11-25T12:00:00+00:00",
+            "commit": "0123456789",
+        }
+
+    good = result_file(tmp_path, "g.json", stamped(0, rehearsals={"runbooks/x.md::hang": day(True)}))
+    notice = macros(test_runs=good).rehearsal_notice("runbooks/x.md")
+    assert notice.startswith('!!! success "Rehearsed: hang"')
+    assert (
+        "production host built by the deployment guide (systemd, nginx, Prometheus, Alertmanager)" in notice
+        and "2026-11-25 12:00 UTC, commit 0123456" in notice
+    )
+    assert (
+        "BackendDown pending after 14.9 s, delivered by Alertmanager after 95.0 s, mitigated by this page in 1.6 s"
+        in notice
+    )
+    bad = result_file(tmp_path, "b.json", stamped(0, rehearsals={"runbooks/x.md::hang": day(False)}))
+    failed = macros(test_runs=bad).rehearsal_notice("runbooks/x.md")
+    assert failed.startswith('!!! failure "Rehearsal FAILED on a production host: hang"') and "db.ready" in failed
+    assert macros(test_runs=good).rehearsal_notice("runbooks/y.md").startswith('!!! info "Laboratory only')
+
+
 def _git(*args: str) -> str:
     import subprocess
 

@@ -39,4 +39,4 @@ def test_every_runbook_sets_up_the_reader_from_the_one_snippet() -> None:
     snippet = (REPO / "docs" / "snippets" / "before-you-start.md").read_text()
     guide = (REPO / "docs" / "deployment.md").read_text()
     assert 'export PATH="/srv/backend/.venv/bin:$PATH"' in snippet
-    assert "python3 -m venv /srv/backend/.venv" in guide
+    assert "sudo ln -sfn /srv/backend/releases/1/.venv /srv/backend/.venv" in guide
