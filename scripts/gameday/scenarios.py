@@ -198,8 +198,6 @@ SCENARIOS: dict[str, Scenario] = {
             "websocket-connections-near-capacity",
             {"ws_max_connections": 40},
             params={"share": 0.93},
-            # on a host the page's restart cuts the idle clients, which never answer the close
-            lingering={"ws.disconnects": f"the idle clients the restart cut, {_WINDOW}"},
             stand_ins=LIFT,
             stand_in_does="capacity is raised or idle clients are cut (the idle clients leave)",
         ),
