@@ -39,6 +39,8 @@ REHEARSED = (
     "near-capacity",
     "error-spike",
     "db-write-lock",
+    "memory-pressure",
+    "injected-latency",
 )
 
 
