@@ -39,8 +39,6 @@ REHEARSED = (
     "near-capacity",
     "error-spike",
     "db-write-lock",
-    "memory-pressure",
-    "injected-latency",
 )
 
 
