@@ -115,12 +115,14 @@ def _json(response: httpx.Response) -> Any:
 
 
 class Publisher(_Loop):
-    """Broadcasts ``{"drill": n}`` every ``interval``; ``acked`` lists the acknowledged sequence numbers."""
+    """Broadcasts ``{"drill": n}`` every ``interval``; ``acked`` lists the acknowledged sequence numbers,
+    ``not_durable`` those the backend acknowledged without saving them for replay (``"durable": false``)."""
 
     def __init__(self, url: str, interval: float = 0.05, timeout: float = 2.0) -> None:
         super().__init__()
         self.url, self.interval, self.timeout = url, interval, timeout
         self.acked: list[int] = []
+        self.not_durable: list[int] = []
 
     def run(self) -> None:
         n = 0
@@ -130,7 +132,10 @@ class Publisher(_Loop):
                 try:
                     response = client.post("/api/broadcast", json={"message": {"drill": n}})
                     if response.status_code == 200:
-                        self.acked.append(int(response.json()["seq"]))
+                        answer = response.json()
+                        self.acked.append(int(answer["seq"]))
+                        if not answer.get("durable", True):
+                            self.not_durable.append(int(answer["seq"]))
                     else:
                         self.error(_kind(status=response.status_code, body=_json(response)))
                 except httpx.HTTPError as exc:
@@ -226,12 +231,12 @@ class Fleet(_Loop):
     def all_have(self, seq: int) -> bool:
         return all(seq in got for got in self.received)
 
-    def lost(self, acked: list[int]) -> int:
-        """Acknowledged broadcasts a client should have had (after it joined) but never received."""
-        return sum(
-            len({s for s in acked if first is not None and s > first} - got)
+    def missing(self, acked: list[int]) -> list[set[int]]:
+        """Per client, the acknowledged broadcasts it should have had (after it joined) but never received."""
+        return [
+            {s for s in acked if first is not None and s > first} - got
             for first, got in zip(self.first_seq, self.received, strict=True)
-        )
+        ]
 
 
 @dataclasses.dataclass
