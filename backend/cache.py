@@ -27,6 +27,7 @@ from typing import TypeVar
 import cachetools
 import diskcache
 
+from backend.error_log import ErrorLog
 from backend.metrics import Metrics
 
 __all__ = ["DiskTier", "DiskTierError", "TieredCache"]
@@ -132,8 +133,9 @@ class DiskTier:
 class TieredCache:
     """Memory over disk, with the degradation rules in the module docstring."""
 
-    def __init__(self, disk: DiskTier, memory_items: int, metrics: Metrics) -> None:
+    def __init__(self, disk: DiskTier, memory_items: int, metrics: Metrics, errors: ErrorLog | None = None) -> None:
         self.disk = disk
+        self.errors = errors or ErrorLog(10.0)
         self.memory: cachetools.LRUCache[str, bytes] = cachetools.LRUCache(maxsize=memory_items)
         self.metrics = metrics
         # every (tier, result) child up front: labels() on each read was a lock and a key build
@@ -163,8 +165,7 @@ class TieredCache:
         self.metrics.cache_disk_errors.inc()
         if key is not None:
             self._mark_dirty(key)
-        if not self.degraded:
-            log.error("cache disk tier failed, serving from memory only: %s", exc)
+        self.errors.record("cache", "disk", f"disk tier failed, serving from memory only: {exc}")
         self.degraded_reason = str(exc)
         self.metrics.cache_disk_degraded.set(1)
 

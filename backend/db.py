@@ -38,7 +38,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import errno
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -48,7 +50,7 @@ from typing import Any, TypeVar
 
 from backend.group_commit import GroupCommit
 
-__all__ = ["Database", "DatabaseBusy", "DatabaseError", "DatabaseUnavailable"]
+__all__ = ["Database", "DatabaseBusy", "DatabaseError", "DatabaseReadOnly", "DatabaseUnavailable"]
 
 T = TypeVar("T")
 
@@ -61,6 +63,7 @@ CREATE TABLE IF NOT EXISTS items (
     idempotency_key TEXT UNIQUE
 );
 CREATE TABLE IF NOT EXISTS broadcasts (seq INTEGER PRIMARY KEY, frame TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS readiness (id INTEGER PRIMARY KEY CHECK (id = 1), probed_at REAL NOT NULL);
 """
 EXISTS_TTL = 0.05  # seconds a positive "the file exists" is trusted; see Database._check_usable
 REPLAY_WRITE_TIMEOUT = 0.25  # a broadcast never waits long on a locked database: it goes out live anyway
@@ -82,6 +85,13 @@ class DatabaseUnavailable(DatabaseError):
     """The file cannot be used (missing, unreadable, I/O error, or the drill fault is on)."""
 
     kind = "unavailable"
+
+
+class DatabaseReadOnly(DatabaseError):
+    """Writes fail because the file or its filesystem is read-only (the kernel remounts a volume
+    read-only after I/O errors); the file itself may be intact, so no restore is called for."""
+
+    kind = "readonly"
 
 
 class Database:
@@ -112,7 +122,7 @@ class Database:
         self._writer = GroupCommit(
             lambda: self._connect(busy_timeout),
             self._check_usable,
-            lambda exc: _translate(exc, busy_timeout),
+            lambda exc: _translate(exc, busy_timeout, path),
             write_batch,
             write_batch_wait,
             on_batch,
@@ -213,7 +223,7 @@ class Database:
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                raise _translate(exc, timeout) from exc
+                raise _translate(exc, timeout, self.path) from exc
 
         return await asyncio.get_running_loop().run_in_executor(pool, call)
 
@@ -225,19 +235,29 @@ class Database:
             return fn(self._loop_conn)
         except sqlite3.OperationalError as exc:
             if not _is_lock(exc):
-                raise _translate(exc, 0) from exc
+                raise _translate(exc, 0, self.path) from exc
         except sqlite3.Error as exc:
-            raise _translate(exc, 0) from exc
+            raise _translate(exc, 0, self.path) from exc
         return await self._run(fn)
 
     async def probe(self) -> None:
-        """Raise a :class:`DatabaseError` unless a write transaction could start right now."""
+        """Raise a :class:`DatabaseError` unless a write commits right now.
 
-        def begin_and_rollback(conn: sqlite3.Connection) -> None:
+        It commits for real, on the one row of ``readiness`` (the backend's own, never user data):
+        ``BEGIN IMMEDIATE; ROLLBACK`` takes the lock but writes nothing, and so passes on a
+        read-only file while every real write fails.
+        """
+
+        def commit_a_write(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("ROLLBACK")
+            try:
+                conn.execute("INSERT OR REPLACE INTO readiness(id, probed_at) VALUES (1, ?)", (time.time(),))
+            except sqlite3.Error:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
-        await self._run(begin_and_rollback, "probe")
+        await self._run(commit_a_write, "probe")
 
     async def increment(self, name: str) -> int:
         return int(await self._writer.submit(_increment_all, name))
@@ -319,12 +339,33 @@ def _is_lock(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
-def _translate(exc: Exception, timeout: float) -> Exception:
+def _is_read_only(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY or "readonly" in str(exc)
+
+
+def _on_read_only_filesystem(path: Path) -> bool:
+    """Whether the database's filesystem refuses writes: an open connection's write there fails as
+    a plain "disk I/O error". An ext4 the kernel shut down after I/O errors still says ``rw`` to
+    ``statvfs`` (``emergency_ro``), so creating a file is the test that tells (EROFS)."""
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return True
+        probe = os.open(path.parent / f".write-test-{os.getpid()}", os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        return exc.errno == errno.EROFS
+    os.close(probe)
+    os.unlink(path.parent / f".write-test-{os.getpid()}")
+    return False
+
+
+def _translate(exc: Exception, timeout: float, path: Path) -> Exception:
     """A sqlite3 error as the :class:`DatabaseError` the API answers 503 with (others unchanged)."""
     if isinstance(exc, DatabaseError):
         return exc
     if isinstance(exc, sqlite3.OperationalError) and _is_lock(exc):
         return DatabaseBusy(f"database locked for more than {timeout:g} s")
+    if isinstance(exc, sqlite3.Error) and (_is_read_only(exc) or _on_read_only_filesystem(path)):
+        return DatabaseReadOnly(f"database is read-only: {exc}")
     if isinstance(exc, sqlite3.Error):
         return DatabaseUnavailable(f"database error: {exc}")
     return exc

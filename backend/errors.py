@@ -98,11 +98,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DatabaseError)
     async def database_error(request: Request, exc: DatabaseError) -> JSONResponse:
         app.state.backend.metrics.db_errors.labels(exc.kind).inc()
-        error = "database_busy" if exc.kind == "locked" else "database_unavailable"
+        app.state.backend.errors.record("database", exc.kind, f"{request.method} {request.url.path}: {exc}")
+        error = {"locked": "database_busy", "readonly": "database_read_only"}.get(exc.kind, "database_unavailable")
         return error_response(503, error, str(exc), _request_id_of(request), {"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         rid = _request_id_of(request)
         log.exception("unhandled error in %s %s (request %s)", request.method, request.url.path, rid)
+        app.state.backend.errors.record("http", type(exc).__name__, f"{request.method} {request.url.path}: {exc}")
         return error_response(500, "internal_error", f"unexpected server error; quote request id {rid}", rid)

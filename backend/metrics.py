@@ -54,6 +54,12 @@ class Metrics:
         self.ws_rejected = Counter(
             "backend_ws_connections_rejected", "WebSocket connections refused (1013) at capacity.", registry=reg
         )
+        self.task_restarts = Counter(
+            "backend_task_restarts",
+            "Background tasks (memory guard, cache probe, ...) restarted after they died, by task.",
+            ["task"],
+            registry=reg,
+        )
         self.ws_opened = Counter(
             "backend_ws_connections_opened", "WebSocket connections accepted into the hub.", registry=reg
         )

@@ -58,7 +58,8 @@ async def _check_database(backend: Backend) -> dict[str, Any]:
         await asyncio.wait_for(asyncio.shield(backend.db_probe), READY_PROBE_TIMEOUT)
     except DatabaseError as exc:
         backend.metrics.db_errors.labels(exc.kind).inc()
-        return {"ok": False, "status": "unavailable" if exc.kind == "unavailable" else "locked", "detail": str(exc)}
+        backend.errors.record("database", exc.kind, f"readiness probe: {exc}")
+        return {"ok": False, "status": exc.kind, "detail": str(exc)}
     except TimeoutError:
         return {"ok": False, "status": "timeout", "detail": f"no answer within {READY_PROBE_TIMEOUT:g} s"}
     return {"ok": True, "status": "ok"}
@@ -86,14 +87,30 @@ def _check_memory(backend: Backend) -> dict[str, Any]:
     }
 
 
+def _check_tasks(backend: Backend) -> dict[str, Any]:
+    down = sorted(backend.tasks.down)
+    if down:
+        return {"ok": False, "status": "restarting", "detail": f"background task died, restarting: {', '.join(down)}"}
+    return {"ok": True, "status": "ok"}
+
+
 @router.get("/ready")
 async def ready(request: Request) -> JSONResponse:
-    """Readiness: 200 only when database, cache directory and memory are all fine."""
+    """Readiness: 200 only when database, cache directory, memory and background tasks are all fine.
+
+    ``last_errors`` names the newest error of each component, with its age: what broke, not only
+    that something did (the counters in /metrics say how often).
+    """
     backend = _backend(request)
     database, cache = await asyncio.gather(_check_database(backend), _check_cache(backend))
-    checks = {"database": database, "cache": cache, "memory": _check_memory(backend)}
+    checks = {"database": database, "cache": cache, "memory": _check_memory(backend), "tasks": _check_tasks(backend)}
     failing = [name for name, result in checks.items() if not result["ok"]]
-    body = {"status": "not ready" if failing else "ready", "failing": failing, "checks": checks}
+    body = {
+        "status": "not ready" if failing else "ready",
+        "failing": failing,
+        "checks": checks,
+        "last_errors": backend.errors.as_json(),
+    }
     return JSONResponse(body, status_code=503 if failing else 200)
 
 
@@ -211,6 +228,7 @@ async def broadcast(request: Request) -> dict[str, Any]:
             durable = False  # still delivered live; only a restart before it is read could lose it
             backend.metrics.db_errors.labels(exc.kind).inc()
             backend.metrics.ws_broadcasts_not_persisted.inc()
+            backend.errors.record("database", exc.kind, f"broadcast {seq} not saved for replay: {exc}")
         _, delivered, dropped = backend.hub.publish(seq, frame)
     backend.metrics.ws_broadcast_seq.set(seq)
     return {"seq": seq, "delivered": delivered, "dropped": dropped, "durable": durable}

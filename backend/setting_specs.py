@@ -325,6 +325,16 @@ SPECS: tuple[SettingSpec, ...] = (
         0.05,
     ),
     SettingSpec(
+        "error_log_interval",
+        "BACKEND_ERROR_LOG_INTERVAL",
+        10.0,
+        "seconds",
+        "The journal gets one line per kind of error per component at most this often; the lines "
+        "held back are counted on the next one (GET /ready always shows the newest error).",
+        _number,
+        0.01,
+    ),
+    SettingSpec(
         "metrics_history_seconds",
         "BACKEND_METRICS_HISTORY_SECONDS",
         660.0,

@@ -61,6 +61,7 @@ class Settings:
     supervisor_health_failures: int
     metrics_history_interval: float
     metrics_history_seconds: float
+    error_log_interval: float
     ready_timeout: float
     faults_token: str
     log_level: str

@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket
 
 from backend.cache import DiskTier, TieredCache
 from backend.db import Database
+from backend.error_log import ErrorLog
 from backend.history import MetricsHistory
 from backend.hub import Hub
 from backend.loop_lag import LagShedder
@@ -26,6 +27,7 @@ from backend.metrics import Metrics, watch_disk
 from backend.read_through import ReadThrough
 from backend.restarts import Restarts
 from backend.settings import Settings
+from backend.tasks import Tasks
 
 __all__ = ["Backend", "InjectedFaults", "Session"]
 
@@ -83,8 +85,12 @@ class Backend:
         )
         self.counters: ReadThrough[str, int] = ReadThrough(settings.read_cache_items, self.metrics.read_cache_requests)
         self.lag_shedder = LagShedder(settings.shed_loop_lag, self.metrics.loop_lag, self.metrics.loop_lag_shed_share)
+        self.errors = ErrorLog(settings.error_log_interval)
         self.cache = TieredCache(
-            DiskTier(settings.data_dir / "cache", settings.cache_disk_bytes), settings.cache_memory_items, self.metrics
+            DiskTier(settings.data_dir / "cache", settings.cache_disk_bytes),
+            settings.cache_memory_items,
+            self.metrics,
+            self.errors,
         )
         self.hub = Hub(settings.ws_max_connections, settings.ws_send_queue, settings.ws_replay_buffer)
         self.guard = MemoryGuard(settings.memory_watermark_bytes)
@@ -99,7 +105,7 @@ class Backend:
         self.db_probe: asyncio.Future[None] | None = None
         # wired by the composition root (backend.app) to the WebSocket adapter, which depends on this state
         self.close_sockets: Callable[[int, str], Awaitable[None]] = _no_sockets
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = Tasks(self.errors, lambda name: self.metrics.task_restarts.labels(name).inc())
         self.metrics.ws_capacity.set(settings.ws_max_connections)
         self.metrics.memory_watermark.set(settings.memory_watermark_bytes)
         watch_disk(self.metrics, settings.data_dir)
@@ -107,27 +113,32 @@ class Backend:
         self.metrics.supervisor_watchdog_kills.inc(self.restarts.watchdog_kills)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Start a background task that is kept referenced and cancelled on shutdown."""
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        """Start a one-off background task that is kept referenced and cancelled on shutdown."""
+        return self.tasks.spawn(coro)
 
     async def start(self) -> None:
         self.db.open()
         self.hub.replay.restore(self.db.recent_broadcasts(self.settings.ws_replay_buffer))
         self.metrics.ws_broadcast_seq.set(self.hub.replay.last_seq)
         await self.cache.probe()
-        self.spawn(
-            watch(
+        # each loop is restarted if it dies (backend.tasks): a dead memory guard would mean no shedding
+        self.tasks.start(
+            "memory-guard",
+            lambda: watch(
                 self.guard,
                 self.settings.memory_check_interval,
-                lambda shedding: self.metrics.memory_shedding.set(int(shedding)),
-            )
+                self._on_shedding,
+            ),
         )
-        self.spawn(self.cache.monitor(self.settings.cache_probe_interval))
-        self.spawn(self._keep_metrics_history())
-        self.spawn(self.lag_shedder.watch())
+        self.tasks.start("cache-probe", lambda: self.cache.monitor(self.settings.cache_probe_interval))
+        self.tasks.start("metrics-history", self._keep_metrics_history)
+        self.tasks.start("loop-lag", self.lag_shedder.watch)
+
+    def _on_shedding(self, shedding: bool) -> None:
+        self.metrics.memory_shedding.set(int(shedding))
+        if shedding:
+            rss, watermark = self.guard.rss_bytes, self.guard.watermark_bytes
+            self.errors.record("memory", "shedding", f"RSS {rss} B over the {watermark} B watermark: new work gets 503")
 
     async def _keep_metrics_history(self) -> None:
         """Copy /metrics into the history every interval, from the first second of the process."""
@@ -141,8 +152,6 @@ class Backend:
         await self.close_sockets(1001, "server shutting down")
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.tasks.stop()
         self.cache.close()
         self.db.close()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import socket
 import struct
 import time
@@ -30,7 +29,6 @@ from backend.state import Backend, Session
 
 __all__ = ["close_all", "drop_slow", "endpoint"]
 
-log = logging.getLogger(__name__)
 CLOSE_TIMEOUT = 2.0
 STANDARD_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
 
@@ -144,7 +142,7 @@ async def endpoint(websocket: WebSocket, backend: Backend) -> None:
         conn = backend.hub.connect(None if raw_since is None else int(raw_since))
     except HubFull as exc:
         metrics.ws_rejected.inc()
-        log.warning("WebSocket refused: %s", exc)
+        backend.errors.record("websocket", "capacity", f"connection refused with 1013: {exc}")
         await websocket.close(1013, "server at capacity, try again later")
         return
     session = Session(websocket, asyncio.create_task(_pump(conn, websocket, backend)))
@@ -169,7 +167,7 @@ def drop_slow(backend: Backend, conn: Connection) -> None:
     backend.metrics.ws_slow_dropped.inc()
     backend.metrics.ws_active.set(len(backend.hub))
     session = backend.ws_sessions.get(conn.id)
-    log.warning("WebSocket connection %d dropped: send queue full (slow consumer)", conn.id)
+    backend.errors.record("websocket", "slow-consumer", f"connection {conn.id} dropped: its send queue was full")
     if session is not None:
         session.closed(1008, "server")  # now: the peer may hang up before the close below is sent
         # the close waits as long as the keepalive gives a live peer (ping interval + timeout), then resets

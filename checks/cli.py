@@ -20,7 +20,8 @@ from rich.console import Console
 
 from checks import render, thresholds
 from checks.context import Context
-from checks.errors import CheckError, TargetError, TargetTimeout, TargetUnreachable
+from checks.errors import CheckError, NotABackend, TargetError, TargetTimeout, TargetUnreachable
+from checks.host_facts import port_owner
 from checks.registry import CHECKS
 from checks.result import Result, Status
 from checks.routing import DEFAULT_SITE_URL, instance_of, ranked, runbook_url, site_url
@@ -153,6 +154,19 @@ def _data_dir(raw: str | None) -> Path | None:
     return path
 
 
+def _who_listens(target: Target, exc: Exception) -> str:
+    """On the backend's host, what holds its port when the backend does not answer there: the cause
+    of "address already in use" (another process took the port) or of nothing listening at all."""
+    if not target.is_local:
+        return ""
+    owner = port_owner(target.port)
+    if owner is None:
+        return f"; nothing listens on port {target.port}" if isinstance(exc, TargetUnreachable) else ""
+    if isinstance(exc, NotABackend):
+        return f'; port {target.port} is held by {owner}, not the backend (see "Port taken")'
+    return f"; port {target.port} is held by {owner}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -191,8 +205,10 @@ def _main(argv: Sequence[str] | None) -> int:
                 )
             try:
                 target.identify()  # liveness first: a down or hung backend explains everything else
-            except (TargetUnreachable, TargetTimeout) as exc:
-                raise CheckError(f"{exc}; open {runbook_url(site, BACKEND_DOWN, instance_of(target.url))}") from None
+            except (TargetUnreachable, TargetTimeout, NotABackend) as exc:
+                raise CheckError(
+                    f"{exc}{_who_listens(target, exc)}; open {runbook_url(site, BACKEND_DOWN, instance_of(target.url))}"
+                ) from None
             ctx = Context(target, limits, args.interval, args.samples, data_dir)
             names = list(CHECKS) if args.command == "doctor" else [args.command]
             show_progress = err.is_terminal and not args.json

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from checks.result import Result, Status
-from checks.routing import instance_of, runbook_url
+from checks.routing import instance_of, runbook_url, triage_url
 from checks.runner import PageRun
 from checks.thresholds import Threshold, format_value
 
@@ -42,7 +42,8 @@ def _first(results: Sequence[Result], site: str, target: str) -> str:
     carries the backend (``?instance=``) so the page's commands are filled in for it."""
     top = next((r for r in results if r.status.found_something and r.runbook), None)
     if top is None:
-        return ""
+        found = next((r for r in results if r.status.found_something), None)
+        return f"no page fits ({found.check} {found.status.value}): open {triage_url(site)}" if found else ""
     return f"open first: {runbook_url(site, top.runbook, instance_of(target))} ({top.check} {top.status.value})"
 
 
@@ -103,6 +104,7 @@ def results_json(target: str, results: Sequence[Result], site: str) -> str:
             "status": overall(results).value,
             "first_runbook": first.runbook if first else "",
             "first_runbook_url": runbook_url(site, first.runbook, instance_of(target)) if first else "",
+            "no_page_fits_url": triage_url(site),
             "skipped": sum(r.status is Status.SKIP for r in results),
             "results": rows,
         },

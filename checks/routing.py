@@ -17,7 +17,7 @@ from pathlib import Path
 
 from checks.result import Result, Status
 
-__all__ = ["CAUSE_ORDER", "DEFAULT_SITE_URL", "instance_of", "ranked", "runbook_url", "site_url"]
+__all__ = ["CAUSE_ORDER", "DEFAULT_SITE_URL", "instance_of", "ranked", "runbook_url", "site_url", "triage_url"]
 
 DEFAULT_SITE_URL = "http://127.0.0.1:8000/"  # where `make serve` shows the handbook
 # The host's settings file (the deployment guide): where a production host keeps the handbook's address
@@ -64,6 +64,11 @@ def runbook_url(base: str, slug: str, instance: str = "") -> str:
     (``host:port``, as Prometheus labels it) the page fills its commands in for that backend."""
     query = f"?{urllib.parse.urlencode({'instance': instance}, safe=':')}" if instance else ""
     return f"{base.rstrip('/')}/runbooks/{slug}/{query}"
+
+
+def triage_url(base: str) -> str:
+    """The published "No page fits" page: where to look when no row names a runbook."""
+    return f"{base.rstrip('/')}/triage/"
 
 
 def instance_of(url: str) -> str:

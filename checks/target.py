@@ -32,6 +32,7 @@ class Target:
             raise bad
         self.url = url.rstrip("/")
         self.host = hostname
+        self.port = parts.port or (443 if scheme == "https" else 80)
         self.timeout = timeout
         try:  # httpx is stricter than urlsplit: control characters, a port like ';'
             self._client = httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)

@@ -22,7 +22,7 @@ def check(ctx: Context) -> list[Result]:
     _, ready = ctx.target.json("/ready")
     database = ready.get("checks", {}).get("database", {})
     if database.get("ok"):
-        results = [Result("db.ready", Status.OK, "the database takes a write transaction")]
+        results = [Result("db.ready", Status.OK, "a write commits (the backend's readiness row)")]
     else:
         results = [
             Result(
@@ -88,6 +88,8 @@ def _lock_wait(ctx: Context, path: Path) -> Result:
             waited = time.perf_counter() - started
             db.execute("ROLLBACK")
     except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):  # a read-only file or volume, not a holder
+            return Result("db.lock_wait", Status.ERROR, f"cannot take the write lock: {exc}", runbook=limit.runbook)
         return Result(
             "db.lock_wait",
             Status.FAIL,

@@ -1,15 +1,19 @@
-"""``host``: free disk under the data directory and host memory. Measures *this* machine, so it is
+"""``host``: host memory, and the data directory's volume: free space, free inodes, whether a write
+lands; and what changed on the host around the server's start. Measures *this* machine, so it is
 skipped (saying so) unless the target is on loopback, where the engineer is on the backend's host."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import psutil
 
 from checks.context import Context
 from checks.errors import CheckError
-from checks.result import Result, judge, skipped
+from checks.host_facts import mount_of, try_write
+from checks.result import Result, Status, judge, skipped
 
 __all__ = ["check"]
 
@@ -21,7 +25,7 @@ def _size(size: float) -> str:
 def check(ctx: Context) -> list[Result]:
     if not ctx.target.is_local:
         why = f"measures this machine, and {ctx.target.url} is another host: run checks on the backend's host"
-        return [skipped("host.memory", why), skipped("host.disk_free", why)]
+        return [skipped(name, why) for name in ("host.memory", "host.data_volume", "host.disk_free", "host.inodes")]
     memory = psutil.virtual_memory()
     results = [
         judge(
@@ -34,8 +38,12 @@ def check(ctx: Context) -> list[Result]:
     if ctx.data_dir is None:
         return [
             *results,
-            skipped("host.disk_free", "needs the backend's data directory: set BACKEND_DATA_DIR or pass --data-dir"),
+            *(
+                skipped(name, "needs the backend's data directory: set BACKEND_DATA_DIR or pass --data-dir")
+                for name in ("host.data_volume", "host.disk_free", "host.inodes")
+            ),
         ]
+    results.append(_data_volume(ctx.data_dir))
     try:
         usage = shutil.disk_usage(ctx.data_dir)
     except OSError as exc:
@@ -48,4 +56,42 @@ def check(ctx: Context) -> list[Result]:
             f"{_size(usage.free)} free of {_size(usage.total)} under {ctx.data_dir}",
         )
     )
+    results.append(_inodes(ctx.data_dir, ctx))
     return results
+
+
+def _data_volume(data_dir: Path) -> Result:
+    """Whether a write lands on the data directory's volume, and how it is mounted."""
+    mount = mount_of(data_dir)
+    where = f"{mount.source} on {mount.point} ({mount.fstype})" if mount else str(data_dir)
+    write = try_write(data_dir)
+    if write.landed is False or (mount is not None and mount.read_only):
+        flags = ",".join(sorted(mount.options & {"ro", "emergency_ro", "shutdown"})) if mount else ""
+        why = write.refused or f"mounted {flags}"
+        return Result(
+            "host.data_volume",
+            Status.FAIL,
+            f"the data volume {where} refuses writes: {why}; the file may be intact, so do not restore "
+            'a backup: see "The data volume is read-only"',
+            runbook="database-unavailable",
+        )
+    if write.landed is None:
+        return Result(
+            "host.data_volume",
+            Status.SKIP,
+            f"this user may not write in {data_dir}: run as root or the backend's service user to test the volume",
+        )
+    return Result("host.data_volume", Status.OK, f"a write lands in {data_dir} ({where})")
+
+
+def _inodes(data_dir: Path, ctx: Context) -> Result:
+    """Free inodes: a volume full of small files refuses new ones with free bytes to spare."""
+    stat = os.statvfs(data_dir)
+    if not stat.f_files:  # tmpfs without a limit, btrfs: no fixed inode table to run out of
+        return Result("host.inodes", Status.OK, f"no fixed inode table under {data_dir}")
+    return judge(
+        "host.inodes",
+        stat.f_favail / stat.f_files,
+        ctx.limits["host.disk_free_ratio"],
+        f"{stat.f_favail} inodes free of {stat.f_files} under {data_dir}",
+    )

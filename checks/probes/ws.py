@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
 from checks.context import Context
+from checks.host_facts import server_environment
 from checks.promql import Labels, Window
 from checks.result import Result, Status, judge
 
@@ -26,6 +27,7 @@ __all__ = ["check"]
 CLOSED = "backend_ws_connections_closed_total"
 REQUESTS = "backend_http_requests_total"
 SLOW = "backend_ws_slow_consumers_dropped_total"
+REJECTED = "backend_ws_connections_rejected_total"
 
 
 def _until(conn: ClientConnection, deadline: float, match: Any) -> float:
@@ -39,8 +41,18 @@ def _until(conn: ClientConnection, deadline: float, match: Any) -> float:
             return time.perf_counter()
 
 
+def _capacity_source(ctx: Context, pid: int) -> str:
+    """Where the capacity comes from, read from the server's own environment on its host."""
+    env = server_environment(pid) if ctx.target.is_local else None
+    if env is None:
+        return ""
+    if "BACKEND_WS_MAX_CONNECTIONS" in env:
+        return f" (BACKEND_WS_MAX_CONNECTIONS={env['BACKEND_WS_MAX_CONNECTIONS']} in the server's environment)"
+    return " (the default: BACKEND_WS_MAX_CONNECTIONS is not set)"
+
+
 def check(ctx: Context) -> list[Result]:
-    ctx.target.identify()
+    health = ctx.target.identify()
     snapshot = ctx.latest()
     active = snapshot.sum("backend_ws_connections_active")
     capacity = snapshot.sum("backend_ws_connections_capacity") or 1.0
@@ -49,23 +61,10 @@ def check(ctx: Context) -> list[Result]:
             "ws.capacity",
             active / capacity,
             ctx.limits["ws.connections_ratio"],
-            f"{active:.0f} of {capacity:.0f} connections in use",
+            f"{active:.0f} of {capacity:.0f} connections in use{_capacity_source(ctx, int(health['pid']))}",
         )
     ]
-    refused = ctx.limits["ws.refused_handshakes_per_second"]
-    window = ctx.window(refused)
-    count = window.increase(REQUESTS, _refused_handshake)
-    results.append(
-        judge(
-            "ws.handshakes",
-            window.rate(REQUESTS, _refused_handshake),
-            refused,
-            f"{count:.0f} WebSocket handshake(s) arrived without the Upgrade header (426) {window.over}: "
-            "a proxy in front drops it"
-            if count
-            else f"no handshake refused {window.over}",
-        )
-    )
+    results.append(_handshakes(ctx, capacity))
     storm = ctx.limits["ws.disconnects_per_second"]
     window = ctx.window(storm)
     closes = window.increase(CLOSED, _abnormal)
@@ -98,6 +97,34 @@ def check(ctx: Context) -> list[Result]:
     )
     results.extend(_round_trips(ctx))
     return results
+
+
+def _handshakes(ctx: Context, capacity: float) -> Result:
+    """Every handshake the backend refused over the window: without the Upgrade header (426, a proxy
+    drops it) and at capacity (1013). Either one means clients are not getting in."""
+    refused = ctx.limits["ws.refused_handshakes_per_second"]
+    window = ctx.window(refused)
+    no_upgrade = window.increase(REQUESTS, _refused_handshake)
+    at_capacity = window.increase(REJECTED)
+    rate = window.rate(REQUESTS, _refused_handshake) + window.rate(REJECTED)
+    if not no_upgrade and not at_capacity:
+        return judge("ws.handshakes", rate, refused, f"no handshake refused {window.over}")
+    if at_capacity >= no_upgrade:
+        row = judge(
+            "ws.handshakes",
+            rate,
+            refused,
+            f"{at_capacity:.0f} WebSocket connection(s) refused at capacity (1013) {window.over}; "
+            f"the capacity is {capacity:.0f}: check BACKEND_WS_MAX_CONNECTIONS (`backend settings`)",
+        )
+        return dataclasses.replace(row, runbook=ctx.limits["ws.connections_ratio"].runbook) if row.runbook else row
+    return judge(
+        "ws.handshakes",
+        rate,
+        refused,
+        f"{no_upgrade:.0f} WebSocket handshake(s) arrived without the Upgrade header (426) {window.over}: "
+        "a proxy in front drops it",
+    )
 
 
 def _refused_handshake(labels: Labels) -> bool:

@@ -5,8 +5,8 @@ Drills, client scenarios and game days are measurements *over* these faults: the
 by name (``FAULTS["server-killed"]``), give it its parameters, and measure what the backend and its
 clients did. Grouped by what they break::
 
-    process         server-killed, server-drained, hung-server, supervisor-gone, crash-loop
-    disk            cache-disk-full, cache-dir-deleted, data-disk-almost-full
+    process         server-killed, server-drained, hung-server, supervisor-gone, crash-loop, port-taken
+    disk            cache-disk-full, cache-dir-deleted, data-disk-almost-full, data-volume-read-only
     database        db-write-lock, database-lost
     network         partition, connections-reset                      (through a Proxy)
     configuration   upgrade-dropped                                    (through a Proxy)
@@ -31,6 +31,12 @@ FAULTS: dict[str, Fault] = {
         Fault("supervisor-gone", "process", "the process we started killed; nothing listens", process.supervisor_gone),
         Fault("crash-loop", "process", "server killed three times in a row", process.crash_loop),
         Fault(
+            "port-taken",
+            "process",
+            "the server killed; another program takes its port before the restart",
+            process.port_taken,
+        ),
+        Fault(
             "cache-disk-full",
             "disk",
             "the cache's own filesystem is full",
@@ -44,6 +50,13 @@ FAULTS: dict[str, Fault] = {
             "a stray export fills the data volume to 92 %",
             disk.data_disk_almost_full,
             prepare=disk.data_filesystem,
+        ),
+        Fault(
+            "data-volume-read-only",
+            "disk",
+            "the kernel takes the data volume read-only (as after an I/O error)",
+            disk.data_volume_read_only,
+            prepare=disk.data_volume,
         ),
         Fault("db-write-lock", "database", "another process holds SQLite's write lock", database.write_lock),
         Fault(

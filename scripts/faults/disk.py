@@ -22,20 +22,23 @@ __all__ = [
     "cache_filesystem",
     "data_disk_almost_full",
     "data_filesystem",
+    "data_volume",
+    "data_volume_read_only",
     "tmpfs",
 ]
 
 STRAY_EXPORT = "exports/db-export-2026-11-27.sql"  # what the data-disk page finds and moves away
 
 
+def _root(what: str) -> None:
+    if os.geteuid() != 0:
+        raise FaultUnavailable(f"{what} needs root (mount, loop devices); CI runs as root. Run as root to prove it.")
+
+
 @contextlib.contextmanager
 def tmpfs(path: Path, size: str) -> Iterator[None]:
     """Mount a tmpfs of ``size`` at ``path``: a filesystem that really fills up (ENOSPC)."""
-    if os.geteuid() != 0:
-        raise FaultUnavailable(
-            "a real disk-full fault mounts a tmpfs and needs root; CI runs as root. "
-            "Run as root to prove behaviour on a full disk."
-        )
+    _root("a real disk-full fault (a tmpfs)")
     path.mkdir(parents=True, exist_ok=True)
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True
@@ -46,6 +49,53 @@ def tmpfs(path: Path, size: str) -> Iterator[None]:
         yield
     finally:
         subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+@contextlib.contextmanager
+def data_volume(path: Path, size: str = "64m") -> Iterator[None]:
+    """The data directory on an ext4 volume of its own (a loop device over an image file beside it),
+    mounted ``errors=remount-ro`` as distributions mount data volumes: the kernel's read-only switch
+    after an I/O error is then the real one."""
+    _root("a data volume of its own")
+    path.mkdir(parents=True, exist_ok=True)
+    image = path.with_name(f"{path.name}.ext4")
+    subprocess.run(["truncate", "-s", size, str(image)], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, capture_output=True)
+    device = subprocess.run(["losetup", "-f", "--show", str(image)], check=True, capture_output=True, text=True)
+    loop = device.stdout.strip()
+    try:
+        mounted = subprocess.run(
+            ["mount", "-o", "errors=remount-ro", loop, str(path)], capture_output=True, text=True, check=False
+        )
+        if mounted.returncode != 0:
+            raise FaultUnavailable(f"cannot mount the data volume {loop}: {mounted.stderr.strip()}")
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)  # the page may have
+        subprocess.run(["losetup", "-d", loop], capture_output=True, check=False)  # remounted it; or not
+        image.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def data_volume_read_only(target: Target) -> Iterator[Lift]:
+    """The kernel takes the data volume read-only, as ext4 does after an I/O error: the database file
+    is intact, every write fails (EROFS; open connections see "disk I/O error"). Needs the data
+    directory on its own ext4 (:func:`data_volume`). Undone only by unmounting, checking and
+    mounting the volume again: what the page does."""
+    _root("a read-only data volume")
+    source = subprocess.run(
+        ["findmnt", "-n", "-o", "SOURCE", "--target", str(target.backend.data_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    knob = Path("/sys/fs/ext4") / Path(source).name / "trigger_fs_error"
+    if not source.startswith("/dev/") or not knob.exists():
+        raise FaultUnavailable(
+            f"the data directory is on {source or 'no mount'}, not an ext4 of its own: prepare it with data_volume"
+        )
+    knob.write_text("1\n")
+    yield nothing_to_lift
 
 
 def cache_filesystem(data_dir: Path, size: str = "2m") -> contextlib.AbstractContextManager[None]:

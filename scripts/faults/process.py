@@ -5,12 +5,18 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+
+import httpx
 
 from scripts import live
 from scripts.faults.base import FaultUnavailable, Lift, Target, nothing_to_lift
 
-__all__ = ["crash_loop", "server_drained", "server_hung", "server_killed", "supervisor_gone"]
+__all__ = ["crash_loop", "port_taken", "server_drained", "server_hung", "server_killed", "supervisor_gone"]
+
+GIVE_UP_DEADLINE = 60.0  # five failed starts with backoff, each a second of imports, on a busy machine
 
 
 def _signal_quietly(pid: int, sig: signal.Signals) -> None:
@@ -68,3 +74,44 @@ def crash_loop(target: Target, kills: int = 3) -> Iterator[Lift]:
         os.kill(pid, signal.SIGKILL)
         live.wait_for(lambda: backend.ready() and backend.server_pid() != pid, 15, "the restarted server")  # noqa: B023 - called within this iteration
     yield nothing_to_lift
+
+
+def _end(squatter: subprocess.Popen[bytes]) -> None:
+    live.stop_process(squatter, signal.SIGTERM, 5)
+
+
+def _squatter_answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=1.0).status_code == 404
+    except httpx.HTTPError:
+        return False
+
+
+@contextlib.contextmanager
+def port_taken(target: Target) -> Iterator[Lift]:
+    """The server killed, and another program (a stray exporter, a debug server) takes its port
+    before the supervisor starts it again: each start fails with "address already in use" until the
+    supervisor gives up on the crash loop; ``/health`` answers 404 from the squatter. The supervisor
+    is paused for the moment between the kill and the squatter's bind, so the race is won every time.
+    Lifting it ends the squatter."""
+    backend = target.backend
+    if not isinstance(backend, live.Live):
+        raise FaultUnavailable("port-taken pauses a supervisor this harness started")
+    server = backend.server_pid()
+    os.kill(backend.proc.pid, signal.SIGSTOP)
+    try:
+        os.kill(server, signal.SIGKILL)
+        squatter = subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(backend.port), "--bind", backend.host],
+            cwd=backend.data_dir.parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        live.wait_for(lambda: _squatter_answers(backend.url), 15, f"another program to answer on port {backend.port}")
+    finally:
+        os.kill(backend.proc.pid, signal.SIGCONT)
+    try:
+        live.wait_for(lambda: backend.proc.poll() is not None, GIVE_UP_DEADLINE, "the supervisor to give up")
+        yield lambda: _end(squatter)
+    finally:
+        _end(squatter)

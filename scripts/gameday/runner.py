@@ -32,7 +32,7 @@ from scripts.drill.traffic import traffic
 from scripts.faults import Proxy, Target
 from scripts.gameday.scenarios import Scenario, StandIn
 
-__all__ = ["GameDay", "Step", "blocks_of", "doctor", "run"]
+__all__ = ["Diagnosis", "GameDay", "Step", "blocks_of", "doctor", "run"]
 
 DETECT_DEADLINE = 60.0
 # A write and a broadcast every 0.1 s per game day: traffic enough for every window a page reads,
@@ -62,6 +62,8 @@ class GameDay:
     fault: str
     runbook: str
     doctor_first: str = ""
+    doctor_said: str = ""  # its first finding (or its one line, when it could not run)
+    doctor_rows: dict[str, str] = dataclasses.field(default_factory=dict)  # check -> status, when it routed
     detected_seconds: float | None = None
     steps: list[Step] = dataclasses.field(default_factory=list)
     skipped: list[str] = dataclasses.field(default_factory=list)
@@ -115,18 +117,28 @@ def _doctor(backend: live.Live) -> subprocess.CompletedProcess[str]:
     )
 
 
-def doctor(backend: live.Live) -> tuple[int, str, str]:
-    """(exit code, the first runbook it names, what its first finding says)."""
+@dataclasses.dataclass
+class Diagnosis:
+    """One doctor run: exit code, the first runbook it names, its first finding, and every row's status."""
+
+    code: int
+    first_runbook: str
+    first: str
+    rows: dict[str, str]  # check -> status (ok, warn, fail, error, skip)
+
+
+def doctor(backend: live.Live) -> Diagnosis:
     done = _doctor(backend)
     if done.returncode == 2:  # could not connect or hung: the one line names Backend down
         named = re.search(r"/runbooks/([a-z0-9-]+)/", done.stderr)
-        return 2, named.group(1) if named else "", done.stderr.strip()
+        return Diagnosis(2, named.group(1) if named else "", done.stderr.strip(), {})
     report = json.loads(done.stdout)
     first = next((r for r in report["results"] if r["runbook"]), None)
-    return (
+    return Diagnosis(
         done.returncode,
         report["first_runbook"],
         f"{first['status']} {first['check']}: {first['detail']}" if first else "",
+        {r["check"]: r["status"] for r in report["results"]},
     )
 
 
@@ -231,16 +243,17 @@ def _still_sick(backend: live.Live, scenario: Scenario) -> dict[str, str]:
 def _detect(day: GameDay, backend: live.Live, deadline: float, say: Callable[[str], None]) -> None:
     """Run doctor until it names the page first (or the deadline); record the seconds it took."""
     started = time.monotonic()
-    code, first = 0, ""
+    found = Diagnosis(0, "", "", {})
     while time.monotonic() - started < deadline:
-        code, day.doctor_first, first = doctor(backend)
+        found = doctor(backend)
+        day.doctor_first, day.doctor_said, day.doctor_rows = found.first_runbook, found.first, found.rows
         if day.doctor_first == day.runbook:
             day.detected_seconds = round(time.monotonic() - started, 2)
             break
         time.sleep(DOCTOR_PAUSE)  # not a wait for a condition: room between two doctor runs
     say(
-        f"  detect   doctor exit {code}, first runbook {day.doctor_first or '(none)'} "
-        f"after {day.detected_seconds} s: {first[:160]}"
+        f"  detect   doctor exit {found.code}, first runbook {day.doctor_first or '(none)'} "
+        f"after {day.detected_seconds} s: {found.first[:160]}"
     )
 
 

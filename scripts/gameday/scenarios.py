@@ -45,6 +45,8 @@ class Scenario:
     stand_in_does: str = ""  # what LIFT means for this fault, in words for the report
     # variables the page's commands need beyond BACKEND_* (where the backup is), given the backend
     env: Callable[[live.Reachable], dict[str, str]] | None = None
+    # doctor rows whose claim this fault breaks: none of them may say ok while it holds ("no false ok")
+    broken: tuple[str, ...] = ()
 
     @property
     def fault(self) -> Fault:
@@ -79,11 +81,14 @@ SCENARIOS: dict[str, Scenario] = {
             lingering={"latency.p95": f"requests that waited out the hang, {_WINDOW}"},
         ),
         Scenario("supervisor-gone", "backend-down", stand_ins=(StandIn.START_SERVICE,)),
+        # doctor cannot run its rows (the port answers, but not as the backend): its one line names the owner
+        Scenario("port-taken", "backend-down", stand_ins=(StandIn.START_SERVICE,)),
         Scenario(
             "crash-loop",
             "backend-crash-looping",
             stand_ins=(StandIn.START_SERVICE,),
             lingering={"process.restarts": "counts restarts over the alert's 10-minute window"},
+            broken=("process.restarts",),
         ),
         Scenario(
             "db-write-lock",
@@ -93,6 +98,7 @@ SCENARIOS: dict[str, Scenario] = {
                 "db.errors": f"the same refusals, {_WINDOW}",
                 "latency.p95": f"writes waited out the busy timeout, {_WINDOW}",
             },
+            broken=("db.ready", "db.lock_wait"),
         ),
         Scenario(
             "database-lost",
@@ -103,9 +109,20 @@ SCENARIOS: dict[str, Scenario] = {
                 "errors.ratio": f"the writes refused while the file was gone, {_WINDOW}",
                 "db.errors": f"the same refusals, {_WINDOW}",
             },
+            broken=("db.ready",),
         ),
-        Scenario("cache-disk-full", "cache-disk-failure"),
-        Scenario("cache-dir-deleted", "cache-disk-failure"),
+        Scenario(
+            "data-volume-read-only",
+            "database-unavailable",
+            stand_ins=(StandIn.STOP_SERVICE, StandIn.START_SERVICE),
+            lingering={
+                "errors.ratio": f"the writes refused while the volume was read-only, {_WINDOW}",
+                "db.errors": f"the same refusals, {_WINDOW}",
+            },
+            broken=("db.ready", "host.data_volume"),
+        ),
+        Scenario("cache-disk-full", "cache-disk-failure", broken=("cache.disk_tier",)),
+        Scenario("cache-dir-deleted", "cache-disk-failure", broken=("cache.disk_tier",)),
         Scenario(
             "idle-connections",
             "connections-timed-out",
@@ -113,6 +130,7 @@ SCENARIOS: dict[str, Scenario] = {
             stand_ins=LIFT,
             stand_in_does="the clients are blocked at the firewall (load lifted)",
             lingering={"http.refused": f"the refused connections, {_WINDOW}"},
+            broken=("http.refused",),
         ),
         Scenario(
             "overload",
@@ -125,6 +143,7 @@ SCENARIOS: dict[str, Scenario] = {
                 "errors.ratio": f"the 503 refusals, {_WINDOW}",
                 "latency.p95": "the slowed requests, over the alert's window",
             },
+            broken=("http.shed",),
         ),
         Scenario(
             "upgrade-dropped",
@@ -132,14 +151,16 @@ SCENARIOS: dict[str, Scenario] = {
             stand_ins=LIFT,
             stand_in_does="the proxy's config is rolled back (Upgrade passes again)",
             lingering={"ws.handshakes": f"the refused handshakes, {_WINDOW}"},
+            broken=("ws.handshakes",),
         ),
-        Scenario("data-disk-almost-full", "data-disk-almost-full", env=_archive),
+        Scenario("data-disk-almost-full", "data-disk-almost-full", env=_archive, broken=("host.disk_free",)),
         Scenario(
             "memory-pressure",
             "memory-high",
             {"memory_watermark_bytes": 150 * 2**20},
             params={"megabytes": 160},
             lingering={"errors.ratio": f"the requests shed with 503, {_WINDOW}"},
+            broken=("process.shedding",),
         ),
         Scenario(
             "ws-drop-storm",
@@ -147,6 +168,7 @@ SCENARIOS: dict[str, Scenario] = {
             lingering={"ws.disconnects": f"counts closes {_WINDOW}"},
             stand_ins=LIFT,
             stand_in_does="the component cutting the sockets is stopped (storm lifted)",
+            broken=("ws.disconnects",),
         ),
         Scenario(
             "slow-consumer-storm",
@@ -159,6 +181,7 @@ SCENARIOS: dict[str, Scenario] = {
             },
             stand_ins=LIFT,
             stand_in_does="the flooding publisher is slowed down (storm lifted)",
+            broken=("ws.slow_consumers",),
         ),
         Scenario(
             "injected-latency",
@@ -170,6 +193,7 @@ SCENARIOS: dict[str, Scenario] = {
             },
             stand_ins=LIFT,
             stand_in_does="the slow dependency is failed over (latency fault lifted)",
+            broken=("latency.p95",),
         ),
         Scenario(
             "error-spike",
@@ -178,6 +202,7 @@ SCENARIOS: dict[str, Scenario] = {
             lingering={"errors.ratio": "5xx share over the alert's 1-minute window"},
             stand_ins=LIFT,
             stand_in_does="the bad deploy is rolled back (error fault lifted)",
+            broken=("errors.ratio",),
         ),
         Scenario(
             "miss-storm",
@@ -185,6 +210,7 @@ SCENARIOS: dict[str, Scenario] = {
             lingering={"cache.hit_ratio": "hit ratio over the alert's 5-minute window"},
             stand_ins=LIFT,
             stand_in_does="the client asking for new-format keys is rolled back (storm lifted)",
+            broken=("cache.hit_ratio",),
         ),
         Scenario(
             "partition",
@@ -192,6 +218,7 @@ SCENARIOS: dict[str, Scenario] = {
             lingering={"ws.disconnects": f"counts the cut sockets {_WINDOW}"},
             stand_ins=LIFT,
             stand_in_does="traffic is failed over to a healthy path (the proxy passes again)",
+            broken=("ws.disconnects",),
         ),
         Scenario(
             "near-capacity",
@@ -200,6 +227,7 @@ SCENARIOS: dict[str, Scenario] = {
             params={"share": 0.93},
             stand_ins=LIFT,
             stand_in_does="capacity is raised or idle clients are cut (the idle clients leave)",
+            broken=("ws.capacity",),
         ),
     )
 }

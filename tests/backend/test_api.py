@@ -19,7 +19,8 @@ def test_health_and_ready_answer(shared_backend: Live) -> None:
     assert ready.status_code == 200
     body = ready.json()
     assert body["status"] == "ready" and body["failing"] == []
-    assert set(body["checks"]) == {"database", "cache", "memory"}
+    assert set(body["checks"]) == {"database", "cache", "memory", "tasks"}
+    assert body["last_errors"] == {}, "a healthy backend has had no error"
 
 
 def test_metrics_exposes_every_documented_family(shared_backend: Live) -> None:

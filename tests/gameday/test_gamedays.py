@@ -36,11 +36,13 @@ def _page_of(name: str) -> Path:
 @pytest.fixture(scope="session")
 def gamedays(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, GameDay | str]:
     """The game day of every scenario this session selected (or why this machine could not make its fault)."""
-    selected = [
-        item.callspec.params["name"]
-        for item in request.session.items
-        if getattr(item, "originalname", "") == "test_runbook_handles_its_fault"
-    ]
+    selected = list(
+        dict.fromkeys(
+            item.callspec.params["name"]
+            for item in request.session.items
+            if getattr(item, "originalname", "") in USES_GAMEDAYS
+        )
+    )
 
     def one(name: str) -> GameDay | str:
         try:
@@ -70,6 +72,21 @@ def test_runbook_handles_its_fault(
     assert not failures, "\n\n".join(failures)
     assert not day.problems, day.problems
     assert day.passed
+
+
+@pytest.mark.parametrize("name", [name for name, scenario in SCENARIOS.items() if scenario.broken])
+def test_no_row_says_ok_while_the_fault_breaks_its_claim(name: str, gamedays: dict[str, GameDay | str]) -> None:
+    """Assert that when doctor named the page, every row whose claim the fault breaks (the database
+    takes a write, handshakes are not refused, ...) said so: none was ok, none was missing."""
+    day = gamedays[name]
+    if isinstance(day, str):
+        pytest.fail(f"{name}: this machine cannot make the fault: {day}")
+    said = {row: day.doctor_rows.get(row, "missing") for row in SCENARIOS[name].broken}
+    false = {row: status for row, status in said.items() if status not in ("warn", "fail", "error")}
+    assert not false, f"{name}: doctor said {false} while the fault breaks what they claim (first: {day.doctor_said})"
+
+
+USES_GAMEDAYS = ("test_runbook_handles_its_fault", "test_no_row_says_ok_while_the_fault_breaks_its_claim")
 
 
 @pytest.mark.parametrize("page", RUNBOOKS, ids=[p.name for p in RUNBOOKS])
