@@ -193,7 +193,7 @@ SCENARIOS: dict[str, Scenario] = {
             },
             stand_ins=LIFT,
             stand_in_does="the slow dependency is failed over (latency fault lifted)",
-            broken=("latency.p95",),
+            broken=("ws.broadcast_rtt",),  # a live probe: the 1-minute p95 catches up later
         ),
         Scenario(
             "error-spike",

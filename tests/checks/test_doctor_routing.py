@@ -101,9 +101,10 @@ def test_missing_data_dir_is_a_skip_row_never_a_guess(
         report = json.loads(capsys.readouterr().out)
         rows = {r["check"]: r for r in report["results"]}
         skipped = sorted(name for name, r in rows.items() if r["status"] == "skip")
-        assert skipped == ["db.integrity", "db.lock_wait", "db.wal_size", "host.disk_free"], rows
+        file_rows = ["db.integrity", "db.lock_wait", "db.wal_size", "host.data_volume", "host.disk_free", "host.inodes"]
+        assert skipped == file_rows, rows
         assert all("BACKEND_DATA_DIR" in rows[name]["detail"] for name in skipped)
-        assert report["skipped"] == 4 and code == 0, report
+        assert report["skipped"] == len(file_rows) and code == 0, report
 
 
 def test_a_data_dir_that_does_not_exist_is_an_error(shared_backend: Live) -> None:
