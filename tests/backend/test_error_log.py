@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 
+import httpx
 import pytest
+from websockets.sync.client import connect
 
 from backend.error_log import ErrorLog
 
@@ -54,3 +57,24 @@ def test_a_new_class_of_error_is_logged_at_once(caplog: pytest.LogCaptureFixture
         "at": "1970-01-12T13:46:41Z",
         "count": 2,
     }
+
+
+def test_a_storm_of_refusals_in_a_real_server_writes_a_few_lines_and_shows_the_newest(start_backend) -> None:
+    """Assert 150 WebSocket connections refused at capacity within seconds log at most one line per
+    second of the storm (the interval here), the held-back ones counted, and /ready shows the newest."""
+    backend = start_backend(ws_max_connections=1, error_log_interval=1.0)
+    started = time.monotonic()
+    with connect(backend.ws_url, compression=None, proxy=None) as holder:
+        holder.recv(timeout=5)
+        for _ in range(150):
+            with (
+                connect(backend.ws_url, compression=None, proxy=None) as refused,
+                pytest.raises(Exception, match="1013"),
+            ):
+                refused.recv(timeout=5)
+    seconds = time.monotonic() - started
+    lines = [line for line in backend.log().splitlines() if "websocket capacity:" in line]
+    assert 1 <= len(lines) <= seconds + 2, (seconds, lines)
+    assert len(lines) == 1 or "more like it" in lines[-1], lines
+    last = httpx.get(f"{backend.url}/ready", timeout=5).json()["last_errors"]["websocket"]
+    assert last["kind"] == "capacity" and last["count"] == 150 and "1013" in last["error"]
