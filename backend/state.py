@@ -132,7 +132,8 @@ class Backend:
         )
         self.tasks.start("cache-probe", lambda: self.cache.monitor(self.settings.cache_probe_interval))
         self.tasks.start("metrics-history", self._keep_metrics_history)
-        self.tasks.start("loop-lag", self.lag_shedder.watch)
+        if self.lag_shedder.target:  # BACKEND_SHED_LOOP_LAG=0 turns the shedder, and its loop, off
+            self.tasks.start("loop-lag", self.lag_shedder.watch)
 
     def _on_shedding(self, shedding: bool) -> None:
         self.metrics.memory_shedding.set(int(shedding))

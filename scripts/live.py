@@ -118,6 +118,10 @@ class Reachable:
         """Whether the supervisor has seen server ``pid`` (this machine's PID) ready."""
         raise NotImplementedError
 
+    def supervisor_pid(self) -> int:
+        """The supervisor's PID, as this machine numbers it."""
+        raise NotImplementedError
+
     def log(self) -> str:
         """What the backend has logged so far."""
         raise NotImplementedError
@@ -164,6 +168,9 @@ class Live(Reachable):
     proc: subprocess.Popen[bytes] = dataclasses.field(kw_only=True)
     log_path: Path = dataclasses.field(kw_only=True)
     env: dict[str, str] = dataclasses.field(kw_only=True)
+
+    def supervisor_pid(self) -> int:
+        return self.proc.pid
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 
 import httpx
+import psutil
 
 from scripts import live
 from scripts.faults.base import FaultUnavailable, Lift, Target, nothing_to_lift
@@ -80,6 +81,14 @@ def _end(squatter: subprocess.Popen[bytes]) -> None:
     live.stop_process(squatter, signal.SIGTERM, 5)
 
 
+def _exited(pid: int) -> bool:
+    """Whether ``pid`` has exited (a zombie its parent has not reaped yet counts)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def _squatter_answers(url: str) -> bool:
     try:
         return httpx.get(f"{url}/health", timeout=1.0).status_code == 404
@@ -95,23 +104,23 @@ def port_taken(target: Target) -> Iterator[Lift]:
     is paused for the moment between the kill and the squatter's bind, so the race is won every time.
     Lifting it ends the squatter."""
     backend = target.backend
-    if not isinstance(backend, live.Live):
-        raise FaultUnavailable("port-taken pauses a supervisor this harness started")
-    server = backend.server_pid()
-    os.kill(backend.proc.pid, signal.SIGSTOP)
+    server, supervisor = backend.server_pid(), backend.supervisor_pid()
+    runner = backend.runner()
+    os.kill(supervisor, signal.SIGSTOP)
     try:
         os.kill(server, signal.SIGKILL)
         squatter = subprocess.Popen(
-            [sys.executable, "-m", "http.server", str(backend.port), "--bind", backend.host],
+            [*runner, "python3" if runner else sys.executable, "-m", "http.server", str(backend.port)]
+            + ["--bind", backend.host],
             cwd=backend.data_dir.parent,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         live.wait_for(lambda: _squatter_answers(backend.url), 15, f"another program to answer on port {backend.port}")
     finally:
-        os.kill(backend.proc.pid, signal.SIGCONT)
+        os.kill(supervisor, signal.SIGCONT)
     try:
-        live.wait_for(lambda: backend.proc.poll() is not None, GIVE_UP_DEADLINE, "the supervisor to give up")
+        live.wait_for(lambda: _exited(supervisor), GIVE_UP_DEADLINE, "the supervisor to give up")
         yield lambda: _end(squatter)
     finally:
         _end(squatter)

@@ -45,6 +45,10 @@ class HostBackend(live.Reachable):
         inside = _inside_pid(pid)
         return inside is not None and f"server pid {inside} ready after" in self.log()
 
+    def supervisor_pid(self) -> int:
+        """The unit's main process: the supervisor systemd started."""
+        return self.machine.host_pid(int(self.machine.must("systemctl show -p MainPID --value backend").strip()))
+
     def runner(self) -> list[str]:
         return self.machine.enter()
 
