@@ -39,6 +39,7 @@ REHEARSED = (
     "near-capacity",
     "error-spike",
     "db-write-lock",
+    "port-taken",
 )
 
 
