@@ -122,6 +122,11 @@ class Reachable:
         """The supervisor's PID, as this machine numbers it."""
         raise NotImplementedError
 
+    def reconfigure(self, **settings: object) -> None:
+        """A configuration push and a restart: ``settings`` (lowercase names) changed where this
+        backend keeps them, the others as they were; returns once it is ready again."""
+        raise NotImplementedError
+
     def log(self) -> str:
         """What the backend has logged so far."""
         raise NotImplementedError
@@ -171,6 +176,18 @@ class Live(Reachable):
 
     def supervisor_pid(self) -> int:
         return self.proc.pid
+
+    def reconfigure(self, **settings: object) -> None:
+        """Stopped, then started again on the same port and data directory, with the same mode."""
+        kept = {
+            k.removeprefix("BACKEND_").lower(): v
+            for k, v in self.env.items()
+            if k.startswith("BACKEND_") and k not in ("BACKEND_PORT", "BACKEND_DATA_DIR", "BACKEND_HOST")
+        }
+        self.stop()
+        mode = str(self.proc.args[-1])  # type: ignore[index]  # Popen.args is the argv list start() gave
+        fresh = start(self.log_path.parent, mode, True, self.port, self.data_dir, **{**kept, **settings})
+        self.proc, self.log_path, self.env = fresh.proc, fresh.log_path, fresh.env
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -9,7 +9,7 @@ clients did. Grouped by what they break::
     disk            cache-disk-full, cache-dir-deleted, data-disk-almost-full, data-volume-read-only
     database        db-write-lock, database-lost
     network         partition, connections-reset                      (through a Proxy)
-    configuration   upgrade-dropped                                    (through a Proxy)
+    configuration   upgrade-dropped (through a Proxy), capacity-too-low
     load            overload, idle-connections, miss-storm, ws-drop-storm, slow-consumer-storm, near-capacity
     injected        memory-pressure, injected-latency, error-spike, sockets-dropped   (drill routes)
 """
@@ -82,6 +82,12 @@ FAULTS: dict[str, Fault] = {
             "the proxy stops passing Upgrade; sockets dropped",
             configuration.upgrade_dropped,
             needs_proxy=True,
+        ),
+        Fault(
+            "capacity-too-low",
+            "configuration",
+            "a configuration push sets the WebSocket capacity below the clients; the service restarts",
+            configuration.capacity_too_low,
         ),
         Fault("overload", "load", "clients keep asking a slowed instance for more than it serves", load.overload),
         Fault("idle-connections", "load", "clients open connections and send nothing", load.idle_connections),

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from scripts import live
 from scripts.faults.base import Lift, Target
 
-__all__ = ["upgrade_dropped"]
+__all__ = ["capacity_too_low", "upgrade_dropped"]
 
 
 @contextlib.contextmanager
@@ -28,3 +28,18 @@ def upgrade_dropped(target: Target) -> Iterator[Lift]:
         yield lambda: proxy.set_mode("pass")
     finally:
         proxy.set_mode("pass")
+
+
+@contextlib.contextmanager
+def capacity_too_low(target: Target, capacity: int = 3) -> Iterator[Lift]:
+    """A configuration push sets the WebSocket capacity (``BACKEND_WS_MAX_CONNECTIONS``) below the
+    clients it serves, and the service restarts: every client past it is refused with 1013, again
+    at each reconnect. Lifting it pushes the capacity it had before, and restarts again."""
+    backend = target.backend
+    before = int(backend.metric("backend_ws_connections_capacity"))
+    backend.reconfigure(ws_max_connections=capacity)
+    try:
+        yield lambda: backend.reconfigure(ws_max_connections=before)
+    finally:
+        if int(backend.metric("backend_ws_connections_capacity")) == capacity:  # still as pushed
+            backend.reconfigure(ws_max_connections=before)

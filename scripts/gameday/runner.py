@@ -179,8 +179,7 @@ class _Stage:
             self.backend.stop()
             what = "stops the service (systemctl stop backend)"
         elif kind is StandIn.START_SERVICE:
-            self.backend.stop()
-            self.backend = _restart(self.backend)
+            self.backend.reconfigure()  # stopped if it runs, started again as it was
             what = "starts the service again (systemctl start backend)"
         else:
             if self.lift:
@@ -188,17 +187,6 @@ class _Stage:
             what = self.scenario.stand_in_does
         day.stand_in = "; ".join(filter(None, [day.stand_in, what]))
         say(f"  mitigate harness stands in: {what}")
-
-
-def _restart(backend: live.Live) -> live.Live:
-    """`systemctl start backend`: a new supervisor on the same port and data directory, same settings."""
-    settings: dict[str, Any] = {
-        k.removeprefix("BACKEND_").lower(): v
-        for k, v in backend.env.items()
-        if k.startswith("BACKEND_")
-        and k not in ("BACKEND_PORT", "BACKEND_DATA_DIR", "BACKEND_HOST", "BACKEND_FAULTS_TOKEN")
-    }
-    return live.start(backend.log_path.parent, "supervise", port=backend.port, data_dir=backend.data_dir, **settings)
 
 
 def _run_blocks(day: GameDay, phase: str, blocks: list[Block], stage: _Stage, say: Callable[[str], None]) -> None:

@@ -221,6 +221,18 @@ SCENARIOS: dict[str, Scenario] = {
             broken=("ws.disconnects",),
         ),
         Scenario(
+            "capacity-too-low",
+            "websocket-connections-near-capacity",
+            params={"capacity": 3},  # below the game day's five clients
+            stand_ins=LIFT,
+            stand_in_does="the previous capacity is pushed back and the service restarted",
+            lingering={
+                "ws.handshakes": f"the clients refused with 1013, {_WINDOW}",
+                "ws.disconnects": f"each refusal is a 1013 close, {_WINDOW}",
+            },
+            broken=("ws.handshakes", "ws.capacity"),
+        ),
+        Scenario(
             "near-capacity",
             "websocket-connections-near-capacity",
             {"ws_max_connections": 40},

@@ -63,6 +63,10 @@ class HostBackend(live.Reachable):
         kept = [line for line in path.read_text().splitlines() if line.split("=", 1)[0] not in names]
         path.write_text("\n".join(kept + [f"BACKEND_{k.upper()}={v}" for k, v in values.items()]) + "\n")
 
+    def reconfigure(self, **settings: object) -> None:
+        self.settings(settings)
+        self.restart()
+
     def restart(self) -> None:
         """`systemctl restart backend`, then wait for /ready 200."""
         self.machine.must("systemctl restart backend", timeout=60)

@@ -40,6 +40,7 @@ REHEARSED = (
     "error-spike",
     "db-write-lock",
     "port-taken",
+    "capacity-too-low",
 )
 
 
