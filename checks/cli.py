@@ -21,7 +21,7 @@ from rich.console import Console
 from checks import render, thresholds
 from checks.context import Context
 from checks.errors import CheckError, NotABackend, TargetError, TargetTimeout, TargetUnreachable
-from checks.host_facts import port_owner
+from checks.host_facts import open_files, port_owner
 from checks.registry import CHECKS
 from checks.result import Result, Status
 from checks.routing import DEFAULT_SITE_URL, instance_of, ranked, runbook_url, site_url
@@ -156,12 +156,19 @@ def _data_dir(raw: str | None) -> Path | None:
 
 def _who_listens(target: Target, exc: Exception) -> str:
     """On the backend's host, what holds its port when the backend does not answer there: the cause
-    of "address already in use" (another process took the port) or of nothing listening at all."""
+    of "address already in use" (another process took the port), of nothing listening at all, or of
+    connections closed unanswered (the listener used every descriptor its limit allows)."""
     if not target.is_local:
         return ""
     owner = port_owner(target.port)
     if owner is None:
         return f"; nothing listens on port {target.port}" if isinstance(exc, TargetUnreachable) else ""
+    files = open_files(owner.pid) if owner.pid else None
+    if files and files.exhausted:
+        return (
+            f"; port {target.port} is held by {owner}, which has {files.used} files open of the "
+            f'{files.limit} its limit allows: it cannot take a connection (see "Open-file limit too low")'
+        )
     if isinstance(exc, NotABackend):
         return f'; port {target.port} is held by {owner}, not the backend (see "Port taken")'
     return f"; port {target.port} is held by {owner}"

@@ -73,6 +73,10 @@ class Target:
                 f"cannot connect to {self.url} ({_reason(exc)}); is the backend running? try: curl -v {self.url}/health"
             ) from None
         except httpx.HTTPError as exc:
+            if _closed_unanswered(exc):  # what curl calls "Empty reply from server" (or a reset)
+                raise TargetUnreachable(
+                    f"{self.url}{path}: the server took the connection and closed it without an answer"
+                ) from None
             raise NotABackend(
                 f"{self.url}{path} gave an answer that is not HTTP the backend speaks "
                 f"({type(exc).__name__}); is this the right port?"
@@ -121,6 +125,14 @@ class Target:
         if ago is None and not snapshot.has("backend_http_requests_total"):  # a copy may predate any request
             raise NotABackend(f"{self.url}/metrics has no backend_* metrics; is {self.url} the backend?")
         return snapshot
+
+
+def _closed_unanswered(exc: httpx.HTTPError) -> bool:
+    """The connection was taken and closed (or reset) before any byte of an answer: not garbage,
+    no answer at all, as from a server out of descriptors."""
+    return isinstance(exc, httpx.ReadError) or (
+        isinstance(exc, httpx.RemoteProtocolError) and "without sending" in str(exc)
+    )
 
 
 def _reason(exc: httpx.ConnectError) -> str:

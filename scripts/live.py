@@ -127,6 +127,12 @@ class Reachable:
         backend keeps them, the others as they were; returns once it is ready again."""
         raise NotImplementedError
 
+    def limit_open_files(self, limit: int | None) -> None:
+        """A unit drop-in that sets the server's open-file limit (``LimitNOFILE``; None: no drop-in,
+        the unit's own), and a restart; returns once it is ready again. Nothing happens when the
+        limit is already so."""
+        raise NotImplementedError
+
     def log(self) -> str:
         """What the backend has logged so far."""
         raise NotImplementedError
@@ -173,12 +179,13 @@ class Live(Reachable):
     proc: subprocess.Popen[bytes] = dataclasses.field(kw_only=True)
     log_path: Path = dataclasses.field(kw_only=True)
     env: dict[str, str] = dataclasses.field(kw_only=True)
+    open_files: int | None = dataclasses.field(default=None, kw_only=True)  # the limit it started under
 
     def supervisor_pid(self) -> int:
         return self.proc.pid
 
     def reconfigure(self, **settings: object) -> None:
-        """Stopped, then started again on the same port and data directory, with the same mode."""
+        """Stopped, then started again on the same port and data directory, with the same mode and limit."""
         kept = {
             k.removeprefix("BACKEND_").lower(): v
             for k, v in self.env.items()
@@ -186,8 +193,17 @@ class Live(Reachable):
         }
         self.stop()
         mode = str(self.proc.args[-1])  # type: ignore[index]  # Popen.args is the argv list start() gave
-        fresh = start(self.log_path.parent, mode, True, self.port, self.data_dir, **{**kept, **settings})
+        fresh = start(
+            self.log_path.parent, mode, True, self.port, self.data_dir, self.open_files, **{**kept, **settings}
+        )
         self.proc, self.log_path, self.env = fresh.proc, fresh.log_path, fresh.env
+
+    def limit_open_files(self, limit: int | None) -> None:
+        """Started again under ``prlimit``, as systemd starts a unit with ``LimitNOFILE=``."""
+        if limit == self.open_files:
+            return
+        self.open_files = limit
+        self.reconfigure()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -237,10 +253,12 @@ def start(
     wait: bool = True,
     port: int | None = None,
     data_dir: Path | None = None,
+    open_files: int | None = None,
     **settings: object,
 ) -> Live:
     """Start ``python -m backend MODE`` on ``port`` (default: a free one) with its data in
-    ``data_dir`` (default ``tmp/data``); ``settings`` become ``BACKEND_*`` variables."""
+    ``data_dir`` (default ``tmp/data``), under an open-file limit if given (soft and hard, as
+    ``LimitNOFILE=`` sets both); ``settings`` become ``BACKEND_*`` variables."""
     port = port or free_port()
     data_dir = data_dir or tmp / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKEND_")}
@@ -257,10 +275,11 @@ def start(
     env.update({f"BACKEND_{k.upper()}": str(v) for k, v in settings.items()})
     log_path = tmp / f"backend-{mode}-{port}.log"
     with open(log_path, "ab") as log:
+        limited = [] if open_files is None else ["prlimit", f"--nofile={open_files}:{open_files}", "--"]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "backend", mode], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+            [*limited, sys.executable, "-m", "backend", mode], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-    live = Live("127.0.0.1", port, data_dir, proc=proc, log_path=log_path, env=env)
+    live = Live("127.0.0.1", port, data_dir, proc=proc, log_path=log_path, env=env, open_files=open_files)
     if wait:
         try:
             live.wait_ready()

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import psutil
 
 from checks.context import Context
 from checks.errors import CheckError
-from checks.host_facts import mount_of, try_write
+from checks.host_facts import mount_of, server_environment, try_write, unit_files, unit_of
 from checks.result import Result, Status, judge, skipped
 
 __all__ = ["check"]
@@ -25,7 +26,8 @@ def _size(size: float) -> str:
 def check(ctx: Context) -> list[Result]:
     if not ctx.target.is_local:
         why = f"measures this machine, and {ctx.target.url} is another host: run checks on the backend's host"
-        return [skipped(name, why) for name in ("host.memory", "host.data_volume", "host.disk_free", "host.inodes")]
+        names = ("host.memory", "host.changes", "host.data_volume", "host.disk_free", "host.inodes")
+        return [skipped(name, why) for name in names]
     memory = psutil.virtual_memory()
     results = [
         judge(
@@ -33,7 +35,8 @@ def check(ctx: Context) -> list[Result]:
             memory.percent / 100,
             ctx.limits["host.memory_ratio"],
             f"{memory.used / 2**30:.1f} GiB used of {memory.total / 2**30:.1f} GiB",
-        )
+        ),
+        _changes(int(ctx.target.identify()["pid"])),
     ]
     if ctx.data_dir is None:
         return [
@@ -95,3 +98,60 @@ def _inodes(data_dir: Path, ctx: Context) -> Result:
         ctx.limits["host.disk_free_ratio"],
         f"{stat.f_favail} inodes free of {stat.f_files} under {data_dir}",
     )
+
+
+_PLACE = frozenset({"BACKEND_HOST", "BACKEND_PORT", "BACKEND_DATA_DIR"})  # where it runs, not how
+_SECRET = ("TOKEN", "SECRET", "PASSWORD", "KEY")
+
+
+def _ago(seconds: float) -> str:
+    seconds = abs(seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def _launched(pid: int) -> int:
+    """The process whose environment holds the settings as they were given: the server's supervisor
+    (which passes the server every setting, defaults included), or the server when it runs alone."""
+    try:
+        parent = psutil.Process(pid).parent()
+        return parent.pid if parent and "supervise" in parent.cmdline() else pid
+    except psutil.Error:
+        return pid
+
+
+def _changes(pid: int) -> Result:
+    """What changed around the server's start, the first question of every incident: when it
+    started, the unit's drop-ins and settings files with their age against that start, and the
+    settings its environment sets. A file changed after the start is a change the server does not
+    run yet, which the next restart brings in: a warning."""
+    try:
+        started = psutil.Process(pid).create_time()
+    except psutil.Error:
+        return Result("host.changes", Status.SKIP, f"server pid {pid} is not a process of this host")
+    unit = unit_of(pid)
+    parts = [f"server pid {pid} started {_ago(time.time() - started)} ago " + (f"by {unit}" if unit else "(no unit)")]
+    pending = []
+    for path in unit_files(unit) if unit else []:
+        try:
+            changed = path.stat().st_mtime
+        except OSError:
+            continue
+        if changed > started:
+            pending.append(str(path))
+        parts.append(f"{path} changed {_ago(changed - started)} {'after' if changed > started else 'before'} that")
+    env = server_environment(_launched(pid))
+    if env is not None:
+        shown = [
+            f"{k}={'(set)' if any(s in k for s in _SECRET) else v}" for k, v in sorted(env.items()) if k not in _PLACE
+        ]
+        parts.append("settings given: " + (", ".join(shown) or "none, every one at its default"))
+    if pending:
+        return Result(
+            "host.changes",
+            Status.WARN,
+            f"{', '.join(pending)} changed after the server started: it runs without that change until "
+            f"the next restart brings it in; check the change first; " + "; ".join(parts),
+        )
+    return Result("host.changes", Status.OK, "; ".join(parts))

@@ -9,7 +9,7 @@ clients did. Grouped by what they break::
     disk            cache-disk-full, cache-dir-deleted, data-disk-almost-full, data-volume-read-only
     database        db-write-lock, database-lost
     network         partition, connections-reset                      (through a Proxy)
-    configuration   upgrade-dropped (through a Proxy), capacity-too-low
+    configuration   upgrade-dropped (through a Proxy), capacity-too-low, open-file-limit-too-low
     load            overload, idle-connections, miss-storm, ws-drop-storm, slow-consumer-storm, near-capacity
     injected        memory-pressure, injected-latency, error-spike, sockets-dropped   (drill routes)
 """
@@ -88,6 +88,12 @@ FAULTS: dict[str, Fault] = {
             "configuration",
             "a configuration push sets the WebSocket capacity below the clients; the service restarts",
             configuration.capacity_too_low,
+        ),
+        Fault(
+            "open-file-limit-too-low",
+            "configuration",
+            "a unit drop-in lowers LimitNOFILE below what the clients need; the service restarts",
+            configuration.open_file_limit_too_low,
         ),
         Fault("overload", "load", "clients keep asking a slowed instance for more than it serves", load.overload),
         Fault("idle-connections", "load", "clients open connections and send nothing", load.idle_connections),

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 from scripts import live
 from scripts.faults.base import Lift, Target
+from scripts.faults.load import returning_clients
 
-__all__ = ["capacity_too_low", "upgrade_dropped"]
+__all__ = ["capacity_too_low", "open_file_limit_too_low", "upgrade_dropped"]
 
 
 @contextlib.contextmanager
@@ -43,3 +44,23 @@ def capacity_too_low(target: Target, capacity: int = 3) -> Iterator[Lift]:
     finally:
         if int(backend.metric("backend_ws_connections_capacity")) == capacity:  # still as pushed
             backend.reconfigure(ws_max_connections=before)
+
+
+@contextlib.contextmanager
+def open_file_limit_too_low(target: Target, limit: int = 64, clients: int = 60) -> Iterator[Lift]:
+    """A configuration push adds a unit drop-in with ``LimitNOFILE=limit`` and the service restarts.
+    Its WebSocket clients come back, one descriptor each, and the server runs out (EMFILE): from then
+    on it closes every new connection unanswered, ``/health`` and the scrape included, and its own
+    file opens fail. Lifting it removes the drop-in and restarts; the clients are let go."""
+    backend = target.backend
+    backend.limit_open_files(limit)
+    try:
+        with returning_clients(backend, clients) as let_go:
+
+            def lift() -> None:
+                backend.limit_open_files(None)
+                let_go()
+
+            yield lift
+    finally:
+        backend.limit_open_files(None)  # nothing to do when the lift (or the page's own step) removed it

@@ -20,11 +20,26 @@ from scripts.background import repeating
 from scripts.faults.base import Lift, Target
 from scripts.faults.injected import injected_latency
 
-__all__ = ["near_capacity", "idle_connections", "miss_storm", "overload", "slow_consumer_storm", "ws_drop_storm"]
+__all__ = [
+    "idle_connections",
+    "miss_storm",
+    "near_capacity",
+    "overload",
+    "returning_clients",
+    "slow_consumer_storm",
+    "ws_drop_storm",
+]
 
 
-def _ws(backend: live.Reachable, open_timeout: float = 5) -> ClientConnection:
-    return connect(backend.ws_url, compression=None, proxy=None, close_timeout=0.2, open_timeout=open_timeout)
+def _ws(backend: live.Reachable, open_timeout: float = 5, ping_interval: float | None = 20) -> ClientConnection:
+    return connect(
+        backend.ws_url,
+        compression=None,
+        proxy=None,
+        close_timeout=0.2,
+        open_timeout=open_timeout,
+        ping_interval=ping_interval,
+    )
 
 
 @contextlib.contextmanager
@@ -147,6 +162,26 @@ def slow_consumer_storm(target: Target, clients: int = 10) -> contextlib.Abstrac
     ten drop in about the time five did (five made 0.4 drops/s beside three other game days on two
     cores, under the 0.5/s the alert asks for)."""
     return _storm(target, _never_read(target.backend), clients)
+
+
+@contextlib.contextmanager
+def returning_clients(backend: live.Reachable, clients: int) -> Iterator[Lift]:
+    """``clients`` idle WebSocket clients that come back when they lose their socket, as real ones do:
+    every 0.2 s the dropped are replaced, one connection attempt each, until the block ends. They
+    send no pings: a server out of descriptors may be too slow to answer one, and they stay put."""
+    held: list[ClientConnection] = []
+
+    with contextlib.ExitStack() as stack:
+
+        def top_up() -> None:
+            held[:] = [c for c in held if c.close_code is None]
+            for _ in range(clients - len(held)):
+                sock = stack.enter_context(_ws(backend, open_timeout=2, ping_interval=None))
+                held.append(sock)
+                sock.recv(timeout=2)  # the hello: registered
+
+        with repeating(top_up, 0.2) as stop:
+            yield stop
 
 
 @contextlib.contextmanager

@@ -71,6 +71,7 @@ class GameDay:
     mitigated_seconds: float | None = None
     verified: bool = False
     problems: list[str] = dataclasses.field(default_factory=list)
+    triage: str = ""  # what "No page fits" printed, followed alone while the fault held
 
     @property
     def routed(self) -> bool:
@@ -92,7 +93,7 @@ class GameDay:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            **{k: v for k, v in dataclasses.asdict(self).items() if k != "steps"},
+            **{k: v for k, v in dataclasses.asdict(self).items() if k not in ("steps", "triage")},
             "routed": self.routed,
             "passed": self.passed,
             "phases": {p: list(self.count(p)) for p in ("diagnose", "mitigate", "verify")},
@@ -212,6 +213,23 @@ def _run_blocks(day: GameDay, phase: str, blocks: list[Block], stage: _Stage, sa
                 say(outcome.report(block.path))
 
 
+TRIAGE = live.REPO / "docs" / "triage.md"
+
+
+def _triage(stage: _Stage) -> str:
+    """Every command "No page fits" gives that runs here, in page order, as a reader with no other
+    page would run them; their output, whatever it is (the page's expected output is the healthy
+    backend's, so a difference is no failure here: what the reader learns is)."""
+    printed = []
+    for block in read_page(TRIAGE).console():
+        if block.skipped_here:
+            continue
+        for step in block.steps:
+            outcome = run_step(step, stage.env(), block.timeout or DEFAULT_TIMEOUT, live.REPO)
+            printed.append(f"$ {step.command}\n{outcome.output}")
+    return "\n".join(printed)
+
+
 def _ready(backend: live.Live) -> str:
     """Empty when /ready answers 200, else what it said."""
     try:
@@ -297,6 +315,7 @@ def run(
                     say(f"{page} under {scenario.name}: {scenario.what}")
                     _detect(day, backend, detect_deadline, say)
                     _run_blocks(day, "diagnose", blocks_of(page, "Diagnose", shows), stage, say)
+                    day.triage = _triage(stage)
                     mitigating = time.monotonic()
                     _run_blocks(day, "mitigate", blocks_of(page, "Mitigate", shows), stage, say)
                     backend = stage.backend

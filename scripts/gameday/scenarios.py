@@ -47,6 +47,9 @@ class Scenario:
     env: Callable[[live.Reachable], dict[str, str]] | None = None
     # doctor rows whose claim this fault breaks: none of them may say ok while it holds ("no false ok")
     broken: tuple[str, ...] = ()
+    # what "No page fits" (docs/triage.md), followed alone under this fault, prints that names its
+    # cause: patterns, each of which must be found in that output (one line each, ``re.MULTILINE``)
+    triage: tuple[str, ...] = ()
 
     @property
     def fault(self) -> Fault:
@@ -79,16 +82,37 @@ SCENARIOS: dict[str, Scenario] = {
             "backend-down",
             {"supervisor_health_failures": 1000},  # the watchdog is slower than the reader here
             lingering={"latency.p95": f"requests that waited out the hang, {_WINDOW}"},
+            triage=(r"/health did not answer within .*: the server accepts connections but is hung",),
         ),
-        Scenario("supervisor-gone", "backend-down", stand_ins=(StandIn.START_SERVICE,)),
+        Scenario(
+            "supervisor-gone",
+            "backend-down",
+            stand_ins=(StandIn.START_SERVICE,),
+            triage=(r"connection refused.*; nothing listens on port",),
+        ),
         # doctor cannot run its rows (the port answers, but not as the backend): its one line names the owner
-        Scenario("port-taken", "backend-down", stand_ins=(StandIn.START_SERVICE,)),
+        Scenario(
+            "port-taken",
+            "backend-down",
+            stand_ins=(StandIn.START_SERVICE,),
+            triage=(r"is held by pid .*-m http\.server .*, not the backend",),
+        ),
+        # doctor cannot run its rows (every connection closed unanswered): its one line names the limit
+        Scenario(
+            "open-file-limit-too-low",
+            "backend-down",
+            {"supervisor_health_failures": 1000},  # the watchdog's kill would only restart into the same limit
+            stand_ins=LIFT,
+            stand_in_does="the drop-in is moved aside, systemd reloaded and the service restarted",
+            triage=(r"which has 64 files open of the 64 its limit allows", r"^Max open files +64 "),
+        ),
         Scenario(
             "crash-loop",
             "backend-crash-looping",
             stand_ins=(StandIn.START_SERVICE,),
             lingering={"process.restarts": "counts restarts over the alert's 10-minute window"},
             broken=("process.restarts",),
+            triage=(r"^(warn|fail) +process\.restarts .* supervisor restarts in the last",),
         ),
         Scenario(
             "db-write-lock",
@@ -99,6 +123,7 @@ SCENARIOS: dict[str, Scenario] = {
                 "latency.p95": f"writes waited out the busy timeout, {_WINDOW}",
             },
             broken=("db.ready", "db.lock_wait"),
+            triage=(r"^database: locked .*database locked for more than",),
         ),
         Scenario(
             "database-lost",
@@ -110,6 +135,7 @@ SCENARIOS: dict[str, Scenario] = {
                 "db.errors": f"the same refusals, {_WINDOW}",
             },
             broken=("db.ready",),
+            triage=(r"^database: unavailable .*backend\.sqlite3 is missing",),
         ),
         Scenario(
             "data-volume-read-only",
@@ -120,9 +146,20 @@ SCENARIOS: dict[str, Scenario] = {
                 "db.errors": f"the same refusals, {_WINDOW}",
             },
             broken=("db.ready", "host.data_volume"),
+            triage=(r"^(warn|fail) +host\.data_volume .*Read-only file system", r"^database: readonly "),
         ),
-        Scenario("cache-disk-full", "cache-disk-failure", broken=("cache.disk_tier",)),
-        Scenario("cache-dir-deleted", "cache-disk-failure", broken=("cache.disk_tier",)),
+        Scenario(
+            "cache-disk-full",
+            "cache-disk-failure",
+            broken=("cache.disk_tier",),
+            triage=(r"^cache: disk .*No space left on device",),
+        ),
+        Scenario(
+            "cache-dir-deleted",
+            "cache-disk-failure",
+            broken=("cache.disk_tier",),
+            triage=(r"^cache: disk .*/cache is missing",),
+        ),
         Scenario(
             "idle-connections",
             "connections-timed-out",
@@ -131,6 +168,7 @@ SCENARIOS: dict[str, Scenario] = {
             stand_in_does="the clients are blocked at the firewall (load lifted)",
             lingering={"http.refused": f"the refused connections, {_WINDOW}"},
             broken=("http.refused",),
+            triage=(r"^(warn|fail) +http\.refused .*connections closed before a whole request",),
         ),
         Scenario(
             "overload",
@@ -144,6 +182,7 @@ SCENARIOS: dict[str, Scenario] = {
                 "latency.p95": "the slowed requests, over the alert's window",
             },
             broken=("http.shed",),
+            triage=(r"^(warn|fail) +http\.shed .*refused by admission control",),
         ),
         Scenario(
             "upgrade-dropped",
@@ -152,8 +191,15 @@ SCENARIOS: dict[str, Scenario] = {
             stand_in_does="the proxy's config is rolled back (Upgrade passes again)",
             lingering={"ws.handshakes": f"the refused handshakes, {_WINDOW}"},
             broken=("ws.handshakes",),
+            triage=(r"^(warn|fail) +ws\.handshakes .*without the Upgrade header \(426\)",),
         ),
-        Scenario("data-disk-almost-full", "data-disk-almost-full", env=_archive, broken=("host.disk_free",)),
+        Scenario(
+            "data-disk-almost-full",
+            "data-disk-almost-full",
+            env=_archive,
+            broken=("host.disk_free",),
+            triage=(r"^(warn|fail) +host\.disk_free ",),
+        ),
         Scenario(
             "memory-pressure",
             "memory-high",
@@ -161,6 +207,7 @@ SCENARIOS: dict[str, Scenario] = {
             params={"megabytes": 160},
             lingering={"errors.ratio": f"the requests shed with 503, {_WINDOW}"},
             broken=("process.shedding",),
+            triage=(r"^memory: shedding .*over the .* watermark",),
         ),
         Scenario(
             "ws-drop-storm",
@@ -169,6 +216,7 @@ SCENARIOS: dict[str, Scenario] = {
             stand_ins=LIFT,
             stand_in_does="the component cutting the sockets is stopped (storm lifted)",
             broken=("ws.disconnects",),
+            triage=(r"^(warn|fail) +ws\.disconnects .* by server\)",),
         ),
         Scenario(
             "slow-consumer-storm",
@@ -182,6 +230,7 @@ SCENARIOS: dict[str, Scenario] = {
             stand_ins=LIFT,
             stand_in_does="the flooding publisher is slowed down (storm lifted)",
             broken=("ws.slow_consumers",),
+            triage=(r"^(warn|fail) +ws\.slow_consumers .*slow consumers dropped",),
         ),
         Scenario(
             "injected-latency",
@@ -194,6 +243,7 @@ SCENARIOS: dict[str, Scenario] = {
             stand_ins=LIFT,
             stand_in_does="the slow dependency is failed over (latency fault lifted)",
             broken=("ws.broadcast_rtt",),  # a live probe: the 1-minute p95 catches up later
+            triage=(r"^(warn|fail) +latency\.p95 .*API p95",),
         ),
         Scenario(
             "error-spike",
@@ -203,6 +253,7 @@ SCENARIOS: dict[str, Scenario] = {
             stand_ins=LIFT,
             stand_in_does="the bad deploy is rolled back (error fault lifted)",
             broken=("errors.ratio",),
+            triage=(r"^(warn|fail) +errors\.ratio .*API requests were 5xx",),
         ),
         Scenario(
             "miss-storm",
@@ -211,6 +262,7 @@ SCENARIOS: dict[str, Scenario] = {
             stand_ins=LIFT,
             stand_in_does="the client asking for new-format keys is rolled back (storm lifted)",
             broken=("cache.hit_ratio",),
+            triage=(r"^(warn|fail) +cache\.hit_ratio .* 0 hits of",),
         ),
         Scenario(
             "partition",
@@ -219,6 +271,7 @@ SCENARIOS: dict[str, Scenario] = {
             stand_ins=LIFT,
             stand_in_does="traffic is failed over to a healthy path (the proxy passes again)",
             broken=("ws.disconnects",),
+            triage=(r"^(warn|fail) +ws\.disconnects .* by client\)",),
         ),
         Scenario(
             "capacity-too-low",
@@ -231,6 +284,7 @@ SCENARIOS: dict[str, Scenario] = {
                 "ws.disconnects": f"each refusal is a 1013 close, {_WINDOW}",
             },
             broken=("ws.handshakes", "ws.capacity"),
+            triage=(r"settings given: .*BACKEND_WS_MAX_CONNECTIONS=3\b", r"^websocket: capacity .*refused with 1013"),
         ),
         Scenario(
             "near-capacity",
@@ -240,6 +294,7 @@ SCENARIOS: dict[str, Scenario] = {
             stand_ins=LIFT,
             stand_in_does="capacity is raised or idle clients are cut (the idle clients leave)",
             broken=("ws.capacity",),
+            triage=(r"^(warn|fail) +ws\.capacity .*connections in use",),
         ),
     )
 }

@@ -16,11 +16,12 @@ import httpx
 from scripts import live
 from scripts.rehearsal.host import Host
 
-__all__ = ["DATA_DIR", "ENV_FILE", "PORT", "HostBackend"]
+__all__ = ["DATA_DIR", "ENV_FILE", "LIMITS_DROP_IN", "PORT", "HostBackend"]
 
 PORT = 8080  # the unit's BACKEND_PORT
 DATA_DIR = "/var/lib/backend"  # the unit's BACKEND_DATA_DIR
 ENV_FILE = "/etc/backend/env"  # the unit's EnvironmentFile
+LIMITS_DROP_IN = "/etc/systemd/system/backend.service.d/limits.conf"  # what a configuration push adds
 
 
 @dataclasses.dataclass
@@ -65,6 +66,19 @@ class HostBackend(live.Reachable):
 
     def reconfigure(self, **settings: object) -> None:
         self.settings(settings)
+        self.restart()
+
+    def limit_open_files(self, limit: int | None) -> None:
+        """Write (or remove) a drop-in with ``LimitNOFILE=``, reload systemd and restart the unit."""
+        drop_in = self.machine.path(LIMITS_DROP_IN)
+        if limit is None:
+            if not drop_in.exists():
+                return
+            drop_in.unlink()
+        else:
+            drop_in.parent.mkdir(parents=True, exist_ok=True)
+            drop_in.write_text(f"# pushed with the release tooling's defaults\n[Service]\nLimitNOFILE={limit}\n")
+        self.machine.must("systemctl daemon-reload", timeout=60)
         self.restart()
 
     def restart(self) -> None:

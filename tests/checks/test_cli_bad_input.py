@@ -24,6 +24,7 @@ CASES = [
     ("refused", _dead, ["doctor"], "connection refused"),
     ("refused ws", _dead, ["ws"], "connection refused"),
     ("garbage", lambda: raw_server(b"\x00\x01garbage\r\n\r\n"), ["doctor"], "not HTTP the backend speaks"),
+    ("empty reply", lambda: raw_server(b""), ["doctor"], "closed it without an answer"),
     ("silent", lambda: raw_server(None), ["doctor", "--timeout", "0.5"], "did not answer within 0.5 s"),
     (
         "html",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,7 +16,8 @@ import pytest
 from websockets.sync.client import connect
 
 from checks.cli import main
-from checks.host_facts import mount_of
+from checks.host_facts import mount_of, unit_of
+from checks.probes import host
 from scripts import live
 
 
@@ -70,6 +72,40 @@ def test_a_port_held_by_another_program_is_named_with_its_pid(
     assert "not the backend" in err and "/runbooks/backend-down/" in err
 
 
+_FILLS_ITS_LIMIT = """
+import os, socket, sys, time
+listener = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+held = []
+try:
+    while True:
+        held.append(os.open(os.devnull, os.O_RDONLY))
+except OSError:
+    print("full", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_listener_out_of_descriptors_is_named_with_its_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    """Assert doctor against a port whose listener has used every descriptor its limit allows says so,
+    with the figures from /proc, and sends the reader to Backend down's section for it."""
+    port = live.free_port()
+    holder = subprocess.Popen(
+        ["prlimit", "--nofile=40:40", "--", sys.executable, "-c", _FILLS_ITS_LIMIT, str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "full"
+        code, _, err = run(capsys, "doctor", "--url", f"http://127.0.0.1:{port}", "--timeout", "1")
+    finally:
+        live.stop_process(holder, signal.SIGTERM, 5)
+        holder.stdout.close()
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"port {port} is held by pid {holder.pid} (" in err, err
+    assert "which has 40 files open of the 40 its limit allows" in err, err
+    assert '(see "Open-file limit too low")' in err and "/runbooks/backend-down/" in err
+
+
 def test_nothing_listening_is_said(capsys: pytest.CaptureFixture[str]) -> None:
     """Assert a refused connection on this host says nothing listens on the port."""
     port = live.free_port()
@@ -89,3 +125,40 @@ def test_a_volume_the_kernel_shut_down_reads_as_read_only(tmp_path: Path) -> Non
     assert mount is not None and mount.source == "/dev/loop0" and mount.read_only
     root = mount_of(Path("/var/lib"), mountinfo)
     assert root is not None and root.source == "/dev/vda" and not root.read_only
+
+
+@pytest.mark.parametrize(
+    "cgroup",
+    ["0::/system.slice/backend.service\n", "12:pids:/\n1:name=systemd:/system.slice/backend.service\n0::/\n"],
+    ids=["v2", "v1"],
+)
+def test_the_unit_a_process_runs_in_is_read_from_its_cgroup(tmp_path: Path, cgroup: str) -> None:
+    """Assert the service is found in a cgroup v2 line and in a v1 hierarchy's, and none outside one."""
+    (tmp_path / "42").mkdir()
+    (tmp_path / "42" / "cgroup").write_text(cgroup)
+    assert unit_of(42, tmp_path) == "backend.service"
+    (tmp_path / "42" / "cgroup").write_text("0::/user.slice/session-3.scope\n")
+    assert unit_of(42, tmp_path) is None
+
+
+def test_a_settings_file_changed_after_the_start_is_a_warning(
+    start_backend, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Assert host.changes names the settings the supervisor was given, and warns of a unit file
+    changed after the server started (what systemd would report for the unit; this machine has none)."""
+    backend = start_backend("supervise", ws_max_connections=7)
+    before, after = tmp_path / "old.conf", tmp_path / "env"
+    before.write_text("[Service]\n")
+    os.utime(before, (1, 1))
+    monkeypatch.setattr(host, "unit_of", lambda pid: "backend.service")
+    monkeypatch.setattr(host, "unit_files", lambda unit: [before])
+    _, rows, _ = run(capsys, "host", "--url", backend.url, "--data-dir", str(backend.data_dir))
+    row = rows["host.changes"]
+    assert row["status"] == "ok" and "by backend.service" in row["detail"], row
+    assert f"{before} changed" in row["detail"] and "before that" in row["detail"], row
+    assert "BACKEND_WS_MAX_CONNECTIONS=7" in row["detail"] and "BACKEND_FAULTS_TOKEN=(set)" in row["detail"], row
+    after.write_text("BACKEND_WS_MAX_CONNECTIONS=3\n")
+    monkeypatch.setattr(host, "unit_files", lambda unit: [before, after])
+    _, rows, _ = run(capsys, "host", "--url", backend.url, "--data-dir", str(backend.data_dir))
+    row = rows["host.changes"]
+    assert row["status"] == "warn" and row["detail"].startswith(f"{after} changed after the server started"), row

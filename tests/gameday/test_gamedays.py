@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,24 @@ def test_no_row_says_ok_while_the_fault_breaks_its_claim(name: str, gamedays: di
     assert not false, f"{name}: doctor said {false} while the fault breaks what they claim (first: {day.doctor_said})"
 
 
-USES_GAMEDAYS = ("test_runbook_handles_its_fault", "test_no_row_says_ok_while_the_fault_breaks_its_claim")
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_no_page_fits_followed_alone_names_the_cause(name: str, gamedays: dict[str, GameDay | str]) -> None:
+    """Assert "No page fits" (docs/triage.md), its commands run in order while the fault held, printed
+    what names the fault's cause (the scenario's patterns), as a reader with no other page reads it."""
+    declared = SCENARIOS[name].triage
+    assert declared, f"{name}: declare what the triage page shows of it (scripts/gameday/scenarios.py: triage)"
+    day = gamedays[name]
+    if isinstance(day, str):
+        pytest.fail(f"{name}: this machine cannot make the fault: {day}")
+    missing = [p for p in declared if not re.search(p, day.triage, re.MULTILINE)]
+    assert not missing, f"{name}: the triage page's output shows nothing matching {missing}:\n{day.triage[-4000:]}"
+
+
+USES_GAMEDAYS = (
+    "test_runbook_handles_its_fault",
+    "test_no_row_says_ok_while_the_fault_breaks_its_claim",
+    "test_no_page_fits_followed_alone_names_the_cause",
+)
 
 
 @pytest.mark.parametrize("page", RUNBOOKS, ids=[p.name for p in RUNBOOKS])

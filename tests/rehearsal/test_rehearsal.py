@@ -41,6 +41,7 @@ REHEARSED = (
     "db-write-lock",
     "port-taken",
     "capacity-too-low",
+    "open-file-limit-too-low",
 )
 
 
