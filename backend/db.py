@@ -48,6 +48,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import cachetools.func
+
 from backend.group_commit import GroupCommit
 
 __all__ = ["Database", "DatabaseBusy", "DatabaseError", "DatabaseReadOnly", "DatabaseUnavailable"]
@@ -65,6 +67,7 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE TABLE IF NOT EXISTS broadcasts (seq INTEGER PRIMARY KEY, frame TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS readiness (id INTEGER PRIMARY KEY CHECK (id = 1), probed_at REAL NOT NULL);
 """
+READ_ONLY_TTL = 1.0  # seconds an answer of _on_read_only_filesystem is kept
 EXISTS_TTL = 0.05  # seconds a positive "the file exists" is trusted; see Database._check_usable
 REPLAY_WRITE_TIMEOUT = 0.25  # a broadcast never waits long on a locked database: it goes out live anyway
 
@@ -343,10 +346,12 @@ def _is_read_only(exc: sqlite3.Error) -> bool:
     return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY or "readonly" in str(exc)
 
 
+@cachetools.func.ttl_cache(maxsize=4, ttl=READ_ONLY_TTL)
 def _on_read_only_filesystem(path: Path) -> bool:
     """Whether the database's filesystem refuses writes: an open connection's write there fails as
     a plain "disk I/O error". An ext4 the kernel shut down after I/O errors still says ``rw`` to
-    ``statvfs`` (``emergency_ro``), so creating a file is the test that tells (EROFS)."""
+    ``statvfs`` (``emergency_ro``), so creating a file is the test that tells (EROFS). The answer is
+    kept for a second: in a storm of failing writes, one test a second, not one per write."""
     try:
         if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
             return True

@@ -156,22 +156,29 @@ def _data_dir(raw: str | None) -> Path | None:
 
 def _who_listens(target: Target, exc: Exception) -> str:
     """On the backend's host, what holds its port when the backend does not answer there: the cause
-    of "address already in use" (another process took the port), of nothing listening at all, or of
-    connections closed unanswered (the listener used every descriptor its limit allows)."""
+    of "address already in use" (another process took the port) or of nothing listening at all."""
     if not target.is_local:
         return ""
     owner = port_owner(target.port)
     if owner is None:
         return f"; nothing listens on port {target.port}" if isinstance(exc, TargetUnreachable) else ""
-    files = open_files(owner.pid) if owner.pid else None
-    if files and files.exhausted:
-        return (
-            f"; port {target.port} is held by {owner}, which has {files.used} files open of the "
-            f'{files.limit} its limit allows: it cannot take a connection (see "Open-file limit too low")'
-        )
     if isinstance(exc, NotABackend):
         return f'; port {target.port} is held by {owner}, not the backend (see "Port taken")'
     return f"; port {target.port} is held by {owner}"
+
+
+def _out_of_files(target: Target) -> str:
+    """On the backend's host, whether what holds its port has used every descriptor its limit allows:
+    then no connection gets an answer, closed at once or left waiting, whichever the moment gives,
+    and the limit, not a hang or a crash, is the cause to name."""
+    owner = port_owner(target.port) if target.is_local else None
+    files = open_files(owner.pid) if owner and owner.pid else None
+    if owner is None or files is None or not files.exhausted:
+        return ""
+    return (
+        f"{target.url} takes no connection: port {target.port} is held by {owner}, which has {files.used} "
+        f'files open of the {files.limit} its limit allows (see "Open-file limit too low")'
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -213,9 +220,8 @@ def _main(argv: Sequence[str] | None) -> int:
             try:
                 target.identify()  # liveness first: a down or hung backend explains everything else
             except (TargetUnreachable, TargetTimeout, NotABackend) as exc:
-                raise CheckError(
-                    f"{exc}{_who_listens(target, exc)}; open {runbook_url(site, BACKEND_DOWN, instance_of(target.url))}"
-                ) from None
+                why = _out_of_files(target) or f"{exc}{_who_listens(target, exc)}"
+                raise CheckError(f"{why}; open {runbook_url(site, BACKEND_DOWN, instance_of(target.url))}") from None
             ctx = Context(target, limits, args.interval, args.samples, data_dir)
             names = list(CHECKS) if args.command == "doctor" else [args.command]
             show_progress = err.is_terminal and not args.json

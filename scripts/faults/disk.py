@@ -83,8 +83,9 @@ def data_volume_read_only(target: Target) -> Iterator[Lift]:
     directory on its own ext4 (:func:`data_volume`). Undone only by unmounting, checking and
     mounting the volume again: what the page does."""
     _root("a read-only data volume")
+    backend = target.backend  # findmnt where the backend runs: the rehearsal host mounts in its own namespace
     source = subprocess.run(
-        ["findmnt", "-n", "-o", "SOURCE", "--target", str(target.backend.data_dir)],
+        [*backend.runner(), "findmnt", "-n", "-o", "SOURCE", "--target", backend.seen_there(backend.data_dir)],
         capture_output=True,
         text=True,
         check=False,

@@ -62,6 +62,7 @@ class Rehearsal:
     mitigated_seconds: float | None = None
     verified: bool = False
     problems: list[str] = dataclasses.field(default_factory=list)
+    triage: str = ""  # what "No page fits" printed on the host, followed alone while the fault held
 
     @property
     def passed(self) -> bool:
@@ -75,7 +76,7 @@ class Rehearsal:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            **{k: v for k, v in dataclasses.asdict(self).items() if k not in ("steps", "started")},
+            **{k: v for k, v in dataclasses.asdict(self).items() if k not in ("steps", "started", "triage")},
             "where": "rehearsal",
             "passed": self.passed,
             "commands": [len([s for s in self.steps if s.passed]), len(self.steps)],
@@ -200,6 +201,7 @@ def rehearse(
                 pairs, _ = paired(html, source_of(urllib.parse.urlsplit(day.runbook_url).path))
                 _run(host, day, [(r, b) for r, b in pairs if b.path.parent == SNIPPETS], env, lift, say)
                 _run(host, day, _phase(pairs, "Diagnose", shows), env, lift, say)
+                _triage(host, day, env, say)
                 mitigating = time.monotonic()
                 _run(host, day, _phase(pairs, "Mitigate", shows), env, lift, say)
                 sick: dict[str, str] = {}
@@ -228,6 +230,24 @@ def rehearse(
             backend.restart()
     say(f"  result   {'PASS' if day.passed else 'FAIL'}" + "".join(f"\n  problem  {p}" for p in day.problems))
     return day
+
+
+def _triage(host: Host, day: Rehearsal, env: dict[str, str], say: Callable[[str], None]) -> None:
+    """ "No page fits" as published, followed alone on the host while the fault holds: every command
+    in page order, its output kept for the scenario's patterns. Its expected outputs are a healthy
+    backend's, so only a production step (systemd, the journal, the settings file) must do what the
+    page shows: those are proven nowhere else."""
+    pairs, _ = paired(_open(f"{ADDRESS}triage/"), source_of("/triage/"))
+    printed = []
+    for rendered, block in pairs:
+        if block.path.parent == SNIPPETS or block.safety is Safety.SKIP:
+            continue
+        for ran in run_block(host, rendered, block, env, lambda line: None):
+            printed.append(f"$ {ran.command}\n{ran.output}")
+            if block.safety is Safety.PRODUCTION and not ran.passed:
+                day.problems.append(f"No page fits, followed under the fault: {ran.report}")
+    day.triage = "\n".join(printed)
+    say(f"  triage   No page fits followed alone: {len(printed)} commands")
 
 
 def _drill_routes(scenario: Scenario) -> dict[str, object]:

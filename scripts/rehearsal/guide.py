@@ -111,7 +111,7 @@ def build_host(host: Host, published: Published, say: Callable[[str], None]) -> 
         hosts.write(f"127.0.0.1 {ADDRESS.split('/')[2]}\n")
     for artefact in (published.wheel, published.archive):
         _copy_in(host, artefact)
-    env = reader_env(published)
+    env = {**reader_env(published), "DATA_DISK": host.disk}  # the empty disk the reader formats for the data
     host.new_shell()
     ran: list[Ran] = []
     for guide in GUIDES:

@@ -1,6 +1,9 @@
 """A booted rehearsal host: real systemd in ``systemd-nspawn`` on a copy-on-write layer over the
 cached root filesystem, and a root shell on it.
 
+Like a cloud machine, it has a second, empty disk (``Host.disk``: a loop device over a sparse image,
+its node bound into the host's ``/dev``), which the deployment guide formats for the data.
+
 The host shares this machine's network (its loopback ports are ours: nginx on 80, the backend on
 8080, Prometheus on 9090, Alertmanager on 9093), so the harness reaches what the guide starts there
 the way a monitoring host would. Every run starts from the clean template: what the guide and the
@@ -25,6 +28,7 @@ __all__ = ["PORTS", "Host", "booted"]
 
 PORTS = {80: "nginx", 8080: "the backend", 9090: "Prometheus", 9093: "Alertmanager"}
 BOOT_DEADLINE = 60.0
+DISK_SIZE = "256M"  # the data disk: room for the database, the cache and the disk-full game days' margin
 # The reader's root shell: a login's variables, nothing of the harness's own environment
 ROOT_SHELL = {
     "HOME": "/root",
@@ -48,6 +52,7 @@ class Host:
     root: Path
     pid: int
     nspawn: subprocess.Popen[bytes]
+    disk: str = ""  # the empty data disk's device, the same path here and there
 
     def path(self, inside: str) -> Path:
         """Where the host's ``inside`` path is, seen from this machine."""
@@ -143,17 +148,24 @@ def booted(template: Path, work: Path, binds: Sequence[tuple[Path, str]] = ()) -
     subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, str(root)], check=True, timeout=30)
     log = (work / "console.log").open("wb")
     nspawn = None
+    image, disk = work / "data-disk.img", ""
     try:
-        args = ["systemd-nspawn", "--register=no", "--keep-unit", "--quiet", "-D", str(root)]
+        subprocess.run(["truncate", "-s", DISK_SIZE, str(image)], check=True, timeout=30)
+        attach = ["losetup", "-f", "--show", str(image)]
+        disk = subprocess.run(attach, check=True, capture_output=True, text=True, timeout=30).stdout.strip()
+        args = ["systemd-nspawn", "--register=no", "--keep-unit", "--quiet", "-D", str(root), f"--bind={disk}"]
         args += [f"--bind={here}:{there}" for here, there in binds]
         nspawn = subprocess.Popen([*args, "-b"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        host = Host(root, _wait_booted(nspawn, work), nspawn)
+        host = Host(root, _wait_booted(nspawn, work), nspawn, disk)
         yield host
     finally:
         if nspawn is not None:
             _power_off(nspawn)
         log.close()
         subprocess.run(["umount", str(root)], check=False, timeout=60)
+        if disk:
+            subprocess.run(["losetup", "-d", disk], check=False, timeout=30)
+        image.unlink(missing_ok=True)
         shutil.rmtree(layer, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -33,6 +33,7 @@ class Ran:
     command: str
     passed: bool
     report: str
+    output: str = ""  # what it printed
 
 
 def source_of(url_path: str) -> Path:
@@ -107,7 +108,9 @@ def run_block(
     ran = []
     for step in steps:
         outcome: Outcome = run_step(step, {}, block.timeout or timeout, Path("/"), shell=host.shell(env))
-        ran.append(Ran(f"{where}:{step.line}", step.command, outcome.passed, outcome.report(Path(str(where)))))
+        ran.append(
+            Ran(f"{where}:{step.line}", step.command, outcome.passed, outcome.report(Path(str(where))), outcome.output)
+        )
         first = step.command.splitlines()[0]
         say(f"  {'ok  ' if outcome.passed else 'FAIL'} {where}:{step.line} $ {first[:110]}")
         if not outcome.passed:

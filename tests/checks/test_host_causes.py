@@ -102,6 +102,7 @@ def test_a_listener_out_of_descriptors_is_named_with_its_limit(capsys: pytest.Ca
         holder.stdout.close()
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert f"port {port} is held by pid {holder.pid} (" in err, err
+    assert f"http://127.0.0.1:{port} takes no connection" in err, err
     assert "which has 40 files open of the 40 its limit allows" in err, err
     assert '(see "Open-file limit too low")' in err and "/runbooks/backend-down/" in err
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +43,9 @@ REHEARSED = (
     "port-taken",
     "capacity-too-low",
     "open-file-limit-too-low",
+    "data-volume-read-only",
+    "memory-pressure",
+    "injected-latency",
 )
 
 
@@ -128,6 +132,17 @@ def test_runbook_on_the_rehearsal_host(rehearsal: SimpleNamespace, name: str, re
     record_property("rehearsal", json.dumps(day.to_json()))
     failures = [s.report for s in day.steps if not s.passed]
     assert day.passed, "\n".join([*day.problems, *failures, f"(log: {rehearsal.log})"])
+
+
+@pytest.mark.parametrize("name", REHEARSED)
+def test_no_page_fits_followed_alone_on_the_host_names_the_cause(rehearsal: SimpleNamespace, name: str) -> None:
+    """Assert "No page fits", opened from the published site and followed alone on the host while the
+    fault held (its systemd and settings-file steps included), printed what names the cause: the same
+    patterns the laboratory's game day holds it to."""
+    day = rehearsal.days.get(name)
+    assert day is not None, f"not run: the guide did not build the host (log: {rehearsal.log})"
+    missing = [p for p in SCENARIOS[name].triage if not re.search(p, day.triage, re.MULTILINE)]
+    assert day.triage and not missing, f"{name}: nothing matching {missing} in:\n{day.triage[-4000:]}"
 
 
 def test_alertmanager_delivers_a_pages_alert_with_its_link(rehearsal: SimpleNamespace) -> None:
