@@ -43,11 +43,8 @@ def _settle(parts: Traffic, result: DrillResult, timeout: float = 15) -> None:
     Beside the count go the figures that tell a loss's cause apart: how many clients miss something,
     which sequence numbers, and how many broadcasts the backend acknowledged without saving them.
     """
-    before = len(parts.publisher.acked)
-    live.seconds_until(lambda: len(parts.publisher.acked) > before + 3, timeout)
+    missing = parts.settled(timeout)
     newest = parts.publisher.acked[-1]
-    live.seconds_until(lambda: parts.fleet.all_have(newest), timeout)
-    missing = parts.fleet.missing(parts.publisher.acked)
     result.ws_messages_lost = sum(len(gone) for gone in missing)
     result.figures["broadcasts_not_durable"] = len(parts.publisher.not_durable)
     if result.ws_messages_lost:
@@ -62,14 +59,8 @@ def _settle(parts: Traffic, result: DrillResult, timeout: float = 15) -> None:
 
 def _account(result: DrillResult, parts: Traffic) -> None:
     """Fill in what the writer lost or duplicated, read back through the API and from the file."""
-    acked = dict(parts.writer.acked)
-    result.writes_acked = len(acked)
-    with httpx.Client(base_url=parts.backend.url, timeout=10) as client:
-        result.writes_lost = sum(
-            1
-            for seq, item in acked.items()
-            if client.get(f"/api/items/{item}").json().get("body", {}).get("seq") != seq
-        )
+    result.writes_acked = len(parts.writer.acked)
+    result.writes_lost = len(parts.writes_lost())
     database = f"file:{parts.backend.data_dir / 'backend.sqlite3'}?mode=ro"
     with contextlib.closing(sqlite3.connect(database, uri=True)) as db:
         result.writes_duplicated = db.execute(

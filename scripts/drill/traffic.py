@@ -181,6 +181,7 @@ class Fleet(_Loop):
         self.connected = [False] * size
         self.reconnects: list[float] = []
         self.gaps = 0
+        self.gapped = [False] * size  # per client: told of broadcasts it cannot have (a gap notice)
         self._rng = random.Random()
 
     def run(self) -> None:
@@ -221,6 +222,7 @@ class Fleet(_Loop):
                             last = frame["seq"]
                         elif frame["type"] == "gap":
                             self.gaps += 1
+                            self.gapped[i] = True
             except (TimeoutError, ConnectionClosed, InvalidHandshake, OSError) as exc:
                 self.error(type(exc).__name__)
             self.connected[i] = False
@@ -248,6 +250,39 @@ class Traffic:
     writer: Writer
     publisher: Publisher
     fleet: Fleet
+
+    def writes_lost(self) -> list[int]:
+        """The acknowledged writes (their sequence numbers) that no longer read back through the API."""
+        with httpx.Client(base_url=self.backend.url, timeout=10) as client:
+            return [
+                seq
+                for seq, item in dict(self.writer.acked).items()
+                if client.get(f"/api/items/{item}").json().get("body", {}).get("seq") != seq
+            ]
+
+    def settled(self, timeout: float = 15) -> list[set[int]]:
+        """Once a few more broadcasts went out and every client has the newest (or ``timeout`` passed):
+        per client, the acknowledged broadcasts it never received."""
+        before = len(self.publisher.acked)
+        live.seconds_until(lambda: len(self.publisher.acked) > before + 3, timeout)
+        newest = self.publisher.acked[-1]
+        live.seconds_until(lambda: self.fleet.all_have(newest), timeout)
+        return self.fleet.missing(self.publisher.acked)
+
+    def unaccounted(self, writes_may_go: bool = False) -> list[str]:
+        """What the backend acknowledged and then lost, in words (empty: nothing): a write that does
+        not read back (unless ``writes_may_go``: a restore of an older backup), a broadcast it said
+        was saved that a client never got and was never told of (a gap notice)."""
+        problems = []
+        lost = [] if writes_may_go else self.writes_lost()
+        if lost:
+            problems.append(f"{len(lost)} of {len(self.writer.acked)} acknowledged writes gone: {lost[:10]}")
+        unsaved = set(self.publisher.not_durable)  # acknowledged as not kept for replay: may go in a crash
+        for client, (missing, told) in enumerate(zip(self.settled(), self.fleet.gapped, strict=True)):
+            unsaid = sorted(missing - unsaved) if not told else []
+            if unsaid:
+                problems.append(f"client {client} never got {len(unsaid)} acknowledged broadcasts: {unsaid[:10]}")
+        return problems
 
     def errors(self) -> dict[str, int]:
         total: dict[str, int] = {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -58,15 +57,25 @@ def backup_of(data_dir: Path) -> Path:
 @contextlib.contextmanager
 def database_lost(target: Target) -> Iterator[Lift]:
     """The database file deleted under the running server (an operator's `rm`, a bad cleanup job),
-    after the nightly online backup was taken (the deployment guide's `.backup`)."""
-    data_dir = target.backend.data_dir
+    after the nightly online backup was taken (the deployment guide's `.backup`). The backup runs
+    on the backend's host: SQLite resolves the path's links, and the rehearsal host's data volume is
+    mounted where only its own processes see it."""
+    backend = target.backend
+    data_dir = backend.data_dir
     backup = backup_of(data_dir)
     backup.parent.mkdir(exist_ok=True)
-    with (
-        contextlib.closing(sqlite3.connect(data_dir / "backend.sqlite3")) as live_db,
-        contextlib.closing(sqlite3.connect(backup)) as copy,
-    ):
-        live_db.backup(copy)
+    runner = backend.runner()
+    code = "import sqlite3, sys\nsqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))\n"
+    database = backend.seen_there(data_dir / "backend.sqlite3")
+    copied = subprocess.run(
+        [*runner, "python3" if runner else sys.executable, "-c", code, database, backend.seen_there(backup)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if copied.returncode != 0:
+        raise RuntimeError(f"the nightly backup of {database} failed: {copied.stderr.strip()[-300:]}")
     for suffix in ("", "-wal", "-shm"):
         (data_dir / f"backend.sqlite3{suffix}").unlink(missing_ok=True)
     yield nothing_to_lift

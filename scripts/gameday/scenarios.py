@@ -50,6 +50,8 @@ class Scenario:
     # what "No page fits" (docs/triage.md), followed alone under this fault, prints that names its
     # cause: patterns, each of which must be found in that output (one line each, ``re.MULTILINE``)
     triage: tuple[str, ...] = ()
+    # why acknowledged writes may be gone after the page's mitigation (a restore of an older backup)
+    writes_may_go: str = ""
 
     @property
     def fault(self) -> Fault:
@@ -132,6 +134,7 @@ SCENARIOS: dict[str, Scenario] = {
             "database-lost",
             "database-unavailable",
             env=_backup,
+            writes_may_go="the page restores last night's backup: the writes since are gone, as it says",
             stand_ins=(StandIn.STOP_SERVICE, StandIn.START_SERVICE),
             lingering={
                 "errors.ratio": f"the writes refused while the file was gone, {_WINDOW}",

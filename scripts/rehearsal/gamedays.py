@@ -12,6 +12,8 @@
    place the harness lifts the fault instead, and says so.
 4. **Healthy**: ``/ready`` 200 and doctor on the host clean but for the windows that still hold the
    fault; the seconds from the first Mitigate command are recorded.
+5. **Nothing acknowledged lost**: every write the traffic had acknowledged reads back, and every
+   broadcast acknowledged as saved reached every client (or the client was told of a gap).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class Rehearsal:
     verified: bool = False
     problems: list[str] = dataclasses.field(default_factory=list)
     triage: str = ""  # what "No page fits" printed on the host, followed alone while the fault held
+    acknowledged: list[int] = dataclasses.field(default_factory=list)  # writes, broadcasts: none lost
 
     @property
     def passed(self) -> bool:
@@ -183,7 +186,7 @@ def rehearse(
     shows: Callable[[Block], bool] = lambda b: b.shows_fault(scenario.name)  # noqa: E731 - read as a rule
     try:
         _settle(host, backend, scenario)
-        with traffic(backend, None, fleet_size=5, pause=0.1):
+        with traffic(backend, None, fleet_size=5, pause=0.1) as parts:
             started, wall = time.monotonic(), time.time()
             day.started = started
             with scenario.fault(Target(backend), **scenario.params) as lift:
@@ -221,6 +224,9 @@ def rehearse(
             still = _healthy(host, backend, scenario)
             day.verified = not still
             day.problems += [f"after mitigation, doctor on the host still finds {k}: {v}" for k, v in still.items()]
+            day.problems += parts.unaccounted(writes_may_go=bool(scenario.writes_may_go))
+            day.acknowledged = [len(parts.writer.acked), len(parts.publisher.acked)]
+            say(f"  kept     {day.acknowledged[0]} acknowledged writes, {day.acknowledged[1]} broadcasts")
             delivered(day, receiver)
     except live.WaitTimeout as exc:
         day.problems.append(str(exc).splitlines()[0])

@@ -47,16 +47,23 @@ _KEEP_SHELL = f'[ -r {READER_SHELL} ] && . {READER_SHELL}; trap "export -p > {RE
 
 @dataclasses.dataclass
 class Host:
-    """A booted host: ``root`` is its file system seen from here, ``pid`` its systemd (our PID)."""
+    """A booted host: ``root`` is the directory it boots from (its mounts are not there: see
+    :attr:`view`), ``pid`` its systemd (our PID)."""
 
     root: Path
     pid: int
     nspawn: subprocess.Popen[bytes]
     disk: str = ""  # the empty data disk's device, the same path here and there
 
+    @property
+    def view(self) -> Path:
+        """The host's file system as its own processes see it, the mounts made there included (the
+        data disk the guide mounts exists only in the host's mount namespace, not under ``root``)."""
+        return Path(f"/proc/{self.pid}/root")
+
     def path(self, inside: str) -> Path:
         """Where the host's ``inside`` path is, seen from this machine."""
-        return self.root / inside.lstrip("/")
+        return self.view / inside.lstrip("/")
 
     def enter(self, env: Mapping[str, str] | None = None) -> list[str]:
         """The argv prefix that runs a program on the host as root, with a login's variables only."""

@@ -54,7 +54,7 @@ class HostBackend(live.Reachable):
         return self.machine.enter()
 
     def seen_there(self, path: Path) -> str:
-        return "/" + str(path.relative_to(self.machine.root))
+        return "/" + str(path.relative_to(self.machine.view))
 
     def settings(self, values: dict[str, object]) -> None:
         """Put ``values`` (setting names, lowercase) into the unit's environment file, replacing
