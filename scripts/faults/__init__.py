@@ -95,15 +95,41 @@ FAULTS: dict[str, Fault] = {
             "a unit drop-in lowers LimitNOFILE below what the clients need; the service restarts",
             configuration.open_file_limit_too_low,
         ),
-        Fault("overload", "load", "clients keep asking a slowed instance for more than it serves", load.overload),
+        Fault(
+            "overload",
+            "load",
+            "clients keep asking a slowed instance for more than it serves",
+            load.overload,
+            drill_routes=True,
+        ),
         Fault("idle-connections", "load", "clients open connections and send nothing", load.idle_connections),
         Fault("miss-storm", "load", "every lookup asks for a key the cache never held", load.miss_storm),
-        Fault("ws-drop-storm", "load", "every socket cut by the server, again and again", load.ws_drop_storm),
+        Fault(
+            "ws-drop-storm",
+            "load",
+            "every socket cut by the server, again and again",
+            load.ws_drop_storm,
+            drill_routes=True,
+        ),
         Fault("slow-consumer-storm", "load", "clients stop reading under a broadcast flood", load.slow_consumer_storm),
         Fault("near-capacity", "load", "idle clients hold most of the hub's places", load.near_capacity),
-        Fault("memory-pressure", "injected", "RSS past the watermark: new work is shed", injected.memory_pressure),
-        Fault("injected-latency", "injected", "every API request slower", injected.injected_latency),
-        Fault("error-spike", "injected", "a share of the API requests answer 500", injected.error_spike),
-        Fault("sockets-dropped", "injected", "the server closes every WebSocket once", injected.sockets_dropped),
+        Fault(
+            "memory-pressure",
+            "injected",
+            "RSS past the watermark: new work is shed",
+            injected.memory_pressure,
+            drill_routes=True,
+        ),
+        Fault("injected-latency", "injected", "every API request slower", injected.injected_latency, drill_routes=True),
+        Fault(
+            "error-spike", "injected", "a share of the API requests answer 500", injected.error_spike, drill_routes=True
+        ),
+        Fault(
+            "sockets-dropped",
+            "injected",
+            "the server closes every WebSocket once",
+            injected.sockets_dropped,
+            drill_routes=True,
+        ),
     )
 }

@@ -47,8 +47,8 @@ class Target:
 @dataclasses.dataclass(frozen=True)
 class Fault:
     """One fault: its name (kebab-case), what it breaks (group), what it does in a sentence, the
-    context manager that makes it, and what must exist before the backend starts (a small
-    filesystem, given the data directory and the fault's params)."""
+    context manager that makes it, what must exist before the backend starts (a small filesystem,
+    given the data directory and the fault's params), and what it needs of the backend's path."""
 
     name: str
     group: str  # process, disk, database, network, load, configuration, injected
@@ -56,6 +56,7 @@ class Fault:
     make: Callable[..., contextlib.AbstractContextManager[Lift]]
     prepare: Callable[..., contextlib.AbstractContextManager[None]] | None = None
     needs_proxy: bool = False
+    drill_routes: bool = False  # made through the backend's /_faults routes (they need its token)
 
     def __call__(self, target: Target, **params: Any) -> contextlib.AbstractContextManager[Lift]:
         return self.make(target, **params)

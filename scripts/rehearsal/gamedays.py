@@ -257,9 +257,9 @@ def _triage(host: Host, day: Rehearsal, env: dict[str, str], say: Callable[[str]
 
 
 def _drill_routes(scenario: Scenario) -> dict[str, object]:
-    """An injected fault is made through the drill routes, which the rehearsal host's backend serves
-    only with a token in its settings file (nginx never passes them: the guide's nginx.conf)."""
-    return {"faults_token": live.FAULTS_TOKEN} if scenario.fault.group == "injected" else {}
+    """A fault made through the drill routes needs them served, which the rehearsal host's backend
+    does only with a token in its settings file (nginx never passes them: the guide's nginx.conf)."""
+    return {"faults_token": live.FAULTS_TOKEN} if scenario.fault.drill_routes else {}
 
 
 def _settle(host: Host, backend: HostBackend, scenario: Scenario) -> None:

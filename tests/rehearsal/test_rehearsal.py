@@ -46,6 +46,11 @@ REHEARSED = (
     "data-volume-read-only",
     "memory-pressure",
     "injected-latency",
+    "miss-storm",
+    "idle-connections",
+    "overload",
+    "ws-drop-storm",
+    "data-disk-almost-full",
 )
 
 
