@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test check lint site release publish rehearsal new-runbook backend drill gameday bench bench-quick soak clean
+.PHONY: serve test test-laboratory check lint site release publish rehearsal new-runbook backend drill gameday bench bench-quick soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,15 +29,22 @@ publish: $(STAMP)  ## prove every page, then build the site and the offline bund
 	./scripts/install-system-tools.sh
 	$(BIN)/python -m scripts.publish $(if $(HANDBOOK_SITE_URL),--site-url $(HANDBOOK_SITE_URL)) $(if $(HANDBOOK_PROOF),--proof $(HANDBOOK_PROOF)) --out $(DIST)
 
-# The publish tests take the proof this run wrote (results/test-runs.json) instead of proving every
-# page and game day a second time: so they run after everything else, in a session of their own.
-# The rehearsal builds a production host from the guides and publishes with the proof this run wrote;
-# the publish tests then take that proof and the rehearsal's rows (which the pages' notices show).
+# make test in three steps. First the proof: every page's blocks and every runbook's laboratory game
+# day (the rehearsal publishes the site from it). Then the rest of the laboratory and the production
+# rehearsal side by side: the rehearsal mostly waits on its host's Prometheus, and they share no
+# port, file or process (--output-sync prints each one's report whole, when it ends). Last, the
+# publish tests, on the proof and the rehearsal's rows (the pages' notices show them), in a session
+# of their own so that they take that proof instead of proving every page a second time.
+PROOF_TESTS := docs runbooks tests/gameday
+
 test: $(STAMP) lint  ## every test: the tidiness tools, backend, checks, pages, the site, the production rehearsal
 	./scripts/install-system-tools.sh
-	$(BIN)/python -m pytest --ignore=tests/publish --ignore=tests/rehearsal
-	HANDBOOK_PROOF=results/test-runs.json $(BIN)/python -m pytest tests/rehearsal
+	$(BIN)/python -m pytest $(PROOF_TESTS)
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-laboratory rehearsal
 	HANDBOOK_PROOF=results/test-runs.json $(BIN)/python -m pytest tests/publish
+
+test-laboratory: $(STAMP)  # part of make test: everything but the proof, the rehearsal and publishing
+	$(BIN)/python -m pytest tests $(addprefix --ignore=,tests/publish tests/rehearsal tests/gameday)
 
 rehearsal: $(STAMP)  ## a production host built from the guides, every rehearsed runbook met there from its alert (root)
 	./scripts/install-system-tools.sh

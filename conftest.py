@@ -3,7 +3,10 @@ per-page and per-fix results are written to ``results/test-runs.json`` for the s
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,6 +84,24 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if not _pages and not _markers and not _figures and not _gamedays and not _rehearsals:
         return
     path = Path(session.config.getoption("proof_dir")) / results.TEST_RUNS
+    with _merging(path.parent):
+        _merge(path)
+
+
+@contextlib.contextmanager
+def _merging(directory: Path) -> Iterator[None]:
+    """One session at a time reads, merges and writes the proof: ``make test`` runs the laboratory
+    and the rehearsal side by side, and each merges its rows when it ends."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _merge(path: Path) -> None:
     try:
         previous = results.load(path)
     except results.ResultsError:

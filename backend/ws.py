@@ -100,6 +100,23 @@ def _reply(text: str) -> str:
     return json.dumps({"type": "error", "detail": 'expected {"type": "ping"} or {"type": "echo", "data": ...}'})
 
 
+def _ended(websocket: WebSocket, code: int) -> tuple[int, str]:
+    """The close code of a socket the ASGI server says is gone, and which side ended it.
+
+    uvicorn says 1005 both for a client's close frame without a code and for a connection its own
+    keepalive gave up on (no pong within ``BACKEND_WS_PING_TIMEOUT``: the path is cut, the peer is
+    gone). Counted as the client's, a network partition reads as clients leaving politely and
+    ``checks`` sends the on-call to the wrong page. So the server's protocol state is asked (the
+    bound ``receive`` uvicorn hands the app belongs to it; its websockets state machine is the object
+    itself or its ``conn``): no close frame came, and it sent one itself (1011 for the keepalive)."""
+    protocol = getattr(getattr(websocket, "_receive", None), "__self__", None)
+    state = getattr(protocol, "conn", protocol)
+    if code == 1005 and state is not None and getattr(state, "close_rcvd", True) is None:
+        sent = getattr(state, "close_sent", None)
+        return (int(sent.code), "server") if sent is not None else (1006, "client")
+    return code, "client"
+
+
 async def _read(conn: Connection, session: Session, idle_timeout: float, per_second: int) -> None:
     websocket = session.websocket
     tokens, last = float(per_second), time.monotonic()  # a token bucket, as two locals: no object per socket
@@ -113,7 +130,7 @@ async def _read(conn: Connection, session: Session, idle_timeout: float, per_sec
             await _close(session, 1000, "idle timeout")
             return
         if message["type"] == "websocket.disconnect":
-            session.closed(int(message.get("code") or 1006), "client")
+            session.closed(*_ended(websocket, int(message.get("code") or 1006)))
             return
         if message.get("text") is None:
             await _close(session, 1003, "binary frames are not supported; send JSON text")

@@ -3,7 +3,8 @@
 # chromium (browser test), sqlite3, fuser, ss and curl (runbook commands), prometheus + promtool,
 # alertmanager + amtool (monitoring tests), nginx (the deployment guide's proxy), wrk (benchmarks),
 # node + npm (the Node tests in clients/: the reference client and process coordination), and
-# debootstrap + systemd-nspawn (the production rehearsal: a Debian host with real systemd).
+# debootstrap + systemd-nspawn (the production rehearsal: a Debian host with real systemd) and
+# iptables (the rehearsal's network partition between the clients and that host).
 # It never skips quietly: when something is missing and cannot be installed, it says so, and the
 # tests that need it fail with the same message.
 set -euo pipefail
@@ -11,7 +12,7 @@ set -euo pipefail
 declare -A PACKAGE=([chromium]=chromium [sqlite3]=sqlite3 [fuser]=psmisc [ss]=iproute2 [curl]=curl
                    [promtool]=prometheus [amtool]=prometheus-alertmanager [nginx]=nginx [wrk]=wrk
                    [node]=nodejs [npm]=npm [debootstrap]=debootstrap [systemd-nspawn]=systemd-container
-                   [nsenter]=util-linux)
+                   [nsenter]=util-linux [iptables]=iptables)
 missing=()
 for tool in "${!PACKAGE[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${PACKAGE[$tool]}")

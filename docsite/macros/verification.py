@@ -173,10 +173,12 @@ class VerificationMacros(MacroSource):
                 if d.get("mitigated_seconds")
                 else "not mitigated"
             )
-            lines.append(
-                f"    - `{d['fault']}`: {d.get('alert') or 'no alert'} pending after {d.get('pending_seconds')} s"
-                f"{delivered}, {mitigated}"
+            sent = (
+                f"{d['alert']} pending after {d.get('pending_seconds')} s{delivered}"
+                if d.get("alert")
+                else f"no alert of its own: `checks doctor` on the host named it after {d.get('pending_seconds')} s"
             )
+            lines.append(f"    - `{d['fault']}`: {sent}, {mitigated}")
         return "\n".join(lines)
 
     def gameday_table(self) -> str:

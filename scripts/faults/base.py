@@ -13,12 +13,11 @@ import contextlib
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from scripts import live
-from scripts.faults.proxy import Proxy
 
-__all__ = ["Fault", "FaultUnavailable", "Lift", "Target", "nothing_to_lift"]
+__all__ = ["ClientPath", "Fault", "FaultUnavailable", "Lift", "Target", "nothing_to_lift"]
 
 Lift = Callable[[], None]
 
@@ -31,14 +30,27 @@ def nothing_to_lift() -> None:
     """The lift of a one-shot fault (a kill, a deletion): its cause is already over."""
 
 
+class ClientPath(Protocol):
+    """The way the clients reach the backend, which a network or proxy fault changes: the loopback
+    :class:`~scripts.faults.proxy.Proxy` the harness starts, or the rehearsal host's own nginx.
+    Modes: ``pass``, ``blackhole`` (answers dropped), ``reset``, ``no-upgrade`` (see the Proxy)."""
+
+    @property
+    def url(self) -> str:
+        """Where the clients send their requests (``ws://`` for the sockets)."""
+        ...
+
+    def set_mode(self, mode: str) -> None: ...
+
+
 @dataclasses.dataclass
 class Target:
-    """What a fault acts on: a backend we started, and the proxy its clients go through (if any)."""
+    """What a fault acts on: a backend, and the path its clients go through (if any)."""
 
     backend: live.Reachable
-    proxy: Proxy | None = None
+    proxy: ClientPath | None = None
 
-    def need_proxy(self, fault: str) -> Proxy:
+    def need_proxy(self, fault: str) -> ClientPath:
         if self.proxy is None:
             raise FaultUnavailable(f"the fault {fault} acts on the clients' path: start the backend behind a Proxy")
         return self.proxy

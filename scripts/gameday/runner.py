@@ -309,7 +309,7 @@ def run(
             if proxy:
                 proxy.start()
                 stage.proxy_url = proxy.url
-            with traffic(backend, proxy.url if proxy else None, fleet_size=5, pause=TRAFFIC_PAUSE):
+            with traffic(backend, proxy.url if proxy else None, fleet_size=scenario.clients, pause=TRAFFIC_PAUSE):
                 with fault(Target(backend, proxy), **scenario.params) as lift:
                     stage.lift = lift
                     say(f"{page} under {scenario.name}: {scenario.what}")

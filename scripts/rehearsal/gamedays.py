@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -29,14 +30,15 @@ from typing import Any
 
 import httpx
 
-from pages import Block, Rendered, Safety
+from pages import Block, Rendered, Safety, read_page
 from scripts import live
 from scripts.drill.traffic import traffic
 from scripts.faults import Target
 from scripts.gameday.scenarios import Scenario
 from scripts.rehearsal.alerts import Receiver, active_alerts, scraped
-from scripts.rehearsal.guide import ADDRESS, Published, reader_env
+from scripts.rehearsal.guide import ADDRESS, Published, copy_downloads, reader_env
 from scripts.rehearsal.host import Host
+from scripts.rehearsal.path import ClientsPath
 from scripts.rehearsal.reader import SNIPPETS, Ran, paired, run_block, source_of
 from scripts.rehearsal.service import ENV_FILE, HostBackend
 
@@ -175,6 +177,7 @@ def rehearse(
     slug = scenario.runbook
     day = Rehearsal(f"runbooks/{slug}.md", scenario.name)
     backend = HostBackend.on(host)
+    path = ClientsPath(host) if scenario.fault.needs_proxy else None  # the clients come through nginx
     env_file = host.path(ENV_FILE)
     settings_before = env_file.read_text()
     settings = {**scenario.settings, **_drill_routes(scenario)}
@@ -182,26 +185,24 @@ def rehearse(
         backend.settings(settings)
         backend.restart()
     extra = {k: backend.seen_there(Path(v)) for k, v in (scenario.env(backend) if scenario.env else {}).items()}
-    env = {**reader_env(published), **extra}
+    env = {**reader_env(published), **extra, **({"PUBLIC_URL": path.url} if path else {})}
     shows: Callable[[Block], bool] = lambda b: b.shows_fault(scenario.name)  # noqa: E731 - read as a rule
     try:
         _settle(host, backend, scenario)
-        with traffic(backend, None, fleet_size=5, pause=0.1) as parts:
+        with traffic(backend, path.url if path else None, fleet_size=scenario.clients, pause=0.1) as parts:
             started, wall = time.monotonic(), time.time()
             day.started = started
-            with scenario.fault(Target(backend), **scenario.params) as lift:
+            with scenario.fault(Target(backend, path), **scenario.params) as lift:
                 say(f"{day.page} under {scenario.name} on the rehearsal host: {scenario.what}")
-                alert = live.wait_for(lambda: _page_alert(slug, wall), ALERT_DEADLINE, f"an alert linking {slug}", 1.0)
-                day.alert = alert["labels"]["alertname"]
-                day.pending_seconds = round(time.monotonic() - started, 1)
-                day.runbook_url = alert["annotations"]["runbook_url"]
-                day.alert_state = alert["state"]
-                say(f"  alert    {day.alert} {alert['state']} after {day.pending_seconds} s: {day.runbook_url}")
+                _paged(host, day, wall)
+                sender = f"{day.alert} {day.alert_state}" if day.alert else day.alert_state
+                say(f"  sent by  {sender} after {day.pending_seconds} s: {day.runbook_url}")
                 if not day.runbook_url.startswith(ADDRESS):
-                    day.problems.append(f"the alert links {day.runbook_url}, not the published handbook {ADDRESS}")
+                    day.problems.append(f"the page's link is {day.runbook_url}, not the published handbook {ADDRESS}")
                 html = _open(day.runbook_url)
                 host.new_shell()  # the engineer paged now opens a terminal of their own
                 pairs, _ = paired(html, source_of(urllib.parse.urlsplit(day.runbook_url).path))
+                copy_downloads(host, published, f"runbooks/{slug}/", html)
                 _run(host, day, [(r, b) for r, b in pairs if b.path.parent == SNIPPETS], env, lift, say)
                 _run(host, day, _phase(pairs, "Diagnose", shows), env, lift, say)
                 _triage(host, day, env, say)
@@ -231,11 +232,44 @@ def rehearse(
     except live.WaitTimeout as exc:
         day.problems.append(str(exc).splitlines()[0])
     finally:
+        if path is not None:
+            path.set_mode("pass")
         if env_file.read_text() != settings_before:
             env_file.write_text(settings_before)
             backend.restart()
     say(f"  result   {'PASS' if day.passed else 'FAIL'}" + "".join(f"\n  problem  {p}" for p in day.problems))
     return day
+
+
+def _paged(host: Host, day: Rehearsal, wall: float) -> None:
+    """What sends the engineer to the page: the alert linking it, from the host's Prometheus; for a
+    symptom page (no alert of its own: clients report it), doctor's ``open first:`` line on the host."""
+    slug = day.page.removeprefix("runbooks/").removesuffix(".md")
+    if read_page(live.REPO / day.page).meta.get("alerts"):
+        alert = live.wait_for(lambda: _page_alert(slug, wall), ALERT_DEADLINE, f"an alert linking {slug}", 1.0)
+        day.alert = alert["labels"]["alertname"]
+        day.runbook_url = alert["annotations"]["runbook_url"]
+        day.alert_state = alert["state"]
+    else:
+        day.runbook_url = _named_by_doctor(host, slug)
+        day.alert_state = "named by checks doctor"
+    day.pending_seconds = round(time.monotonic() - day.started, 1)
+
+
+def _named_by_doctor(host: Host, slug: str) -> str:
+    """The link of doctor's ``open first:`` line on the host, once it names ``slug``'s page."""
+    last = ["nothing yet"]
+
+    def opens() -> str | None:
+        _, out = host.run("checks doctor || true", timeout=60)
+        found = re.search(r"^(?:open first: (\S+)|no page fits).*$", out, re.M)
+        last[0] = found[0] if found else "no line saying which page to open"
+        return found[1] if found and found[1] and f"/runbooks/{slug}/" in found[1] else None
+
+    try:
+        return live.wait_for(opens, ALERT_DEADLINE, f"checks doctor on the host to open {slug}", 1.0)
+    except live.WaitTimeout as exc:
+        raise live.WaitTimeout(f"{str(exc).splitlines()[0]}; it last said: {last[0]}") from None
 
 
 def _triage(host: Host, day: Rehearsal, env: dict[str, str], say: Callable[[str], None]) -> None:

@@ -27,7 +27,7 @@ from scripts import live
 from scripts.rehearsal.host import Host
 from scripts.rehearsal.reader import Ran, downloads, on_build_machine, paired, run_block, runs_on_host, source_of
 
-__all__ = ["ADDRESS", "GUIDES", "Published", "build_host", "host_blocks", "publish", "reader_env"]
+__all__ = ["ADDRESS", "GUIDES", "Published", "build_host", "copy_downloads", "host_blocks", "publish", "reader_env"]
 
 ADDRESS = "http://handbook.example/"  # the rehearsal's HANDBOOK_SITE_URL; handbook.conf's server_name
 GUIDES = ("deployment/", "monitoring/")  # in the order a new host follows them
@@ -93,6 +93,13 @@ def _copy_in(host: Host, source: Path) -> None:
     shutil.copyfile(source, target)
 
 
+def copy_downloads(host: Host, published: Published, url_path: str, html: str) -> None:
+    """The files the page at ``url_path`` links for download, in root's working directory on the
+    host: what the reader's browser and ``scp`` would put there."""
+    for link in downloads(html):
+        _copy_in(host, (published.site / url_path / link).resolve())
+
+
 def host_blocks(pairs: list[tuple[object, Block]], page: Path) -> list[int]:
     """Indexes of the pairs the reader runs on the host: "Before you start", and every block of a
     section that has a production block (such a section is about the host), but a second machine's."""
@@ -116,8 +123,7 @@ def build_host(host: Host, published: Published, say: Callable[[str], None]) -> 
     ran: list[Ran] = []
     for guide in GUIDES:
         html = published.page(guide)
-        for link in downloads(html):
-            _copy_in(host, published.site / guide / link)
+        copy_downloads(host, published, guide, html)
         page = source_of(guide)
         pairs, missing = paired(html, page)
         if missing:

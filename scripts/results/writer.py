@@ -106,7 +106,9 @@ def write(
         "history": past[-history:] if history else [],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    written = path.with_name(f".{path.name}.{os.getpid()}")  # then renamed: a reader never sees half a file
+    written.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(written, path)
     return data
 
 

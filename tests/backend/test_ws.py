@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 from typing import Any
 
 import httpx
@@ -167,3 +168,34 @@ def test_a_handshake_without_its_upgrade_header_gets_426_and_is_counted(shared_b
     assert shared_backend.metric("backend_http_requests_total", route="/ws", status="426") == before + 1
     with ws(shared_backend) as conn:
         assert json.loads(conn.recv(timeout=5))["type"] == "hello"
+
+
+def _silent_peer(backend: Live) -> socket.socket:
+    """A WebSocket client that completes its handshake, then never reads or answers again: what the
+    server sees of a client behind a cut network path (its pings go unanswered)."""
+    sock = socket.create_connection(("127.0.0.1", backend.port), timeout=5)
+    sock.sendall(
+        b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 101"), answer[:80]
+    return sock
+
+
+def test_a_peer_that_stops_answering_pings_is_counted_as_the_servers_keepalive_close(start_backend) -> None:
+    """Assert a socket the server's keepalive gave up on (no pong within the ping timeout) is counted
+    1011 by the server, not as a client's close: uvicorn reports it as 1005, and so the partition's
+    page was never named on a real host. A client's close frame without a code stays 1005 by client."""
+    backend = start_backend(ws_ping_interval=0.5, ws_ping_timeout=0.5)
+    with contextlib.closing(_silent_peer(backend)):
+        wait_for(
+            lambda: backend.metric("backend_ws_connections_closed_total") >= 1, 10, "the silent peer's socket closed"
+        )
+    assert backend.metric("backend_ws_connections_closed_total", code="1011", side="server") == 1
+    with contextlib.closing(_silent_peer(backend)) as polite:
+        polite.sendall(b"\x88\x80" + bytes(4))  # a masked close frame with no status code
+        wait_for(lambda: backend.metric("backend_ws_connections_closed_total") >= 2, 10, "the polite close counted")
+    assert backend.metric("backend_ws_connections_closed_total", code="1005", side="client") == 1

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -51,6 +52,8 @@ REHEARSED = (
     "overload",
     "ws-drop-storm",
     "data-disk-almost-full",
+    "upgrade-dropped",
+    "partition",
 )
 
 
@@ -79,8 +82,10 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamesp
     work = tmp_path_factory.mktemp("rehearsal")
     log = (work / "rehearsal.log").open("w")
 
-    def say(line: str) -> None:
-        log.write(line + "\n")
+    began = time.monotonic()
+
+    def say(line: str) -> None:  # each line stamped with the seconds since the rehearsal began
+        log.write(f"{time.monotonic() - began:7.1f} {line}\n")
         log.flush()
 
     steps: list[str] = []

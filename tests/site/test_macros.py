@@ -151,7 +151,8 @@ def test_gameday_notice_says_proven_or_failed_with_its_own_run(tmp_path: Path) -
 
 def test_rehearsal_notice_says_rehearsed_failed_or_laboratory_only(tmp_path: Path) -> None:
     """Assert a runbook rehearsed on the production host says so with the alert, its seconds to
-    pending and to delivery, the mitigation and the run; red with the problem when it failed; and
+    pending and to delivery (or, for a symptom page, doctor's naming it), the mitigation and the
+    run; red with the problem when it failed; and
     "Laboratory only" when the run has no rehearsal of the page."""
 
     def day(passed: bool) -> dict:
@@ -179,6 +180,12 @@ def test_rehearsal_notice_says_rehearsed_failed_or_laboratory_only(tmp_path: Pat
     assert (
         "BackendDown pending after 14.9 s, delivered by Alertmanager after 95.0 s, mitigated by this page in 1.6 s"
         in notice
+    )
+    symptom = {**day(True), "fault": "cut", "alert": "", "delivered_seconds": None, "pending_seconds": 52.3}
+    entered = result_file(tmp_path, "s.json", stamped(0, rehearsals={"runbooks/x.md::cut": symptom}))
+    assert (
+        "`cut`: no alert of its own: `checks doctor` on the host named it after 52.3 s, mitigated by this page in 1.6 s"
+        in macros(test_runs=entered).rehearsal_notice("runbooks/x.md")
     )
     bad = result_file(tmp_path, "b.json", stamped(0, rehearsals={"runbooks/x.md::hang": day(False)}))
     failed = macros(test_runs=bad).rehearsal_notice("runbooks/x.md")
