@@ -10,6 +10,9 @@ clients did. Grouped by what they break::
     database        db-write-lock, database-lost
     network         partition, connections-reset                      (through a Proxy)
     configuration   upgrade-dropped (through a Proxy), capacity-too-low, open-file-limit-too-low
+
+A fault of the clients' path acts on a :class:`Proxy` the harness starts, or on a host's own nginx
+(:class:`~scripts.faults.nginx_path.ClientsPath`, the rehearsal host's).
     load            overload, idle-connections, miss-storm, ws-drop-storm, slow-consumer-storm, near-capacity
     injected        memory-pressure, injected-latency, error-spike, sockets-dropped   (drill routes)
 """

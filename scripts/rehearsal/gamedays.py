@@ -34,11 +34,11 @@ from pages import Block, Rendered, Safety, read_page
 from scripts import live
 from scripts.drill.traffic import traffic
 from scripts.faults import Target
+from scripts.faults.nginx_path import ClientsPath
 from scripts.gameday.scenarios import Scenario
 from scripts.rehearsal.alerts import Receiver, active_alerts, scraped
 from scripts.rehearsal.guide import ADDRESS, Published, copy_downloads, reader_env
 from scripts.rehearsal.host import Host
-from scripts.rehearsal.path import ClientsPath
 from scripts.rehearsal.reader import SNIPPETS, Ran, paired, run_block, source_of
 from scripts.rehearsal.service import ENV_FILE, HostBackend
 
@@ -177,7 +177,8 @@ def rehearse(
     slug = scenario.runbook
     day = Rehearsal(f"runbooks/{slug}.md", scenario.name)
     backend = HostBackend.on(host)
-    path = ClientsPath(host) if scenario.fault.needs_proxy else None  # the clients come through nginx
+    # the clients come through the guide's nginx for a fault of their path
+    path = ClientsPath(host, published.download("deployment/nginx.conf")) if scenario.fault.needs_proxy else None
     env_file = host.path(ENV_FILE)
     settings_before = env_file.read_text()
     settings = {**scenario.settings, **_drill_routes(scenario)}
@@ -232,8 +233,6 @@ def rehearse(
     except live.WaitTimeout as exc:
         day.problems.append(str(exc).splitlines()[0])
     finally:
-        if path is not None:
-            path.set_mode("pass")
         if env_file.read_text() != settings_before:
             env_file.write_text(settings_before)
             backend.restart()

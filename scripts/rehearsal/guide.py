@@ -46,6 +46,10 @@ class Published:
     def page(self, url_path: str) -> str:
         return (self.site / url_path.strip("/").split("?")[0] / "index.html").read_text(encoding="utf-8")
 
+    def download(self, url_path: str) -> str:
+        """A file the site offers for download (``deployment/nginx.conf``), as published."""
+        return (self.site / url_path).read_text(encoding="utf-8")
+
 
 def publish(dist: Path, proof: Path | None, say: Callable[[str], None]) -> Published:
     """Run the guide's build-machine blocks from the Markdown (the site they make is what the reader

@@ -24,7 +24,10 @@ MAX_EXAMPLES = "100"
 def production_like(tmp_path_factory: pytest.TempPathFactory):
     from scripts import live
 
-    with live.running(tmp_path_factory.mktemp("contract"), "serve", faults_token="") as backend:
+    # The contract, not admission control: on two shared cores (make test runs the rehearsal beside
+    # this) the event loop runs later than the 2 ms that sheds requests with 503 "busy", which
+    # Schemathesis counts as a server error; tests/backend/test_loop_lag.py proves the shedding.
+    with live.running(tmp_path_factory.mktemp("contract"), "serve", faults_token="", shed_loop_lag=0) as backend:
         yield backend
 
 

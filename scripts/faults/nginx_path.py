@@ -1,5 +1,6 @@
-"""The clients' way to the backend on the rehearsal host: the guide's nginx, reached on an address of
-their own, so that a fault of that path is made where production has it.
+"""The clients' way to the backend on a host built by the deployment guide (the rehearsal host): the
+guide's nginx, reached on an address of their own, so that a fault of that path is made where
+production has it. The rehearsal's counterpart of the loopback :class:`~scripts.faults.proxy.Proxy`.
 
 * **no-upgrade**: a configuration push of nginx whose ``/ws`` location lost its two
   ``proxy_set_header`` lines for the upgrade (nginx then drops the hop-by-hop ``Upgrade`` header),
@@ -16,11 +17,12 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
+from typing import Protocol
 
-from scripts.faults import FaultUnavailable
-from scripts.rehearsal.host import Host
+from scripts.faults.base import FaultUnavailable
 
-__all__ = ["CLIENTS_ADDRESS", "NGINX_CONF", "ClientsPath"]
+__all__ = ["CLIENTS_ADDRESS", "NGINX_CONF", "ClientsPath", "Machine"]
 
 CLIENTS_ADDRESS = "127.0.0.2"  # where the clients reach the guide's nginx (it listens on every address)
 NGINX_CONF = "/etc/nginx/conf.d/backend.conf"  # where the guide installs its nginx.conf
@@ -34,13 +36,22 @@ _CUT = (  # to nginx on the clients' address, and its answers
 )
 
 
+class Machine(Protocol):
+    """The host nginx runs on: its files seen from here, and a root shell there."""
+
+    def path(self, inside: str) -> Path: ...
+
+    def must(self, script: str, timeout: float = 60.0) -> str: ...
+
+
 class ClientsPath:
     """The clients' path through the host's nginx; :meth:`set_mode` makes or lifts its faults."""
 
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: Machine, guides: str) -> None:
         self.host = host
         self.url = f"http://{CLIENTS_ADDRESS}"
-        self.installed = host.path(NGINX_CONF).read_text()  # the guide's file: what "pass" puts back
+        self.installed = guides  # the guide's nginx.conf, as published: what "pass" puts back
+        self.set_mode("pass")  # whatever an interrupted run left (a rule, a pushed file) goes first
 
     def set_mode(self, mode: str) -> None:
         if mode == "pass":
