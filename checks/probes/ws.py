@@ -64,7 +64,10 @@ def check(ctx: Context) -> list[Result]:
             f"{active:.0f} of {capacity:.0f} connections in use{_capacity_source(ctx, int(health['pid']))}",
         )
     ]
-    results.append(_handshakes(ctx, capacity))
+    trips = _round_trips(ctx)  # first: a probe refused at capacity is a refused handshake too
+    at_capacity = ctx.limits["ws.connections_ratio"].runbook
+    probe_refused = any(r.check == "ws.connect" and r.runbook == at_capacity for r in trips)
+    results.append(_handshakes(ctx, capacity, probe_refused))
     storm = ctx.limits["ws.disconnects_per_second"]
     window = ctx.window(storm)
     closes = window.increase(CLOSED, _abnormal)
@@ -95,18 +98,20 @@ def check(ctx: Context) -> list[Result]:
             f"{window.increase(SLOW):.0f} slow consumers dropped {window.over}",
         )
     )
-    results.extend(_round_trips(ctx))
+    results.extend(trips)
     return results
 
 
-def _handshakes(ctx: Context, capacity: float) -> Result:
+def _handshakes(ctx: Context, capacity: float, probe_refused: bool) -> Result:
     """Every handshake the backend refused over the window: without the Upgrade header (426, a proxy
-    drops it) and at capacity (1013). Either one means clients are not getting in."""
+    drops it) and at capacity (1013). Either one means clients are not getting in. The run's own
+    probe, refused at capacity, counts even when the scrape was taken before it: right after a
+    restart the clients may not have come back yet, and "no handshake refused" would be false."""
     refused = ctx.limits["ws.refused_handshakes_per_second"]
     window = ctx.window(refused)
     no_upgrade = window.increase(REQUESTS, _refused_handshake)
-    at_capacity = window.increase(REJECTED)
-    rate = window.rate(REQUESTS, _refused_handshake) + window.rate(REJECTED)
+    at_capacity = max(window.increase(REJECTED), float(probe_refused))
+    rate = window.rate(REQUESTS, _refused_handshake) + at_capacity / window.seconds
     if not no_upgrade and not at_capacity:
         return judge("ws.handshakes", rate, refused, f"no handshake refused {window.over}")
     if at_capacity >= no_upgrade:

@@ -106,7 +106,9 @@ def test_slow_api_warns_latency_check(start_backend, capsys: pytest.CaptureFixtu
 
 
 def test_connections_at_capacity_fail_ws_checks(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
-    """Assert a full hub warns on ws.capacity and fails the probe's own connection with 1013."""
+    """Assert a full hub warns on ws.capacity and fails the probe's own connection with 1013, and
+    ws.handshakes counts that refusal though no client was refused before the run's scrape (a game
+    day caught it saying "no handshake refused" right after a restart to a capacity too low)."""
     backend = start_backend(ws_max_connections=2)
     with contextlib.ExitStack() as stack:
         for _ in range(2):
@@ -116,6 +118,10 @@ def test_connections_at_capacity_fail_ws_checks(start_backend, capsys: pytest.Ca
     assert rows["ws.capacity"]["status"] == "warn" and rows["ws.capacity"]["value"] == 1.0
     assert rows["ws.connect"]["status"] == "fail" and "1013" in rows["ws.connect"]["detail"]
     assert rows["ws.connect"]["runbook"] == "websocket-connections-near-capacity"
+    assert (
+        rows["ws.handshakes"]["status"] != "ok"
+        and "1 WebSocket connection(s) refused at capacity" in (rows["ws.handshakes"]["detail"])
+    )
 
 
 def test_cache_misses_and_disk_failure_fail_cache_checks(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
