@@ -68,7 +68,7 @@ FAULTS: dict[str, Fault] = {
         Fault(
             "partition",
             "network",
-            "the network drops the server's answers to its clients",
+            "the network between the clients and the server drops packets (at least the answers)",
             network.partition,
             needs_proxy=True,
         ),

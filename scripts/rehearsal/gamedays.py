@@ -161,7 +161,7 @@ def _run(
     for rendered, block in blocks:
         if block.safety is Safety.SKIP:  # a second machine's step: the one stand-in left
             lift()
-            day.lifted = f"{block.where}: {block.skip_reason}"
+            day.lifted = f"{block.path.relative_to(live.REPO)}:{block.start}: {block.skip_reason}"
             say(f"  lifted   {day.lifted}")
             continue
         day.steps += run_block(host, rendered, block, env, say)
