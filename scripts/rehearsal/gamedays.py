@@ -46,7 +46,7 @@ __all__ = ["ALERT_DEADLINE", "Rehearsal", "delivered", "rehearse"]
 
 ALERT_DEADLINE = 150.0  # the guide's 15 s scrape and evaluation, a 1-minute rate window, and room
 HEALTHY_DEADLINE = 60.0
-SETTLE_DEADLINE = 120.0  # for the last game day's windows to pass: each meets its fault on a healthy host
+SETTLE_DEADLINE = 180.0  # for the last game day's windows to pass: each meets its fault on a healthy host
 
 
 @dataclasses.dataclass
