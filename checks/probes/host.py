@@ -121,6 +121,11 @@ def _launched(pid: int) -> int:
         return pid
 
 
+# A process's start time is the kernel's boot time, kept in whole seconds, plus its ticks since: up
+# to a second early. A settings file written just before a restart must not read as written after it.
+START_PRECISION = 1.0
+
+
 def _changes(pid: int) -> Result:
     """What changed around the server's start, the first question of every incident: when it
     started, the unit's drop-ins and settings files with their age against that start, and the
@@ -138,9 +143,10 @@ def _changes(pid: int) -> Result:
             changed = path.stat().st_mtime
         except OSError:
             continue
-        if changed > started:
+        after = changed > started + START_PRECISION
+        if after:
             pending.append(str(path))
-        parts.append(f"{path} changed {_ago(changed - started)} {'after' if changed > started else 'before'} that")
+        parts.append(f"{path} changed {_ago(abs(changed - started))} {'after' if after else 'before'} that")
     env = server_environment(_launched(pid))
     if env is not None:
         shown = [

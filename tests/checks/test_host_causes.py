@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from websockets.sync.client import connect
 
@@ -158,8 +159,13 @@ def test_a_settings_file_changed_after_the_start_is_a_warning(
     assert row["status"] == "ok" and "by backend.service" in row["detail"], row
     assert f"{before} changed" in row["detail"] and "before that" in row["detail"], row
     assert "BACKEND_WS_MAX_CONNECTIONS=7" in row["detail"] and "BACKEND_FAULTS_TOKEN=(set)" in row["detail"], row
+    started = psutil.Process(backend.server_pid()).create_time()
     after.write_text("BACKEND_WS_MAX_CONNECTIONS=3\n")
+    os.utime(after, (started + 0.5, started + 0.5))  # within the start time's precision: written before it
     monkeypatch.setattr(host, "unit_files", lambda unit: [before, after])
+    _, rows, _ = run(capsys, "host", "--url", backend.url, "--data-dir", str(backend.data_dir))
+    assert rows["host.changes"]["status"] == "ok", rows["host.changes"]
+    os.utime(after, (started + 2, started + 2))
     _, rows, _ = run(capsys, "host", "--url", backend.url, "--data-dir", str(backend.data_dir))
     row = rows["host.changes"]
     assert row["status"] == "warn" and row["detail"].startswith(f"{after} changed after the server started"), row
