@@ -56,18 +56,23 @@ def check(ctx: Context) -> list[Result]:
     snapshot = ctx.latest()
     active = snapshot.sum("backend_ws_connections_active")
     capacity = snapshot.sum("backend_ws_connections_capacity") or 1.0
+    trips = _round_trips(ctx)  # first: a probe refused at capacity is a refused handshake, and a full hub
+    at_capacity = ctx.limits["ws.connections_ratio"].runbook
+    probe_refused = any(r.check == "ws.connect" and r.runbook == at_capacity for r in trips)
+    # the scrape may be older than the probe: right after a restart the clients were not back yet,
+    # and the hub filled between the two; the refused probe is the newer word
+    in_use = f"{active:.0f} of {capacity:.0f} connections in use" + (
+        " when scraped; full when probed (refused with 1013)" if probe_refused else ""
+    )
     results = [
         judge(
             "ws.capacity",
-            active / capacity,
+            max(active / capacity, 1.0 if probe_refused else 0.0),
             ctx.limits["ws.connections_ratio"],
-            f"{active:.0f} of {capacity:.0f} connections in use{_capacity_source(ctx, int(health['pid']))}",
-        )
+            f"{in_use}{_capacity_source(ctx, int(health['pid']))}",
+        ),
+        _handshakes(ctx, capacity, probe_refused),
     ]
-    trips = _round_trips(ctx)  # first: a probe refused at capacity is a refused handshake too
-    at_capacity = ctx.limits["ws.connections_ratio"].runbook
-    probe_refused = any(r.check == "ws.connect" and r.runbook == at_capacity for r in trips)
-    results.append(_handshakes(ctx, capacity, probe_refused))
     storm = ctx.limits["ws.disconnects_per_second"]
     window = ctx.window(storm)
     closes = window.increase(CLOSED, _abnormal)

@@ -230,6 +230,12 @@ class Fleet(_Loop):
             attempt += 1
             await asyncio.sleep(delay)
 
+    def absent(self) -> dict[str, str]:
+        """Empty when every client holds a socket; else how many do not: a fault is mitigated for the
+        clients when they are back, whatever the backend's own health said before."""
+        out = self.connected.count(False)
+        return {"clients": f"{out} of {self.size} not connected"} if out else {}
+
     def all_have(self, seq: int) -> bool:
         return all(seq in got for got in self.received)
 

@@ -28,7 +28,7 @@ import httpx
 
 from pages import DEFAULT_TIMEOUT, Block, Outcome, environment, read_page, run_step
 from scripts import live
-from scripts.drill.traffic import traffic
+from scripts.drill.traffic import Fleet, traffic
 from scripts.faults import Proxy, Target
 from scripts.gameday.scenarios import Scenario, StandIn
 
@@ -263,20 +263,22 @@ def _detect(day: GameDay, backend: live.Live, deadline: float, say: Callable[[st
     )
 
 
-def _wait_healthy(backend: live.Live, scenario: Scenario, deadline: float) -> None:
-    """Wait for /ready 200 and a clean doctor (but the windows still holding the fault)."""
+def _wait_healthy(backend: live.Live, scenario: Scenario, fleet: Fleet, deadline: float) -> None:
+    """Wait for /ready 200, a clean doctor (but the windows still holding the fault) and every client
+    connected again."""
     sick: dict[str, str] = {}
 
     def healthy() -> bool:
         sick.clear()
         sick.update(_still_sick(backend, scenario))
+        sick.update(fleet.absent())
         return not sick
 
     try:
         live.wait_for(
             healthy,
             deadline,
-            "/ready 200 and doctor clean (but the windows still holding the fault)",
+            "/ready 200, doctor clean (but the windows still holding the fault) and every client back",
             interval=DOCTOR_PAUSE,
         )
     except live.WaitTimeout as exc:
@@ -309,7 +311,9 @@ def run(
             if proxy:
                 proxy.start()
                 stage.proxy_url = proxy.url
-            with traffic(backend, proxy.url if proxy else None, fleet_size=scenario.clients, pause=TRAFFIC_PAUSE):
+            with traffic(
+                backend, proxy.url if proxy else None, fleet_size=scenario.clients, pause=TRAFFIC_PAUSE
+            ) as parts:
                 with fault(Target(backend, proxy), **scenario.params) as lift:
                     stage.lift = lift
                     say(f"{page} under {scenario.name}: {scenario.what}")
@@ -319,7 +323,7 @@ def run(
                     mitigating = time.monotonic()
                     _run_blocks(day, "mitigate", blocks_of(page, "Mitigate", shows), stage, say)
                     backend = stage.backend
-                    _wait_healthy(backend, scenario, healthy_deadline)
+                    _wait_healthy(backend, scenario, parts.fleet, healthy_deadline)
                     day.mitigated_seconds = round(time.monotonic() - mitigating, 2)
                 verify = blocks_of(page, "Verify", lambda b: not b.shows_healthy and (not b.is_fault_block or shows(b)))
                 _run_blocks(day, "verify", verify, stage, say)

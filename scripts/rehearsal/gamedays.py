@@ -186,7 +186,7 @@ def rehearse(
         backend.settings(settings)
         backend.restart()
     extra = {k: backend.seen_there(Path(v)) for k, v in (scenario.env(backend) if scenario.env else {}).items()}
-    env = {**reader_env(published), **extra, **({"PUBLIC_URL": path.url} if path else {})}
+    env = {**reader_env(published), **extra}  # PUBLIC_URL: the page reads it from the host's settings file
     shows: Callable[[Block], bool] = lambda b: b.shows_fault(scenario.name)  # noqa: E731 - read as a rule
     try:
         _settle(host, backend, scenario)
@@ -214,10 +214,13 @@ def rehearse(
                 def healthy() -> bool:
                     sick.clear()
                     sick.update(_healthy(host, backend, scenario))
+                    sick.update(parts.fleet.absent())
                     return not sick
 
                 try:
-                    live.wait_for(healthy, HEALTHY_DEADLINE, "/ready 200 and doctor clean on the host", 1.0)
+                    live.wait_for(
+                        healthy, HEALTHY_DEADLINE, "/ready 200, doctor clean and every client back on the host", 1.0
+                    )
                     day.mitigated_seconds = round(time.monotonic() - mitigating, 1)
                 except live.WaitTimeout:
                     day.problems.append(f"after the Mitigate steps, still: {sick}")

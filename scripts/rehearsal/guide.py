@@ -24,6 +24,7 @@ from pathlib import Path
 
 from pages import Block, Safety, read_page, run_step
 from scripts import live
+from scripts.faults.nginx_path import CLIENTS_ADDRESS
 from scripts.rehearsal.host import Host
 from scripts.rehearsal.reader import Ran, downloads, on_build_machine, paired, run_block, runs_on_host, source_of
 
@@ -122,7 +123,11 @@ def build_host(host: Host, published: Published, say: Callable[[str], None]) -> 
         hosts.write(f"127.0.0.1 {ADDRESS.split('/')[2]}\n")
     for artefact in (published.wheel, published.archive):
         _copy_in(host, artefact)
-    env = {**reader_env(published), "DATA_DISK": host.disk}  # the empty disk the reader formats for the data
+    env = {
+        **reader_env(published),
+        "DATA_DISK": host.disk,  # the empty disk the reader formats for the data
+        "PUBLIC_URL": f"http://{CLIENTS_ADDRESS}",  # the clients' address: the guide's nginx on its own address
+    }
     host.new_shell()
     ran: list[Ran] = []
     for guide in GUIDES:

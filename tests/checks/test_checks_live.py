@@ -12,6 +12,8 @@ import pytest
 from websockets.sync.client import connect
 
 from checks.cli import main
+from checks.context import Context
+from checks.promql import Snapshot
 from checks.thresholds import load as load_thresholds
 from scripts.live import Live, wait_for
 
@@ -122,6 +124,30 @@ def test_connections_at_capacity_fail_ws_checks(start_backend, capsys: pytest.Ca
         rows["ws.handshakes"]["status"] != "ok"
         and "1 WebSocket connection(s) refused at capacity" in (rows["ws.handshakes"]["detail"])
     )
+
+
+def test_a_hub_that_filled_after_the_scrape_is_not_called_ok(
+    start_backend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Assert ws.capacity is not ok when the run's probe was refused at capacity though its scrape,
+    taken first, saw room: right after a restart to a capacity too low, the clients came back between
+    the two (a laboratory game day caught the row saying ok beside ws.connect's 1013)."""
+    backend = start_backend(ws_max_connections=2)
+    scrape, held = Context.latest, []
+    with contextlib.ExitStack() as clients:
+
+        def scraped_then_filled(ctx: Context) -> Snapshot:
+            snapshot = scrape(ctx)
+            while len(held) < 2:  # the clients arrive after the scrape
+                held.append(clients.enter_context(connect(backend.ws_url, compression=None, proxy=None)))
+                held[-1].recv(timeout=5)
+            return snapshot
+
+        monkeypatch.setattr(Context, "latest", scraped_then_filled)
+        code, rows = run(capsys, "ws", "--url", backend.url)
+    assert code == 1 and "1013" in rows["ws.connect"]["detail"]
+    assert rows["ws.capacity"]["status"] == "warn", rows["ws.capacity"]
+    assert rows["ws.capacity"]["detail"].startswith("0 of 2 connections in use when scraped; full when probed")
 
 
 def test_cache_misses_and_disk_failure_fail_cache_checks(start_backend, capsys: pytest.CaptureFixture[str]) -> None:

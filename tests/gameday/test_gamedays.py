@@ -168,7 +168,7 @@ def test_a_mitigation_that_does_not_restore_service_fails(tmp_path: Path) -> Non
     )
     day = run(page, SCENARIOS["memory-pressure"], tmp_path / "run", say=lambda line: None, healthy_deadline=8)
     assert day.routed and not day.passed and day.mitigated_seconds is None
-    assert any("waiting for /ready 200 and doctor clean" in p for p in day.problems), day.problems
+    assert any("waiting for /ready 200, doctor clean" in p for p in day.problems), day.problems
 
 
 PAGES = sorted([*REPO.glob("docs/*.md"), *REPO.glob("runbooks/*.md")])
