@@ -19,7 +19,12 @@ import itertools
 import json
 from collections.abc import Callable, Iterable
 
-__all__ = ["Connection", "Hub", "HubFull", "ReplayBuffer", "SlowConsumer"]
+__all__ = ["Connection", "Hub", "HubFull", "ReplayBuffer", "SlowConsumer", "message_frame"]
+
+
+def message_frame(seq: int, data: str) -> str:
+    """The ``message`` frame of broadcast ``seq``; ``data`` is already JSON (encoded once, by its publisher)."""
+    return f'{{"type": "message", "seq": {seq}, "data": {data}}}'
 
 
 class HubFull(Exception):
@@ -37,17 +42,22 @@ class ReplayBuffer:
         self._frames: collections.deque[tuple[int, str]] = collections.deque(maxlen=size)
         self.last_seq = 0
 
-    def next_frame(self, payload: object) -> tuple[int, str]:
-        """The sequence number and encoded frame ``payload`` will get; nothing is stored yet."""
-        seq = self.last_seq + 1
-        return seq, json.dumps({"type": "message", "seq": seq, "data": payload})
-
     def add(self, seq: int, frame: str) -> None:
         """Keep a frame; ``seq`` must be the next one (the caller serialises publishers)."""
         if seq != self.last_seq + 1:
             raise ValueError(f"broadcast {seq} out of order after {self.last_seq}")
         self.last_seq = seq
         self._frames.append((seq, frame))
+
+    def skip_to(self, seq: int) -> None:
+        """The next frame is ``seq``, the ones before it are lost (trimmed off the bus before they were
+        read): what is kept goes too, so a client resuming from before ``seq`` is told of the hole."""
+        self._frames.clear()
+        self.last_seq = seq - 1
+
+    def reset(self) -> None:
+        """A new numbering (the bus lost its history): nothing kept, the next frame is 1."""
+        self.skip_to(1)
 
     def restore(self, frames: list[tuple[int, str]]) -> None:
         """Reload frames persisted by an earlier process, oldest first, so replay survives a restart."""
@@ -79,6 +89,7 @@ class Connection:
         self._ready = asyncio.Event()
         self._on_drop = on_drop
         self.dropped = False
+        self.after = 0  # the last sequence number the client said it has
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -123,23 +134,30 @@ class Hub:
         self.replay = ReplayBuffer(replay)
         self._connections: dict[int, Connection] = {}
         self._ids = itertools.count(1)
+        self.epoch = ""  # the bus's numbering, when there is a bus: sent in the hello, checked on resume
         self.on_drop: Callable[[Connection], None] = lambda conn: None
 
     def __len__(self) -> int:
         return len(self._connections)
 
-    def connect(self, since: int | None) -> Connection:
+    def connect(self, since: int | None, epoch: str | None = None) -> Connection:
         """Admit a client, queueing what it missed since ``since``; raise :class:`HubFull` at capacity.
 
         Snapshotting the replay buffer and registering happen with no ``await`` between them, so
-        a broadcast can neither be missed nor delivered twice.
+        a broadcast can neither be missed nor delivered twice. A client that saw ``since`` under
+        another ``epoch`` (the bus numbered anew since) is told that what it missed is unknown, and
+        starts from now.
         """
         if len(self._connections) >= self.capacity:
             raise HubFull(f"{len(self._connections)} of {self.capacity} connections in use")
         conn = Connection(next(self._ids), self._send_queue, self._dropped)
-        conn.preload([json.dumps({"type": "hello", "seq": self.replay.last_seq})])
-        if since is not None:
+        hello = {"type": "hello", "seq": self.replay.last_seq, **({"epoch": self.epoch} if self.epoch else {})}
+        conn.preload([json.dumps(hello)])
+        if since is not None and epoch and epoch != self.epoch:
+            conn.preload([json.dumps({"type": "gap", "since": since, "missed_from": since + 1, "missed_to": None})])
+        elif since is not None:
             conn.preload(self.replay.since(since))
+            conn.after = since  # resumed on an instance behind it: what it has seen is not sent again
         self._connections[conn.id] = conn
         return conn
 
@@ -148,19 +166,30 @@ class Hub:
         self._connections.pop(conn.id, None)
 
     def publish(self, seq: int, frame: str) -> tuple[int, int, int]:
-        """Keep a frame from ``replay.next_frame`` and offer it to every client, with no ``await`` in between.
+        """Keep frame ``seq`` (the next number) and offer it to every client, with no ``await`` in between.
 
-        Returns (sequence number, delivered, dropped as slow). The broadcast route saves the frame
-        between ``next_frame`` and this call, so replay survives a restart.
+        Returns (sequence number, delivered, dropped as slow). :mod:`backend.broadcasts` saves the
+        frame (SQLite, or the bus) before this call, so replay survives a restart.
         """
         self.replay.add(seq, frame)
         delivered = dropped = 0
         for conn in list(self._connections.values()):
+            if seq <= conn.after:
+                continue
             if conn.offer(frame):
                 delivered += 1
             else:
                 dropped += 1
         return seq, delivered, dropped
+
+    def gap(self, missed_from: int, missed_to: int) -> None:
+        """Tell every client that broadcasts ``missed_from``..``missed_to`` will never reach it."""
+        notice = json.dumps(
+            {"type": "gap", "since": missed_from - 1, "missed_from": missed_from, "missed_to": missed_to}
+        )
+        for conn in list(self._connections.values()):
+            conn.offer(notice)
+        self.replay.skip_to(missed_to + 1)
 
     def _dropped(self, conn: Connection) -> None:
         self.disconnect(conn)

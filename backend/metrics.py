@@ -82,6 +82,16 @@ class Metrics:
         self.ws_broadcast_seq = Gauge(
             "backend_ws_broadcast_sequence", "Sequence number of the latest broadcast.", registry=reg
         )
+        self.bus_up = Gauge(
+            "backend_bus_up",
+            "1 while this instance reads the message bus, 0 while it cannot (only with BACKEND_BUS_URL).",
+            registry=reg,
+        )
+        self.bus_lag = Gauge(
+            "backend_bus_lag_broadcasts",
+            "Broadcasts numbered on the bus that this instance has not offered to its clients yet.",
+            registry=reg,
+        )
         self.cache_requests = Counter(
             "backend_cache_requests",
             "Cache lookups by tier and result (hit, miss, error).",

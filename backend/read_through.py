@@ -14,6 +14,10 @@ fills the entry only if no invalidation happened while it was loading (a global 
 so a slow load cannot put back a value a write already replaced. A value stays readable from here
 while the database is failing: a read of a hot counter still answers during a database outage, and
 the first miss gets the 503.
+
+Several instances sharing one database (``BACKEND_BUS_URL`` set) turn it off: an increment on one
+instance cannot invalidate another's entry, and a counter read there would go stale for as long as
+the entry lived.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ class ReadThrough(Generic[K, V]):
         self._hit, self._miss = requests.labels("hit"), requests.labels("miss")
 
     async def get(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        if not self.size:  # off: another instance may write the counter, and only SQLite knows
+            return await load()
         try:
             value = self._entries[key]  # a hit moves the key to the most recently used end
         except KeyError:

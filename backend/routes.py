@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import time
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from backend.bus import BusDown
 from backend.db import DatabaseError
 from backend.errors import ApiError
 from backend.state import Backend
@@ -218,17 +220,8 @@ async def broadcast(request: Request) -> dict[str, Any]:
     _, body = await _json_body(request)
     if not isinstance(body, dict) or "message" not in body:
         raise ApiError(422, "validation_error", 'body must be {"message": ...}')
-    backend = _backend(request)
-    async with backend.broadcast_lock:  # one publisher at a time: sequence numbers stay in order
-        seq, frame = backend.hub.replay.next_frame(body["message"])
-        durable = True
-        try:
-            await backend.db.store_broadcast(seq, frame, backend.settings.ws_replay_buffer)
-        except DatabaseError as exc:
-            durable = False  # still delivered live; only a restart before it is read could lose it
-            backend.metrics.db_errors.labels(exc.kind).inc()
-            backend.metrics.ws_broadcasts_not_persisted.inc()
-            backend.errors.record("database", exc.kind, f"broadcast {seq} not saved for replay: {exc}")
-        _, delivered, dropped = backend.hub.publish(seq, frame)
-    backend.metrics.ws_broadcast_seq.set(seq)
-    return {"seq": seq, "delivered": delivered, "dropped": dropped, "durable": durable}
+    try:
+        published = await _backend(request).broadcasts.publish(body["message"])
+    except BusDown as exc:
+        raise ApiError(503, "bus_unavailable", f"{exc}: not sent to any client, send it again") from None
+    return dataclasses.asdict(published)

@@ -55,6 +55,15 @@ SPECS: tuple[SettingSpec, ...] = (
         Path,
     ),
     SettingSpec(
+        "instance_dir",
+        "BACKEND_INSTANCE_DIR",
+        "",
+        "path",
+        "Holds this instance's disk cache and supervisor lock, when several instances share the "
+        "database of BACKEND_DATA_DIR; empty = BACKEND_DATA_DIR.",
+        str,
+    ),
+    SettingSpec(
         "max_body_bytes",
         "BACKEND_MAX_BODY_BYTES",
         1 * MiB,
@@ -226,7 +235,8 @@ SPECS: tuple[SettingSpec, ...] = (
         "BACKEND_READ_CACHE_ITEMS",
         1000,
         "counters",
-        "Counters kept in the read-through LRU in front of SQLite; an increment invalidates its entry.",
+        "Counters kept in the read-through LRU in front of SQLite; an increment invalidates its entry. "
+        "Off with BACKEND_BUS_URL: another instance's increment could not invalidate it.",
         _positive_int,
         1,
     ),
@@ -351,6 +361,15 @@ SPECS: tuple[SettingSpec, ...] = (
         "How long the supervisor waits for a new server's /ready before it counts as failed.",
         _number,
         0.1,
+    ),
+    SettingSpec(
+        "bus_url",
+        "BACKEND_BUS_URL",
+        "",
+        "url",
+        "Redis of the message bus that several instances share (redis://HOST:PORT/DB): every broadcast "
+        "goes through its stream to every instance; empty = one instance, broadcasts kept in SQLite.",
+        str,
     ),
     SettingSpec(
         "faults_token",

@@ -30,6 +30,7 @@ class Settings:
     host: str
     port: int
     data_dir: Path
+    instance_dir: Path
     max_body_bytes: int
     max_in_flight: int
     shed_loop_lag: float
@@ -63,6 +64,7 @@ class Settings:
     metrics_history_seconds: float
     error_log_interval: float
     ready_timeout: float
+    bus_url: str
     faults_token: str
     log_level: str
 
@@ -86,6 +88,7 @@ class Settings:
         if values["port"] > 65535:
             raise SettingsError(f"BACKEND_PORT={values['port']}: must be at most 65535")
         values["data_dir"] = Path(values["data_dir"]).resolve()
+        values["instance_dir"] = Path(values["instance_dir"] or values["data_dir"]).resolve()
         return cls(**values)
 
     @property

@@ -16,6 +16,8 @@ from typing import Any
 from prometheus_client import generate_latest
 from starlette.websockets import WebSocket
 
+from backend.broadcasts import Broadcasts, BusBroadcasts, LocalBroadcasts
+from backend.bus import Bus
 from backend.cache import DiskTier, TieredCache
 from backend.db import Database
 from backend.error_log import ErrorLog
@@ -83,23 +85,25 @@ class Backend:
             write_batch_wait=settings.db_write_batch_wait,
             on_batch=self.metrics.db_write_batch.observe,
         )
-        self.counters: ReadThrough[str, int] = ReadThrough(settings.read_cache_items, self.metrics.read_cache_requests)
+        self.counters: ReadThrough[str, int] = ReadThrough(
+            0 if settings.bus_url else settings.read_cache_items, self.metrics.read_cache_requests
+        )
         self.lag_shedder = LagShedder(settings.shed_loop_lag, self.metrics.loop_lag, self.metrics.loop_lag_shed_share)
         self.errors = ErrorLog(settings.error_log_interval)
         self.cache = TieredCache(
-            DiskTier(settings.data_dir / "cache", settings.cache_disk_bytes),
+            DiskTier(settings.instance_dir / "cache", settings.cache_disk_bytes),
             settings.cache_memory_items,
             self.metrics,
             self.errors,
         )
         self.hub = Hub(settings.ws_max_connections, settings.ws_send_queue, settings.ws_replay_buffer)
+        self.broadcasts = self._broadcasts()
         self.guard = MemoryGuard(settings.memory_watermark_bytes)
         self.faults = InjectedFaults()
         self.restarts = restarts or Restarts()
         self.metrics_history = MetricsHistory(settings.metrics_history_interval, settings.metrics_history_seconds)
         self.ws_sessions: dict[int, Session] = {}
         self.draining = False
-        self.broadcast_lock = asyncio.Lock()
         # the database probe /ready is waiting on: concurrent /ready calls share it instead of queueing
         # on the one probe thread (each waits out a held lock: three callers would wait three times)
         self.db_probe: asyncio.Future[None] | None = None
@@ -118,8 +122,9 @@ class Backend:
 
     async def start(self) -> None:
         self.db.open()
-        self.hub.replay.restore(self.db.recent_broadcasts(self.settings.ws_replay_buffer))
-        self.metrics.ws_broadcast_seq.set(self.hub.replay.last_seq)
+        await self.broadcasts.start()
+        if isinstance(self.broadcasts, BusBroadcasts):
+            self.tasks.start("bus-reader", self.broadcasts.follow)
         await self.cache.probe()
         # each loop is restarted if it dies (backend.tasks): a dead memory guard would mean no shedding
         self.tasks.start(
@@ -134,6 +139,14 @@ class Backend:
         self.tasks.start("metrics-history", self._keep_metrics_history)
         if self.lag_shedder.target:  # BACKEND_SHED_LOOP_LAG=0 turns the shedder, and its loop, off
             self.tasks.start("loop-lag", self.lag_shedder.watch)
+
+    def _broadcasts(self) -> Broadcasts:
+        keep = self.settings.ws_replay_buffer
+        if not self.settings.bus_url:
+            return LocalBroadcasts(self.hub, self.db, self.metrics, self.errors, keep)
+        bus = BusBroadcasts(Bus(self.settings.bus_url, keep=keep), self.hub, self.metrics, self.errors, keep)
+        bus.on_new_epoch = lambda: self.close_sockets(1012, "the message bus lost its history: resume")
+        return bus
 
     def _on_shedding(self, shedding: bool) -> None:
         self.metrics.memory_shedding.set(int(shedding))
@@ -154,5 +167,6 @@ class Backend:
 
     async def stop(self) -> None:
         await self.tasks.stop()
+        await self.broadcasts.stop()
         self.cache.close()
         self.db.close()

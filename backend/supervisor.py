@@ -1,6 +1,7 @@
 """``backend supervise``: keep one server process alive on a data directory.
 
-* one supervisor per data directory (``supervisor.lock``, an ``flock`` the kernel frees if we die);
+* one supervisor per instance directory (``supervisor.lock``, an ``flock`` the kernel frees if we
+  die): the data directory, unless several instances share its database (``BACKEND_INSTANCE_DIR``);
 * start the server, wait for ``/ready`` with backoff, log how long it took;
 * after a crash, restart with capped exponential backoff and jitter; a server that stayed up for a
   whole crash-loop window resets the backoff;
@@ -99,7 +100,7 @@ class Supervisor:
         self.stop.set()
 
     def run(self) -> int:
-        with _lock(self.settings.data_dir / "supervisor.lock"):
+        with _lock(self.settings.instance_dir / "supervisor.lock"):
             previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
             try:
                 return self._loop()

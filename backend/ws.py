@@ -156,7 +156,7 @@ async def endpoint(websocket: WebSocket, backend: Backend) -> None:
         await websocket.close(1008, "since must be a non-negative integer sequence number")
         return
     try:
-        conn = backend.hub.connect(None if raw_since is None else int(raw_since))
+        conn = backend.hub.connect(None if raw_since is None else int(raw_since), websocket.query_params.get("epoch"))
     except HubFull as exc:
         metrics.ws_rejected.inc()
         backend.errors.record("websocket", "capacity", f"connection refused with 1013: {exc}")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from backend.hub import Hub, HubFull, ReplayBuffer, SlowConsumer
+from backend.hub import Hub, HubFull, ReplayBuffer, SlowConsumer, message_frame
 
 
 def frames(conn_frames: list[str]) -> list[dict]:
@@ -16,7 +16,8 @@ def frames(conn_frames: list[str]) -> list[dict]:
 
 def broadcast(hub: Hub, payload: object) -> tuple[int, int, int]:
     """What the broadcast route does, minus saving the frame."""
-    return hub.publish(*hub.replay.next_frame(payload))
+    seq = hub.replay.last_seq + 1
+    return hub.publish(seq, message_frame(seq, json.dumps(payload)))
 
 
 def drain(conn) -> list[dict]:
@@ -62,7 +63,7 @@ def test_replay_beyond_buffer_sends_gap_notice_first() -> None:
     """Assert a client that missed more than the buffer holds is told exactly what is gone."""
     buffer = ReplayBuffer(size=3)
     for n in range(10):
-        buffer.add(*buffer.next_frame(n))
+        buffer.add(n + 1, message_frame(n + 1, json.dumps(n)))
     got = frames(buffer.since(2))
     assert got[0] == {"type": "gap", "since": 2, "missed_from": 3, "missed_to": 7}
     assert [f["seq"] for f in got[1:]] == [8, 9, 10]
