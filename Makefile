@@ -69,7 +69,7 @@ new-runbook: $(STAMP)  ## a new alert's page, limit and nav entry: make new-runb
 backend: $(STAMP)  ## the supervised backend in the foreground (BACKEND_* variables honoured)
 	$(BIN)/backend supervise
 
-drill: $(STAMP)  ## the six fault drills against live backends; writes results/recovery.json
+drill: $(STAMP)  ## the fault drills (one instance, and three behind nginx) against live backends; writes results/recovery.json
 	./scripts/install-system-tools.sh
 	$(BIN)/python -m scripts.drill
 

@@ -46,6 +46,7 @@ class Published:
     delivered: int
     dropped: int
     durable: bool
+    epoch: str = ""  # the bus's numbering ``seq`` belongs to; empty with one instance
 
 
 class Broadcasts(Protocol):
@@ -98,13 +99,17 @@ class BusBroadcasts:
         self.on_new_epoch: Callable[[], Awaitable[None]] = _nothing
 
     async def start(self) -> None:
-        """Load the stream's tail for clients that resume here; the reader starts after it. A bus
-        down at start-up is no reason not to serve: the reader keeps trying."""
+        """Load the stream's tail for clients that resume here. A bus down at start-up is no reason
+        not to serve: the reader loads it once the bus answers."""
         try:
-            position, entries = await self._bus.tail(self._keep)
+            await self._load_tail()
         except BusDown as exc:
             self._down(exc)
-            return
+
+    async def _load_tail(self) -> None:
+        """The last broadcasts, for clients that resume here; the reader goes on after them (never
+        from the stream's start: those are history, not news, to this instance's clients)."""
+        position, entries = await self._bus.tail(self._keep)
         self._begin(position.epoch)
         self._hub.replay.restore([(e.seq, message_frame(e.seq, e.payload)) for e in entries])
         self._hub.replay.last_seq = position.seq
@@ -121,13 +126,15 @@ class BusBroadcasts:
                 counts = (0, 0)  # in the stream, numbered: this instance's reader is behind
             finally:
                 self._offered.pop(entry.seq, None)
-        return Published(position.seq, *counts, durable=True)
+        return Published(position.seq, *counts, durable=True, epoch=position.epoch)
 
     async def follow(self) -> None:
         """The reader: every entry after the last one offered, in order, to this instance's clients."""
         backoff = Backoff(0.1, 5.0)
         while True:
             try:
+                if not self.epoch:  # the bus was down at start-up
+                    await self._load_tail()
                 position, entries = await self._bus.read(self._hub.replay.last_seq, READ_BLOCK_MS)
             except BusDown as exc:
                 self._down(exc)
@@ -157,11 +164,13 @@ class BusBroadcasts:
             waiting.set_result((delivered, dropped))
 
     async def _new_epoch(self, position: Position) -> None:
-        if self.epoch:
-            self._errors.record("bus", "new-epoch", f"the bus numbers anew (epoch {position.epoch}): history lost")
-            await self.on_new_epoch()
+        """Numbers from now on are the new epoch's: a client that reconnects while the old sockets are
+        being closed already gets the new numbering and its gap notice. Nothing is offered meanwhile
+        (the reader is here), so no old socket gets a frame of the new numbering."""
         self._begin(position.epoch)
         self._hub.replay.reset()
+        self._errors.record("bus", "new-epoch", f"the bus numbers anew (epoch {position.epoch}): history lost")
+        await self.on_new_epoch()
 
     def _begin(self, epoch: str) -> None:
         self.epoch = self._hub.epoch = epoch

@@ -38,7 +38,8 @@ WORDS = {
     422: "A parameter or the body has the wrong shape.",
     500: "A bug: logged with its traceback; quote the request id.",
     503: "Refused before any work: busy (BACKEND_MAX_IN_FLIGHT requests in progress) or overloaded (memory "
-    "above the watermark); or the database is busy or unavailable. See Retry-After.",
+    "above the watermark); or the database is busy or unavailable; or, for a broadcast, the message bus "
+    "shared by several instances is unavailable (bus_unavailable). See Retry-After.",
 }
 PROBES = {"/health", "/ready", "/metrics"}  # never shed (backend.gateway.UNSHED_PATHS)
 # Statuses each operation answers beyond the gateway's (400 and 413 on any request, 500 on a bug,

@@ -223,5 +223,7 @@ async def broadcast(request: Request) -> dict[str, Any]:
     try:
         published = await _backend(request).broadcasts.publish(body["message"])
     except BusDown as exc:
-        raise ApiError(503, "bus_unavailable", f"{exc}: not sent to any client, send it again") from None
+        raise ApiError(
+            503, "bus_unavailable", f"{exc}: not sent to any client, send it again", {"Retry-After": "1"}
+        ) from None
     return dataclasses.asdict(published)

@@ -25,6 +25,7 @@ class RedisServer:
 
     directory: Path
     persistent: bool = False
+    config: str = ""  # a redis.conf to start from (the guide's); the port and directory are this run's
     port: int = dataclasses.field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -40,9 +41,14 @@ class RedisServer:
                 "(scripts/install-system-tools.sh); install it and rerun"
             )
         self.directory.mkdir(parents=True, exist_ok=True)
-        keep = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *keep]
-        args += ["--dir", str(self.directory), "--daemonize", "no", "--logfile", str(self.directory / "redis.log")]
+        if self.config:
+            (self.directory / "redis.conf").write_text(self.config)
+            args = [binary, str(self.directory / "redis.conf")]
+        else:
+            keep = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
+            args = [binary, "--save", "", *keep]
+        args += ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
+        args += ["--daemonize", "no", "--logfile", str(self.directory / "redis.log")]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         wait_for(self._answers, 10, f"redis-server on port {self.port} to answer PING")
         return self

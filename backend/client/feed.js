@@ -80,6 +80,7 @@ export class Feed extends EventTarget {
     this.policy = options.policy || POLICY;
     this.timers = options.timers || globalThis;
     this.lastSeq = options.since ?? null;
+    this.epoch = options.epoch ?? null;  // the numbering lastSeq belongs to, with several instances
     this.counts = { attempts: 0, connects: 0, reconnects: 0, recovered: 0, gaps: 0, missed: 0 };
     this.state = { name: "idle" };
     this._socket = null;
@@ -119,7 +120,8 @@ export class Feed extends EventTarget {
 
   _address() {
     if (this.lastSeq === null) return this.url;
-    return `${this.url}${this.url.includes("?") ? "&" : "?"}since=${this.lastSeq}`;
+    const epoch = this.epoch ? `&epoch=${encodeURIComponent(this.epoch)}` : "";
+    return `${this.url}${this.url.includes("?") ? "&" : "?"}since=${this.lastSeq}${epoch}`;
   }
 
   _connect() {
@@ -153,12 +155,13 @@ export class Feed extends EventTarget {
       return;
     }
     if (frame.type === "hello") {
-      this._live(socket, frame.seq);
+      this._live(socket, frame.seq, frame.epoch ?? null);
     } else if (frame.type === "gap") {
-      const missed = frame.missed_to - frame.missed_from + 1;
+      // missed_to null: the bus numbers anew (its history is lost); how many were missed is unknown
+      const missed = frame.missed_to === null ? null : frame.missed_to - frame.missed_from + 1;
       this.counts.gaps += 1;
-      this.counts.missed += missed;
-      this.lastSeq = frame.missed_to;
+      this.counts.missed += missed ?? 0;
+      if (frame.missed_to !== null) this.lastSeq = frame.missed_to;
       this.dispatchEvent(new CustomEvent("gap", { detail: { from: frame.missed_from, to: frame.missed_to, missed } }));
       this._setState({ ...this.state, name: "live", gap: { from: frame.missed_from, to: frame.missed_to } });
     } else if (frame.type === "message") {
@@ -170,14 +173,18 @@ export class Feed extends EventTarget {
     }
   }
 
-  _live(socket, helloSeq) {
+  _live(socket, helloSeq, epoch) {
     this.timers.clearTimeout(this._timer);
     this._timer = null;
     this.counts.connects += 1;
     if (this.counts.connects > 1) this.counts.reconnects += 1;
     this._attempt = 0;
     this._helloSeq = helloSeq;
-    if (this.lastSeq === null) this.lastSeq = helloSeq;  // a first connection starts from now
+    // a first connection starts from now; so does one under a new numbering (a gap notice follows)
+    if (this.lastSeq === null || (epoch !== null && this.epoch !== null && epoch !== this.epoch)) {
+      this.lastSeq = helloSeq;
+    }
+    this.epoch = epoch;
     this._silenceSince = Date.now();
     this._heartbeat = this.timers.setInterval(() => this._beat(socket), this.policy.heartbeatIntervalMs);
     this._setState({ name: "live" });

@@ -54,8 +54,10 @@ feed.addEventListener("gap", (event) => {
   $("feed").replaceChildren();
   const note = $("gap");
   note.hidden = false;
-  note.textContent = `Missed ${missed} message${missed === 1 ? "" : "s"} (#${from} to #${to}): older than the ` +
-    "server keeps. The feed was reloaded from what the server has now.";
+  note.textContent = missed === null
+    ? "The server lost its message history: messages may have been missed. The feed was reloaded from now."
+    : `Missed ${missed} message${missed === 1 ? "" : "s"} (#${from} to #${to}): older than the ` +
+      "server keeps. The feed was reloaded from what the server has now.";
   $("missed").textContent = feed.counts.missed;
 });
 

@@ -110,3 +110,45 @@ describe("half-open sockets", () => {
     }
   });
 });
+
+describe("a new numbering on the bus", () => {
+  it("resumes with its epoch, and after a new one starts from now and reports an unknown gap", () => {
+    mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"], now: 0 });
+    try {
+      // the first server numbers under epoch "a", then closes with 1012; the next one numbers anew
+      const script = [
+        [{ type: "hello", seq: 5, epoch: "a" }, { type: "message", seq: 6, data: "x" }],
+        [{ type: "hello", seq: 1, epoch: "b" }, { type: "gap", since: 6, missed_from: 7, missed_to: null },
+          { type: "message", seq: 2, data: "y" }],
+      ];
+      const urls = [];
+      class Scripted {
+        constructor(url) {
+          const frames = script[urls.length];
+          urls.push(url);
+          frames.forEach((frame, i) =>
+            setTimeout(() => this.onmessage && this.onmessage({ data: JSON.stringify(frame) }), i + 1));
+          if (urls.length === 1) setTimeout(() => this.onclose && this.onclose({ code: 1012, reason: "" }), 5);
+        }
+        send() {}
+        close() {}
+      }
+      const feed = new Feed("ws://backend.test/ws", { WebSocket: Scripted, random: () => 0 });
+      const seen = [];
+      const gaps = [];
+      feed.addEventListener("message", (event) => seen.push(event.detail.data));
+      feed.addEventListener("gap", (event) => gaps.push(event.detail));
+      feed.start();
+      for (let t = 0; t < 5000 && urls.length < 2; t += 5) mock.timers.tick(5);
+      mock.timers.tick(20);
+      assert.equal(urls[1], "ws://backend.test/ws?since=6&epoch=a");
+      assert.deepEqual(seen, ["x", "y"], "the new numbering's message 2 is not taken for one already seen");
+      assert.deepEqual(gaps, [{ from: 7, to: null, missed: null }]);
+      assert.equal(feed.lastSeq, 2);
+      assert.equal(feed.epoch, "b");
+      feed.stop();
+    } finally {
+      mock.timers.reset();
+    }
+  });
+});

@@ -25,8 +25,9 @@ import httpx
 from scripts import browser, live
 from scripts.drill.outcome import Judged
 from scripts.faults import FAULTS, Proxy, Target
+from scripts.instances import kill_whole, running_instances
 
-__all__ = ["SCENARIOS", "ClientResult", "run"]
+__all__ = ["SCENARIOS", "ClientResult", "Poster", "StatusPage", "account", "run"]
 
 STATE = "() => window.feedLog && window.feed.state"
 
@@ -48,7 +49,7 @@ class ClientResult(Judged):
     targets: dict[str, bool] = dataclasses.field(default_factory=dict)
 
 
-class _Page:
+class StatusPage:
     """The status page in Chromium, and what it has logged."""
 
     def __init__(self, page: Any, url: str, wait_live: bool = True) -> None:
@@ -85,7 +86,7 @@ class _Page:
         )
 
 
-class _Poster(threading.Thread):
+class Poster(threading.Thread):
     """Broadcasts every ``pause`` s straight to the backend; keeps the sequence numbers it acknowledged."""
 
     def __init__(self, url: str, pause: float = 0.05) -> None:
@@ -111,7 +112,7 @@ class _Poster(threading.Thread):
         return self.acked
 
 
-def _account(result: ClientResult, page: _Page, acked: list[int], after: int) -> None:
+def account(result: ClientResult, page: StatusPage, acked: list[int], after: int) -> None:
     """Compare what the page received after ``after`` with what the server acknowledged."""
     if acked:
         page.wait_seq(max(acked), 15)
@@ -133,14 +134,16 @@ def _exactly_once(result: ClientResult) -> dict[str, bool]:
     }
 
 
-def _server_signalled(page_of: Callable[..., _Page], tmp: Path, name: str, fault: str, shown: float) -> ClientResult:
+def _server_signalled(
+    page_of: Callable[..., StatusPage], tmp: Path, name: str, fault: str, shown: float
+) -> ClientResult:
     """The server under the supervisor meets ``fault`` while broadcasts flow: the page must show the
     outage (within ``shown`` s), come back live, and have every acknowledged broadcast once."""
     result = ClientResult(name)
     with live.running(tmp, "supervise") as backend:
         page = page_of(backend.url)
         after = int(page.state()["lastSeq"] or 0)
-        poster = _Poster(backend.url)
+        poster = Poster(backend.url)
         poster.start()
         time.sleep(0.3)  # some broadcasts live before the fault
         started = time.monotonic()
@@ -148,11 +151,11 @@ def _server_signalled(page_of: Callable[..., _Page], tmp: Path, name: str, fault
             result.outage_shown_seconds = page.wait_state("reconnecting", shown, started)
         result.live_again_seconds = page.wait_state("live", 30, started)
         time.sleep(0.3)  # and some after
-        _account(result, page, poster.stop(), after)
+        account(result, page, poster.stop(), after)
     return result
 
 
-def _server_killed(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> ClientResult:
+def _server_killed(page_of: Callable[..., StatusPage], tmp: Path, quick: bool) -> ClientResult:
     """SIGKILL of the server under the supervisor: shown within 1 s, live again, every broadcast once."""
     result = _server_signalled(page_of, tmp, "server_killed", "server-killed", 5)
     shown = result.outage_shown_seconds
@@ -160,14 +163,14 @@ def _server_killed(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> Cli
     return result
 
 
-def _server_drained(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> ClientResult:
+def _server_drained(page_of: Callable[..., StatusPage], tmp: Path, quick: bool) -> ClientResult:
     """SIGTERM of the server: it drains with 1001, the page comes back soon, every broadcast once."""
     result = _server_signalled(page_of, tmp, "server_drained", "server-drained", 10)
     result.targets = {"the page saw the drain (1001)": 1001 in result.close_codes, **_exactly_once(result)}
     return result
 
 
-def _server_full(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> ClientResult:
+def _server_full(page_of: Callable[..., StatusPage], tmp: Path, quick: bool) -> ClientResult:
     """At capacity (1013) the page backs off for longer: attempts within the policy's bound, no
     storm; live again once a slot frees."""
     result = ClientResult("server_full")
@@ -191,7 +194,7 @@ def _server_full(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> Clien
     return result
 
 
-def _server_gone(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> ClientResult:
+def _server_gone(page_of: Callable[..., StatusPage], tmp: Path, quick: bool) -> ClientResult:
     """The backend gone for 30 s (10 s quick), then back on its address: attempts within the bound,
     live again after it returns."""
     result = ClientResult("server_gone")
@@ -225,7 +228,7 @@ def _proxied(tmp: Path, **settings: object) -> Iterator[tuple[live.Live, Proxy]]
             proxy.close()
 
 
-def _replay_exceeded(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> ClientResult:
+def _replay_exceeded(page_of: Callable[..., StatusPage], tmp: Path, quick: bool) -> ClientResult:
     """Cut off while more broadcasts than the replay buffer holds were posted: the page says what
     it missed, reloads its view, and has everything after the gap."""
     result = ClientResult("replay_exceeded")
@@ -256,25 +259,52 @@ def _replay_exceeded(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> C
     return result
 
 
-def _half_open(page_of: Callable[..., _Page], tmp: Path, quick: bool) -> ClientResult:
+def _half_open(page_of: Callable[..., StatusPage], tmp: Path, quick: bool) -> ClientResult:
     """A partition that swallows packets without closing anything: the page's heartbeat finds the
     dead socket, replaces it once the path is back, and misses nothing."""
     result = ClientResult("half_open")
     with _proxied(tmp) as (backend, proxy):
         page = page_of(proxy.url)
         after = int(page.state()["lastSeq"] or 0)
-        poster = _Poster(backend.url, pause=0.2)
+        poster = Poster(backend.url, pause=0.2)
         poster.start()
         fault = time.monotonic()
         with FAULTS["partition"](Target(backend, proxy)):
             result.outage_shown_seconds = page.wait_state("reconnecting", 30, fault)
         result.live_again_seconds = page.wait_state("live", 30, fault)
         time.sleep(0.3)
-        _account(result, page, poster.stop(), after)
+        account(result, page, poster.stop(), after)
         policy = page.page.evaluate("() => import('./feed.js').then(m => m.POLICY)")
     bound = (2 * policy["heartbeatIntervalMs"] + policy["heartbeatTimeoutMs"]) / 1000
     result.targets = {
         f"found within {bound:g} s (two heartbeats and a timeout)": result.outage_shown_seconds <= bound,
+        **_exactly_once(result),
+    }
+    return result
+
+
+def _instance_killed(page_of: Callable[..., StatusPage], tmp: Path, quick: bool) -> ClientResult:
+    """Three instances behind nginx as the guide runs them: the one holding the page's socket dies
+    whole. The page shows it, is live again on another instance, and has every broadcast
+    acknowledged through nginx before, during and after exactly once."""
+    result = ClientResult("instance_killed")
+    with running_instances(tmp) as fleet:
+        page = page_of(fleet.url)
+        after = int(page.state()["lastSeq"] or 0)
+        (holding,) = [m for m in fleet.members if m.metric("backend_ws_connections_active") == 1]
+        poster = Poster(fleet.url)
+        poster.start()
+        live.wait_for(lambda: len(poster.acked) >= 5, 10, "broadcasts before the fault")
+        fault = time.monotonic()
+        kill_whole(holding)
+        result.outage_shown_seconds = page.wait_state("reconnecting", 5, fault)
+        result.live_again_seconds = page.wait_state("live", 30, fault)
+        before = len(poster.acked)
+        live.wait_for(lambda: len(poster.acked) >= before + 5, 10, "broadcasts after the page is back")
+        account(result, page, poster.stop(), after)
+        moved = [m.metric("backend_ws_connections_active") for m in fleet.members if m is not holding]
+    result.targets = {
+        "live again on another instance": result.live_again_seconds is not None and sorted(moved) == [0, 1],
         **_exactly_once(result),
     }
     return result
@@ -287,6 +317,7 @@ SCENARIOS: dict[str, Callable[..., ClientResult]] = {  # in the order of results
     "server_gone": _server_gone,
     "replay_exceeded": _replay_exceeded,
     "half_open": _half_open,
+    "instance_killed": _instance_killed,
 }
 
 
@@ -302,8 +333,8 @@ class _Pages:
         self.contexts.append(context)
         return context.new_page()
 
-    def __call__(self, url: str, wait_live: bool = True) -> _Page:
-        return _Page(self.browser_page(), url, wait_live)
+    def __call__(self, url: str, wait_live: bool = True) -> StatusPage:
+        return StatusPage(self.browser_page(), url, wait_live)
 
     def close(self) -> None:
         for context in self.contexts:

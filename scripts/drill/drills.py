@@ -1,4 +1,4 @@
-"""The six fault drills: a steady state, a fault from :mod:`scripts.faults`, the steady state again.
+"""The fault drills: a steady state, a fault from :mod:`scripts.faults`, the steady state again.
 
 Each drill starts its own supervised backend, keeps a writer, a publisher and a fleet of
 WebSocket clients busy (:func:`scripts.drill.traffic.traffic`), makes its fault, and measures: time
@@ -10,7 +10,6 @@ test suite. The drills own measurements, never faults.
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Any
 import httpx
 
 from scripts import live
+from scripts.drill.accounting import DRILL_SETTINGS, account, first_sample, settle
+from scripts.drill.fleet import FLEET_DRILLS
 from scripts.drill.outcome import DrillResult
 from scripts.drill.traffic import Traffic, traffic
 from scripts.faults import FAULTS, Proxy, Target
@@ -35,55 +36,6 @@ __all__ = [
 ]
 
 MiB = 1024 * 1024
-
-
-def _settle(parts: Traffic, result: DrillResult, timeout: float = 15) -> None:
-    """After recovery: wait until every client has the newest broadcast, then count broadcasts lost.
-
-    Beside the count go the figures that tell a loss's cause apart: how many clients miss something,
-    which sequence numbers, and how many broadcasts the backend acknowledged without saving them.
-    """
-    missing = parts.settled(timeout)
-    newest = parts.publisher.acked[-1]
-    result.ws_messages_lost = sum(len(gone) for gone in missing)
-    result.figures["broadcasts_not_durable"] = len(parts.publisher.not_durable)
-    if result.ws_messages_lost:
-        gone = set().union(*missing)
-        result.figures.update(
-            clients_missing_broadcasts=sum(1 for seqs in missing if seqs),
-            first_missing_seq=min(gone),
-            last_missing_seq=max(gone),
-            newest_acked_seq=newest,
-        )
-
-
-def _account(result: DrillResult, parts: Traffic) -> None:
-    """Fill in what the writer lost or duplicated, read back through the API and from the file."""
-    result.writes_acked = len(parts.writer.acked)
-    result.writes_lost = len(parts.writes_lost())
-    database = f"file:{parts.backend.data_dir / 'backend.sqlite3'}?mode=ro"
-    with contextlib.closing(sqlite3.connect(database, uri=True)) as db:
-        result.writes_duplicated = db.execute(
-            "SELECT count(*) FROM (SELECT json_extract(body, '$.seq') s FROM items "
-            "WHERE json_extract(body, '$.drill') = ? GROUP BY s HAVING count(*) > 1)",
-            (parts.writer.run_id,),
-        ).fetchone()[0]
-        result.targets["PRAGMA integrity_check ok"] = db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    result.client_errors = parts.errors()
-    result.targets["0 acknowledged writes lost"] = result.writes_lost == 0
-    result.targets["0 duplicate writes"] = result.writes_duplicated == 0
-
-
-# The drills time detection and recovery, so they probe faster than the harness base and ping
-# their clients each second (the settings results/recovery.json was measured with).
-DRILL_SETTINGS: dict[str, object] = {
-    **live.HARNESS_SETTINGS,
-    "cache_probe_interval": 0.2,
-    "memory_check_interval": 0.1,
-    "ws_ping_interval": 1,
-    "ws_ping_timeout": 2,
-    "log_level": "warning",
-}
 
 
 def _start(tmp: Path, **settings: Any) -> live.Live:
@@ -105,12 +57,6 @@ def _backend(tmp: Path, proxied: bool = False, **settings: Any) -> Iterator[Targ
         backend.stop()
 
 
-def _first(parts: Traffic, after: float, predicate: Callable[[int, str], bool], timeout: float) -> float | None:
-    """Seconds from ``after`` to the prober's first sample that meets ``predicate`` (status, failing)."""
-    live.seconds_until(lambda: parts.prober.first(after, predicate) is not None, timeout)
-    return parts.prober.first(after, predicate)
-
-
 def backend_crash(tmp: Path, quick: bool) -> DrillResult:
     result = DrillResult(
         "backend_crash",
@@ -122,12 +68,12 @@ def backend_crash(tmp: Path, quick: bool) -> DrillResult:
         with traffic(target.backend) as parts:
             killed = time.monotonic()
             with FAULTS["server-killed"](target):
-                result.ttd_seconds = _first(parts, killed, lambda s, f: s != 200, 10)
+                result.ttd_seconds = first_sample(parts, killed, lambda s, f: s != 200, 10)
                 # recovery counts from the kill to the first good answer after the outage was seen:
                 # a probe answered by the dying server in the kill's first milliseconds is not one
                 down = killed + (result.ttd_seconds or 0.0)
                 acked_before = len(parts.publisher.acked)  # the dying server may have acked some of these
-                back = _first(parts, down, lambda s, f: s == 200, 15)
+                back = first_sample(parts, down, lambda s, f: s == 200, 15)
                 result.ttr_seconds = None if back is None else (result.ttd_seconds or 0.0) + back
 
                 def resumed() -> bool:
@@ -141,8 +87,8 @@ def backend_crash(tmp: Path, quick: bool) -> DrillResult:
                             result.figures["ws_resumed_seconds"] - result.ttr_seconds, 3
                         )
                 time.sleep(1 if quick else 3)  # traffic after the recovery, part of the measured run
-                _settle(parts, result)
-        _account(result, parts)
+                settle(parts, result)
+        account(result, parts)
     result.targets.update(
         {
             # a new server takes about 1 s to import and open its files on these machines
@@ -176,17 +122,17 @@ def database_disconnection(tmp: Path, quick: bool) -> DrillResult:
         cache_failures = 0
         started = time.monotonic()
         with FAULTS["db-write-lock"](target):
-            result.ttd_seconds = _first(parts, started, lambda s, f: "database" in f, 10)
+            result.ttd_seconds = first_sample(parts, started, lambda s, f: "database" in f, 10)
             hold_until = time.monotonic() + (7 if quick else 12)  # past the 5 s busy timeout
             while time.monotonic() < hold_until:
                 put = client.put("/api/cache/drill", json={"at": time.time()})
                 cache_failures += put.status_code != 200 or client.get("/api/cache/drill").status_code != 200
                 time.sleep(0.1)
         released = time.monotonic()
-        result.ttr_seconds = _first(parts, released, lambda s, f: s == 200, 15)
-        _settle(parts, result)
+        result.ttr_seconds = first_sample(parts, released, lambda s, f: s == 200, 15)
+        settle(parts, result)
         same_pid = target.backend.server_pid() == pid
-        _account(result, parts)
+        account(result, parts)
     kinds = set(parts.writer.errors)
     result.figures["slowest_failed_write_seconds"] = round(parts.writer.slowest_error, 3)
     result.targets.update(
@@ -216,7 +162,7 @@ def cache_disk_failure(tmp: Path, quick: bool) -> DrillResult:
             failures, tiers = 0, set()
             started = time.monotonic()
             with full(target, size="4m") as lift:
-                result.ttd_seconds = _first(parts, started, lambda s, f: "cache" in f, 10)
+                result.ttd_seconds = first_sample(parts, started, lambda s, f: "cache" in f, 10)
                 degraded_metric = target.backend.metric("backend_cache_disk_degraded")
                 until = time.monotonic() + (2 if quick else 5)
                 while time.monotonic() < until:
@@ -226,10 +172,10 @@ def cache_disk_failure(tmp: Path, quick: bool) -> DrillResult:
                     time.sleep(0.05)
                 lift()
                 healed = time.monotonic()
-                result.ttr_seconds = _first(parts, healed, lambda s, f: s == 200, 15)
+                result.ttr_seconds = first_sample(parts, healed, lambda s, f: s == 200, 15)
                 resumed = client.put("/api/cache/drill", json=1).json().get("stored_in")
-                _settle(parts, result)
-        _account(result, parts)
+                settle(parts, result)
+        account(result, parts)
     result.targets.update(
         {
             "no client-visible cache error": failures == 0,
@@ -284,8 +230,8 @@ def websocket_drops(tmp: Path, quick: bool) -> DrillResult:
         with traffic(target.backend, proxy.url, fleet_size=clients) as parts:
             tcp = _ws_phase(parts, _held("connections-reset", target, 0.1), clients)
             server = _ws_phase(parts, _held("sockets-dropped", target, 0), clients)
-            _settle(parts, result)
-        _account(result, parts)
+            settle(parts, result)
+        account(result, parts)
     result.ttd_seconds = max((p[0] for p in (tcp, server) if p[0] is not None), default=None)
     result.ttr_seconds = None if tcp[1] is None or server[1] is None else max(tcp[1], server[1])
     result.figures.update(
@@ -317,15 +263,15 @@ def memory_exhaustion(tmp: Path, quick: bool) -> DrillResult:
         pid = backend.server_pid()
         started = time.monotonic()
         with FAULTS["memory-pressure"](target, megabytes=400) as lift:
-            result.ttd_seconds = _first(parts, started, lambda s, f: "memory" in f, 10)
+            result.ttd_seconds = first_sample(parts, started, lambda s, f: "memory" in f, 10)
             shed = httpx.post(f"{backend.url}/api/counters/drill/increment", timeout=5)
             time.sleep(1 if quick else 3)  # the pressure held, as the drill's scenario says
             lift()
             released = time.monotonic()
-        result.ttr_seconds = _first(parts, released, lambda s, f: s == 200, 15)
-        _settle(parts, result)
+        result.ttr_seconds = first_sample(parts, released, lambda s, f: s == 200, 15)
+        settle(parts, result)
         alive = backend.server_pid() == pid and backend.metric("backend_supervisor_restarts_total") == 0
-        _account(result, parts)
+        account(result, parts)
     result.targets.update(
         {
             "sheds with 503 + Retry-After": shed.status_code == 503 and "retry-after" in shed.headers,
@@ -358,8 +304,8 @@ def network_partition(tmp: Path, quick: bool) -> DrillResult:
             result.ttr_seconds = live.seconds_until(
                 lambda: (parts.writer.last_ok_at or 0) > healed and all(parts.fleet.connected), 20
             )
-            _settle(parts, result)
-        _account(result, parts)
+            settle(parts, result)
+        account(result, parts)
     result.figures["writes_stored_but_unacknowledged_then_retried"] = parts.writer.replayed
     result.targets.update(
         {
@@ -379,4 +325,5 @@ DRILLS: dict[str, Callable[[Path, bool], DrillResult]] = {
     "websocket_drops": websocket_drops,
     "memory_exhaustion": memory_exhaustion,
     "network_partition": network_partition,
+    **FLEET_DRILLS,
 }

@@ -116,13 +116,19 @@ def _json(response: httpx.Response) -> Any:
 
 class Publisher(_Loop):
     """Broadcasts ``{"drill": n}`` every ``interval``; ``acked`` lists the acknowledged sequence numbers,
-    ``not_durable`` those the backend acknowledged without saving them for replay (``"durable": false``)."""
+    ``not_durable`` those the backend acknowledged without saving them for replay (``"durable": false``).
+
+    With several instances the numbers are the bus's: when it numbers anew (a new ``epoch`` in the
+    answer), what was acknowledged before moves to ``earlier`` and ``acked`` starts again; the
+    clients were told of the new numbering, and what is owed them is counted from there."""
 
     def __init__(self, url: str, interval: float = 0.05, timeout: float = 2.0) -> None:
         super().__init__()
         self.url, self.interval, self.timeout = url, interval, timeout
         self.acked: list[int] = []
         self.not_durable: list[int] = []
+        self.earlier: list[int] = []
+        self.epoch = ""
 
     def run(self) -> None:
         n = 0
@@ -133,6 +139,9 @@ class Publisher(_Loop):
                     response = client.post("/api/broadcast", json={"message": {"drill": n}})
                     if response.status_code == 200:
                         answer = response.json()
+                        if answer.get("epoch", "") != self.epoch:
+                            self.earlier, self.acked = self.earlier + self.acked, []
+                            self.epoch = answer["epoch"]
                         self.acked.append(int(answer["seq"]))
                         if not answer.get("durable", True):
                             self.not_durable.append(int(answer["seq"]))
@@ -181,6 +190,9 @@ class Fleet(_Loop):
         self.connected = [False] * size
         self.reconnects: list[float] = []
         self.gaps = 0
+        self.duplicates = 0  # broadcasts a client got twice (a resume must not repeat what it had)
+        self.renumbered = [False] * size  # per client: told the bus numbers anew (what it missed is unknown)
+        self.epochs = [""] * size  # per client: the numbering its sequence numbers belong to
         self.gapped = [False] * size  # per client: told of broadcasts it cannot have (a gap notice)
         self._rng = random.Random()
 
@@ -196,9 +208,10 @@ class Fleet(_Loop):
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _client(self, i: int) -> None:
-        attempt, last = 0, None
+        attempt, last, epoch = 0, None, ""
         while True:
-            url = self.ws_url if last is None else f"{self.ws_url}?since={last}"
+            # the epoch, with a bus: the server tells a client resuming across a new numbering
+            url = self.ws_url if last is None else f"{self.ws_url}?since={last}" + (f"&epoch={epoch}" if epoch else "")
             try:
                 async with connect(
                     url,
@@ -217,9 +230,17 @@ class Fleet(_Loop):
                         frame = json.loads(raw)
                         if frame["type"] == "hello" and last is None:
                             last = self.first_seq[i] = frame["seq"]
+                            epoch = self.epochs[i] = frame.get("epoch", "")
+                        elif frame["type"] == "hello" and frame.get("epoch", "") != epoch:
+                            # a new numbering: owed what comes after this hello, counted afresh
+                            last, epoch = frame["seq"], frame["epoch"]
+                            self.first_seq[i], self.received[i], self.epochs[i] = last, set(), epoch
                         elif frame["type"] == "message":
+                            self.duplicates += frame["seq"] in self.received[i]
                             self.received[i].add(frame["seq"])
                             last = frame["seq"]
+                        elif frame["type"] == "gap" and frame["missed_to"] is None:
+                            self.renumbered[i] = True
                         elif frame["type"] == "gap":
                             self.gaps += 1
                             self.gapped[i] = True
@@ -236,8 +257,10 @@ class Fleet(_Loop):
         out = self.connected.count(False)
         return {"clients": f"{out} of {self.size} not connected"} if out else {}
 
-    def all_have(self, seq: int) -> bool:
-        return all(seq in got for got in self.received)
+    def all_have(self, seq: int, epoch: str = "") -> bool:
+        """Every client has broadcast ``seq`` of the numbering ``epoch`` (with a bus: the same number
+        under an earlier numbering is another broadcast)."""
+        return all(seq in got and now == epoch for got, now in zip(self.received, self.epochs, strict=True))
 
     def missing(self, acked: list[int]) -> list[set[int]]:
         """Per client, the acknowledged broadcasts it should have had (after it joined) but never received."""
@@ -272,7 +295,7 @@ class Traffic:
         before = len(self.publisher.acked)
         live.seconds_until(lambda: len(self.publisher.acked) > before + 3, timeout)
         newest = self.publisher.acked[-1]
-        live.seconds_until(lambda: self.fleet.all_have(newest), timeout)
+        live.seconds_until(lambda: self.fleet.all_have(newest, self.publisher.epoch), timeout)
         return self.fleet.missing(self.publisher.acked)
 
     def unaccounted(self, writes_may_go: bool = False) -> list[str]:
@@ -325,7 +348,7 @@ def traffic(
                     len(parts.writer.acked) >= 5
                     and all(parts.fleet.connected)
                     and parts.publisher.acked
-                    and parts.fleet.all_have(parts.publisher.acked[-1])
+                    and parts.fleet.all_have(parts.publisher.acked[-1], parts.publisher.epoch)
                 ),
                 30,
                 "the steady state before the fault",

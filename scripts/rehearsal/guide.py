@@ -28,10 +28,23 @@ from scripts.faults.nginx_path import CLIENTS_ADDRESS
 from scripts.rehearsal.host import Host
 from scripts.rehearsal.reader import Ran, downloads, on_build_machine, paired, run_block, runs_on_host, source_of
 
-__all__ = ["ADDRESS", "GUIDES", "Published", "build_host", "copy_downloads", "host_blocks", "publish", "reader_env"]
+__all__ = [
+    "ADDRESS",
+    "FLEET",
+    "GUIDES",
+    "Published",
+    "build_host",
+    "copy_downloads",
+    "follow",
+    "host_blocks",
+    "publish",
+    "reader_env",
+    "scale_out",
+]
 
 ADDRESS = "http://handbook.example/"  # the rehearsal's HANDBOOK_SITE_URL; handbook.conf's server_name
 GUIDES = ("deployment/", "monitoring/")  # in the order a new host follows them
+FLEET = "fleet/"  # several instances: followed last, on the host the game days are done with
 DEPLOYMENT = live.REPO / "docs" / "deployment.md"
 
 
@@ -123,6 +136,16 @@ def build_host(host: Host, published: Published, say: Callable[[str], None]) -> 
         hosts.write(f"127.0.0.1 {ADDRESS.split('/')[2]}\n")
     for artefact in (published.wheel, published.archive):
         _copy_in(host, artefact)
+    return follow(host, published, GUIDES, say)
+
+
+def scale_out(host: Host, published: Published, say: Callable[[str], None]) -> list[Ran]:
+    """Turn the host into several instances as the published page says, after its game days."""
+    return follow(host, published, (FLEET,), say)
+
+
+def follow(host: Host, published: Published, guides: tuple[str, ...], say: Callable[[str], None]) -> list[Ran]:
+    """Run the host blocks of ``guides`` as published, in a fresh reader's shell, in page order."""
     env = {
         **reader_env(published),
         "DATA_DISK": host.disk,  # the empty disk the reader formats for the data
@@ -130,7 +153,7 @@ def build_host(host: Host, published: Published, say: Callable[[str], None]) -> 
     }
     host.new_shell()
     ran: list[Ran] = []
-    for guide in GUIDES:
+    for guide in guides:
         html = published.page(guide)
         copy_downloads(host, published, guide, html)
         page = source_of(guide)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -77,8 +78,9 @@ def on_build_machine(block: Block) -> bool:
 
 
 def downloads(html: str) -> list[str]:
-    """The files a page links for download (a unit, a config), as site paths relative to the page."""
-    return sorted(set(_DOWNLOAD.findall(html)))
+    """The files a page links for download (a unit, a config), as site paths relative to the page
+    (``backend%40.service`` is the file ``backend@.service``, as a browser saves it)."""
+    return sorted({urllib.parse.unquote(link) for link in _DOWNLOAD.findall(html)})
 
 
 def _reader_steps(rendered: Rendered, block: Block) -> tuple[list[Step], str]:

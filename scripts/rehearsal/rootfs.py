@@ -19,7 +19,8 @@ __all__ = ["PACKAGES", "cached_rootfs", "cache_dir"]
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 # What the guide and the runbooks call on the host: python3 -m venv, sudo, nginx, sqlite3, curl, ss,
-# fuser, ps, Prometheus and Alertmanager (the monitoring guide), and systemd to run them all.
+# fuser, ps, Prometheus and Alertmanager (the monitoring guide), Redis (several instances' bus), and
+# systemd to run them all.
 PACKAGES = (
     "systemd",
     "systemd-sysv",
@@ -36,6 +37,7 @@ PACKAGES = (
     "procps",
     "prometheus",
     "prometheus-alertmanager",
+    "redis-server",
 )
 
 

@@ -73,6 +73,10 @@ DRILLS: dict[str, tuple[str, ...]] = {
     "websocket_drops": ("websocket-disconnect-storm",),
     "memory_exhaustion": ("memory-high",),
     "network_partition": ("network-partition",),
+    # several instances (docs/fleet.md): no runbook of their own yet
+    "instance_killed": (),
+    "bus_restarted": (),
+    "bus_stopped": (),
 }
 
 
@@ -89,8 +93,16 @@ DRILL_FIGURES = {
 
 # What the reference client's status page shows through each outage (scripts/drill/client.py), and
 # which drill's fault each scenario is the client's view of (the recovery matrix's client columns).
-CLIENT_SCENARIOS = ("server_killed", "server_drained", "server_full", "server_gone", "replay_exceeded", "half_open")
-CLIENT_VIEW = {"backend_crash": "server_killed", "network_partition": "half_open"}
+CLIENT_SCENARIOS = (
+    "server_killed",
+    "server_drained",
+    "server_full",
+    "server_gone",
+    "replay_exceeded",
+    "half_open",
+    "instance_killed",
+)
+CLIENT_VIEW = {"backend_crash": "server_killed", "network_partition": "half_open", "instance_killed": "instance_killed"}
 CLIENT_FIGURES = {
     "outage_shown_seconds": ("seconds", "outage shown on the page after"),
     "live_again_seconds": ("seconds", "page live again after"),

@@ -165,6 +165,7 @@ def test_with_the_bus_down_a_broadcast_is_refused_and_a_new_numbering_is_announc
         redis.stop()
         refused = broadcast(a, "while down")
         assert refused.status_code == 503 and refused.json()["error"] == "bus_unavailable", refused.text
+        assert refused.headers["retry-after"] == "1"
         assert "\n" not in refused.json()["detail"]
         wait_for(lambda: b.metric("backend_bus_up") == 0, 10, "B to see the bus down")
         on_b.ping().wait(5)  # still connected
@@ -176,3 +177,23 @@ def test_with_the_bus_down_a_broadcast_is_refused_and_a_new_numbering_is_announc
         assert recv_json(again) == {"type": "gap", "since": last, "missed_from": last + 1, "missed_to": None}
         fresh = wait_for(lambda: broadcast(a, "after").status_code == 200 or None, 15, "A to publish again")
         assert fresh and recv_json(again)["data"] == "after"
+
+
+def test_an_instance_started_before_its_bus_serves_and_joins_it_when_it_comes(tmp_path: Path) -> None:
+    """Assert a bus down at start-up does not keep the instance from serving (ready, broadcasts
+    refused with 503), and once Redis answers the instance reads it and delivers what comes."""
+    redis = RedisServer(tmp_path / "redis")  # not started yet
+    (tmp_path / "a").mkdir()
+    with running(tmp_path / "a", bus_url=redis.url) as a:
+        assert httpx.get(f"{a.url}/ready", timeout=5).status_code == 200
+        assert broadcast(a, "early").status_code == 503
+        redis.start()
+        try:
+            wait_for(lambda: a.metric("backend_bus_up") == 1, 15, "the instance to read the bus")
+            with ws(a) as client:
+                hello = recv_json(client)
+                sent = broadcast(a, "late").json()
+                assert recv_json(client) == {"type": "message", "seq": sent["seq"], "data": "late"}
+            assert hello["epoch"] == sent["epoch"] and sent["seq"] == hello["seq"] + 1
+        finally:
+            redis.stop()

@@ -12,15 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from websockets.sync.client import connect
 
 from scripts.live import Live, free_port
-from tests.support.nginx import running_nginx
+from scripts.nginx_server import running_nginx
 from tests.support.tools import require
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "deployment"
 NGINX_CONF = GUIDE / "nginx.conf"
-UNIT = GUIDE / "backend.service"
+UPSTREAM_CONF = GUIDE / "upstream.conf"
 
 
 @contextlib.contextmanager
@@ -28,7 +29,8 @@ def nginx(tmp: Path, backend: Live) -> Iterator[str]:
     """Run nginx in the foreground with the guide's config; only the two ports are changed."""
     port = free_port()
     backend_port = str(backend.port)
-    site = NGINX_CONF.read_text().replace("server 127.0.0.1:8080;", f"server 127.0.0.1:{backend_port};")
+    upstream = UPSTREAM_CONF.read_text().replace("server 127.0.0.1:8080;", f"server 127.0.0.1:{backend_port};")
+    site = NGINX_CONF.read_text() + upstream
     site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
     assert site.count(str(port)) == 1 and site.count(backend_port) >= 1, "the guide's ports moved; update this test"
     with running_nginx(tmp, site, f"http://127.0.0.1:{port}/ready"):
@@ -78,13 +80,16 @@ def test_nginx_keeps_metrics_to_the_monitoring_network_and_never_proxies_faults(
     assert httpx.get(f"{backend.url}/_faults", headers=token).json()["db_unavailable"] is False
 
 
-def test_systemd_unit_verifies(tmp_path: Path) -> None:
-    """Assert `systemd-analyze verify` accepts the unit (its ExecStart pointed at this checkout's venv)."""
+@pytest.mark.parametrize(
+    ("unit", "started_as"), [("backend.service", ""), ("backend@.service", "backend@8081.service")]
+)
+def test_systemd_unit_verifies(tmp_path: Path, unit: str, started_as: str) -> None:
+    """Assert `systemd-analyze verify` accepts the unit, and the template as one of its instances (its
+    ExecStart pointed at this checkout's venv)."""
     analyze = require("systemd-analyze", "systemd")
-    unit = UNIT.read_text()
-    assert "ExecStart=/srv/backend/.venv/bin/backend supervise" in unit
+    text = (GUIDE / unit).read_text()
+    assert "ExecStart=/srv/backend/.venv/bin/backend supervise" in text
     local = Path(sys.executable).parent / "backend"
-    tmp_unit = tmp_path / "backend.service"
-    tmp_unit.write_text(unit.replace("/srv/backend/.venv/bin/backend", str(local)))
-    done = subprocess.run([analyze, "verify", str(tmp_unit)], capture_output=True, text=True)
+    (tmp_path / unit).write_text(text.replace("/srv/backend/.venv/bin/backend", str(local)))
+    done = subprocess.run([analyze, "verify", str(tmp_path / (started_as or unit))], capture_output=True, text=True)
     assert done.returncode == 0 and done.stderr.strip() == "", done.stderr

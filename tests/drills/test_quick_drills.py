@@ -1,4 +1,6 @@
-"""Quick versions of the first three fault drills, on every `make test`: crash, database, cache disk."""
+"""Quick versions of fault drills on every `make test`: the first three of one instance (crash,
+database, cache disk), and the three of several instances (one killed whole, the bus restarted empty,
+the bus stopped and kept)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,17 @@ from scripts.faults import FaultUnavailable
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["backend_crash", "database_disconnection", "cache_disk_failure"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "backend_crash",
+        "database_disconnection",
+        "cache_disk_failure",
+        "instance_killed",
+        "bus_restarted",
+        "bus_stopped",
+    ],
+)
 def test_quick_drill_meets_its_targets(name: str, tmp_path: Path) -> None:
     """Assert the drill meets every target: detection, recovery, nothing acknowledged lost or duplicated."""
     try:

@@ -26,9 +26,9 @@ import yaml
 from checks.routing import DEFAULT_SITE_URL
 from scripts import publish, results
 from scripts.live import free_port
+from scripts.nginx_server import running_nginx
 from tests.support import REPO
 from tests.support.browser import launch
-from tests.support.nginx import running_nginx
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 

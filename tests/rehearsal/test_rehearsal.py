@@ -126,7 +126,10 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamesp
                 days[name] = gamedays.rehearse(host, published, SCENARIOS[name], receiver, say)
             for day in days.values():
                 gamedays.delivered(day, receiver)
-        yield SimpleNamespace(host=host, published=published, ran=ran, days=days, log=work / "rehearsal.log")
+        scaled = guide.scale_out(host, published, say) if days else []
+        yield SimpleNamespace(
+            host=host, published=published, ran=ran, days=days, scaled=scaled, log=work / "rehearsal.log"
+        )
     log.close()
 
 
@@ -148,6 +151,27 @@ def test_the_guides_build_the_host_as_published(rehearsal: SimpleNamespace, reco
     )
     assert rehearsal.ran, "the rehearsal ran no command of the guides"
     assert not failed, f"the guide is wrong on a production host:\n{failed[0].report}\n(log: {rehearsal.log})"
+
+
+def test_the_host_scales_out_as_the_fleet_page_says(rehearsal: SimpleNamespace, record_property) -> None:
+    """Assert every host command of "Several instances" did what the published page says on the host
+    the game days ran on: Redis as the bus, three instances under systemd, nginx and Prometheus on
+    them, a broadcast through nginx on every instance, a rolling restart, one instance taken out."""
+    failed = [r for r in rehearsal.scaled if not r.passed]
+    record_property(
+        "rehearsal",
+        json.dumps(
+            {
+                "page": "docs/fleet.md",
+                "fault": "guide",
+                "where": "rehearsal",
+                "passed": bool(rehearsal.scaled) and not failed,
+                "commands": [len(rehearsal.scaled) - len(failed), len(rehearsal.scaled)],
+            }
+        ),
+    )
+    assert rehearsal.scaled, f"not run: the guide did not build the host (log: {rehearsal.log})"
+    assert not failed, f"the fleet page is wrong on a production host:\n{failed[0].report}\n(log: {rehearsal.log})"
 
 
 def test_checks_on_the_host_links_the_published_handbook(rehearsal: SimpleNamespace) -> None:
