@@ -21,7 +21,8 @@ from types import SimpleNamespace
 import pytest
 
 from pages import Rendered, read_page
-from scripts import results
+from scripts import live, results
+from scripts.drill.traffic import Fleet
 from scripts.gameday.scenarios import SCENARIOS
 from scripts.live import REPO
 from scripts.rehearsal import gamedays, guide
@@ -127,8 +128,9 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamesp
             for day in days.values():
                 gamedays.delivered(day, receiver)
         scaled = guide.scale_out(host, published, say) if days else []
+        held = _sockets_held(SOCKETS) if scaled and all(r.passed for r in scaled) else None
         yield SimpleNamespace(
-            host=host, published=published, ran=ran, days=days, scaled=scaled, log=work / "rehearsal.log"
+            host=host, published=published, ran=ran, days=days, scaled=scaled, held=held, log=work / "rehearsal.log"
         )
     log.close()
 
@@ -172,6 +174,28 @@ def test_the_host_scales_out_as_the_fleet_page_says(rehearsal: SimpleNamespace, 
     )
     assert rehearsal.scaled, f"not run: the guide did not build the host (log: {rehearsal.log})"
     assert not failed, f"the fleet page is wrong on a production host:\n{failed[0].report}\n(log: {rehearsal.log})"
+
+
+SOCKETS = 1000  # more than Debian's nginx carries (766 on 2 cores), fewer than the three instances hold
+
+
+def _sockets_held(size: int) -> int:
+    """How many of ``size`` WebSocket clients hold a socket through the host's nginx at once."""
+    clients = Fleet("ws://127.0.0.1/ws", size)
+    clients.start()
+    try:
+        live.seconds_until(lambda: all(clients.connected), 30)
+        return sum(clients.connected)
+    finally:
+        clients.stop()
+
+
+def test_the_hosts_nginx_carries_a_thousand_sockets(rehearsal: SimpleNamespace) -> None:
+    """Assert the nginx the guide sets up passes a thousand WebSockets at once to the instances: with
+    Debian's own worker_connections it passed 766 on this machine's two cores, and the rest got an
+    error from nginx, never the backend's 1013."""
+    assert rehearsal.held is not None, f"not run: the fleet page did not pass (log: {rehearsal.log})"
+    assert rehearsal.held == SOCKETS, f"nginx carried {rehearsal.held} of {SOCKETS} sockets: worker_connections?"
 
 
 def test_checks_on_the_host_links_the_published_handbook(rehearsal: SimpleNamespace) -> None:
