@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import signal
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from scripts.live import Live, free_port
 from scripts.nginx_server import running_nginx
 from scripts.redis_server import RedisServer
 
-__all__ = ["GUIDE", "GUIDE_PORTS", "Instances", "kill_whole", "running_instances", "template_environment"]
+__all__ = ["GUIDE", "GUIDE_PORTS", "Instances", "running_instances", "template_environment"]
 
 GUIDE = live.REPO / "docs" / "deployment"
 GUIDE_PORTS = (8081, 8082, 8083)  # fleet.conf's upstream servers, backend@PORT's instances
@@ -78,11 +76,3 @@ def running_instances(
         (tmp / "nginx").mkdir()
         stack.enter_context(running_nginx(tmp / "nginx", site, f"http://127.0.0.1:{port}/ready", connections))
         yield Instances(f"http://127.0.0.1:{port}", members, bus)
-
-
-def kill_whole(instance: Live) -> None:
-    """SIGKILL an instance's supervisor, then its server: what a host losing the unit does."""
-    server = instance.server_pid()
-    assert instance.proc is not None
-    os.kill(instance.proc.pid, signal.SIGKILL)  # the supervisor first: nobody restarts the server
-    os.kill(server, signal.SIGKILL)

@@ -25,7 +25,7 @@ import httpx
 from scripts import browser, live
 from scripts.drill.outcome import Judged
 from scripts.faults import FAULTS, Proxy, Target
-from scripts.instances import kill_whole, running_instances
+from scripts.instances import running_instances
 
 __all__ = ["SCENARIOS", "ClientResult", "Poster", "StatusPage", "account", "run"]
 
@@ -296,7 +296,8 @@ def _instance_killed(page_of: Callable[..., StatusPage], tmp: Path, quick: bool)
         poster.start()
         live.wait_for(lambda: len(poster.acked) >= 5, 10, "broadcasts before the fault")
         fault = time.monotonic()
-        kill_whole(holding)
+        with FAULTS["supervisor-gone"](Target(holding)):  # its server dies with it
+            pass
         result.outage_shown_seconds = page.wait_state("reconnecting", 5, fault)
         result.live_again_seconds = page.wait_state("live", 30, fault)
         before = len(poster.acked)

@@ -13,7 +13,6 @@ behind nginx, as the guide's files make them (:mod:`scripts.instances`), under a
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,8 @@ from scripts import live
 from scripts.drill.accounting import DRILL_SETTINGS, account, settle
 from scripts.drill.outcome import DrillResult
 from scripts.drill.traffic import Traffic, traffic
-from scripts.instances import kill_whole, running_instances
+from scripts.faults import FAULTS, Target
+from scripts.instances import running_instances
 from scripts.live import Live
 
 __all__ = ["FLEET_DRILLS", "bus_restarted", "bus_stopped", "instance_killed"]
@@ -58,7 +58,8 @@ def instance_killed(tmp: Path, quick: bool) -> DrillResult:
             before = _held(fleet.members)
             reconnects = len(parts.fleet.reconnects)
             killed = time.monotonic()
-            kill_whole(fleet.members[1])
+            with FAULTS["supervisor-gone"](Target(fleet.members[1])):  # its server dies with it
+                pass
             live.seconds_until(lambda: len(parts.fleet.reconnects) > reconnects, 10)
             first = parts.fleet.reconnects[reconnects] if len(parts.fleet.reconnects) > reconnects else None
             result.ttd_seconds = None if first is None else round(first - killed, 3)
@@ -88,16 +89,16 @@ def _bus_down(
     with running_instances(tmp, connections=4 * size, bus_durable=persistent, settings=DRILL_SETTINGS) as fleet:
         with traffic(fleet.members[0], fleet.url, fleet_size=size, pause=PAUSE) as parts:
             acked = _acknowledged(parts)
-            fleet.bus.stop(signal.SIGKILL)
-            result.ttd_seconds = live.seconds_until(
-                lambda: all(m.metric("backend_bus_up") == 0 for m in fleet.members), 15
-            )
-            time.sleep(outage)  # the outage lasts, as the drill's scenario says
-            held = sum(parts.fleet.connected)
-            acked_while_down = _acknowledged(parts) - acked
-            refused = parts.publisher.errors.get("HTTP 503 bus_unavailable", 0)
-            restarted, acked = time.monotonic(), _acknowledged(parts)
-            fleet.bus.start()
+            with FAULTS["bus-down"](Target(fleet.members[0], bus=fleet.bus)) as lift:
+                result.ttd_seconds = live.seconds_until(
+                    lambda: all(m.metric("backend_bus_up") == 0 for m in fleet.members), 15
+                )
+                time.sleep(outage)  # the outage lasts, as the drill's scenario says
+                held = sum(parts.fleet.connected)
+                acked_while_down = _acknowledged(parts) - acked
+                refused = parts.publisher.errors.get("HTTP 503 bus_unavailable", 0)
+                restarted, acked = time.monotonic(), _acknowledged(parts)
+                lift()
             result.ttr_seconds = live.seconds_until(lambda: _acknowledged(parts) > acked and _flowing(parts), 30)
             settle(parts, result)
             figures = {

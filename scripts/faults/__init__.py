@@ -15,11 +15,12 @@ A fault of the clients' path acts on a :class:`Proxy` the harness starts, or on 
 (:class:`~scripts.faults.nginx_path.ClientsPath`, the rehearsal host's).
     load            overload, idle-connections, miss-storm, ws-drop-storm, slow-consumer-storm, near-capacity
     injected        memory-pressure, injected-latency, error-spike, sockets-dropped   (drill routes)
+    bus             bus-down                                           (several instances' Redis)
 """
 
 from __future__ import annotations
 
-from scripts.faults import configuration, database, disk, injected, load, network, process
+from scripts.faults import bus, configuration, database, disk, injected, load, network, process
 from scripts.faults.base import Fault, FaultUnavailable, Lift, Target
 from scripts.faults.proxy import Proxy
 
@@ -134,5 +135,6 @@ FAULTS: dict[str, Fault] = {
             injected.sockets_dropped,
             drill_routes=True,
         ),
+        Fault("bus-down", "bus", "the instances' Redis killed; the lift starts it again", bus.bus_down),
     )
 }

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from scripts import live
 
-__all__ = ["ClientPath", "Fault", "FaultUnavailable", "Lift", "Target", "nothing_to_lift"]
+__all__ = ["ClientPath", "Fault", "FaultUnavailable", "Lift", "MessageBus", "Target", "nothing_to_lift"]
 
 Lift = Callable[[], None]
 
@@ -43,17 +44,31 @@ class ClientPath(Protocol):
     def set_mode(self, mode: str) -> None: ...
 
 
+class MessageBus(Protocol):
+    """The Redis that several instances share (:class:`~scripts.redis_server.RedisServer`)."""
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None: ...
+
+    def start(self) -> object: ...
+
+
 @dataclasses.dataclass
 class Target:
-    """What a fault acts on: a backend, and the path its clients go through (if any)."""
+    """What a fault acts on: a backend, the path its clients go through and the bus (if any)."""
 
     backend: live.Reachable
     proxy: ClientPath | None = None
+    bus: MessageBus | None = None
 
     def need_proxy(self, fault: str) -> ClientPath:
         if self.proxy is None:
             raise FaultUnavailable(f"the fault {fault} acts on the clients' path: start the backend behind a Proxy")
         return self.proxy
+
+    def need_bus(self, fault: str) -> MessageBus:
+        if self.bus is None:
+            raise FaultUnavailable(f"the fault {fault} acts on the message bus: start instances that share one")
+        return self.bus
 
 
 @dataclasses.dataclass(frozen=True)

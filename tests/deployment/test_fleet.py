@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from scripts.drill.traffic import traffic
-from scripts.instances import GUIDE, GUIDE_PORTS, kill_whole, running_instances, template_environment
+from scripts.faults import FAULTS, Target
+from scripts.instances import GUIDE, GUIDE_PORTS, running_instances, template_environment
 from scripts.live import wait_for
 
 
@@ -35,7 +36,8 @@ def test_clients_ride_one_instance_dying_whole_with_nothing_missing(tmp_path: Pa
         held = [instance.metric("backend_ws_connections_active") for instance in instances]
         assert sum(held) == 30 and min(held) >= 5, f"least_conn should spread the clients: {held}"
         reconnects_before, acked_before = len(parts.fleet.reconnects), len(parts.publisher.acked)
-        kill_whole(instances[1])
+        with FAULTS["supervisor-gone"](Target(instances[1])):  # its server dies with it
+            pass
         wait_for(
             lambda: len(parts.fleet.reconnects) - reconnects_before >= held[1] and all(parts.fleet.connected),
             30,
