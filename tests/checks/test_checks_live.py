@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from checks.cli import main
 from checks.context import Context
 from checks.promql import Snapshot
 from checks.thresholds import load as load_thresholds
+from scripts import live
 from scripts.live import Live, wait_for
+from scripts.redis_server import RedisServer
 
 MiB = 1024 * 1024
 
@@ -148,6 +151,23 @@ def test_a_hub_that_filled_after_the_scrape_is_not_called_ok(
     assert code == 1 and "1013" in rows["ws.connect"]["detail"]
     assert rows["ws.capacity"]["status"] == "warn", rows["ws.capacity"]
     assert rows["ws.capacity"]["detail"].startswith("0 of 2 connections in use when scraped; full when probed")
+
+
+def test_a_bus_down_is_named_and_sends_to_no_wrong_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Assert that on an instance whose message bus is down, the broadcast probe's 503 names the bus,
+    and doctor opens no runbook (it opened "API error rate high" before: the bus has no page yet)."""
+    redis = RedisServer(tmp_path / "redis").start()
+    try:
+        with live.running(tmp_path, bus_url=redis.url) as backend:
+            redis.stop(signal.SIGKILL)
+            wait_for(lambda: backend.metric("backend_bus_up") == 0, 10, "the instance to lose its bus")
+            code, rows = run(capsys, "doctor", "--url", backend.url)
+    finally:
+        redis.stop()
+    row = rows["ws.connect"]
+    assert code == 1 and row["status"] == "fail" and not row["runbook"], row
+    assert "503 bus_unavailable: the message bus" in row["detail"]
+    assert all(not r["runbook"] for r in rows.values() if r["status"] in ("warn", "fail")), rows
 
 
 def test_cache_misses_and_disk_failure_fail_cache_checks(start_backend, capsys: pytest.CaptureFixture[str]) -> None:
