@@ -311,6 +311,32 @@ def _instance_killed(page_of: Callable[..., StatusPage], tmp: Path, quick: bool)
     return result
 
 
+def _bus_restarted(page_of: Callable[..., StatusPage], tmp: Path, quick: bool) -> ClientResult:
+    """Three instances behind nginx; their Redis killed and started again empty, as the guide runs
+    it. The page sees its socket closed (1012), says the server lost its message history, reloads
+    its view, and has every broadcast acknowledged after the restart exactly once."""
+    result = ClientResult("bus_restarted")
+    with running_instances(tmp) as fleet:
+        page = page_of(fleet.url)
+        fault = time.monotonic()
+        with FAULTS["bus-down"](Target(fleet.members[0], bus=fleet.bus)) as lift:
+            lift()  # back at once, and empty: a new numbering
+        result.outage_shown_seconds = page.wait_state("reconnecting", 10, fault)
+        result.live_again_seconds = page.wait_state("live", 30, fault)
+        poster = Poster(fleet.url)
+        poster.start()
+        live.wait_for(lambda: len(poster.acked) >= 10, 15, "broadcasts after the restart")
+        account(result, page, poster.stop(), 0)
+        result.gap_shown = "lost its message history" in page.page.locator("#gap").inner_text()
+        result.gap_shown = result.gap_shown and page.log()["reloads"] == 1
+    result.targets = {
+        "the page said the history was lost and reloaded its view": bool(result.gap_shown),
+        "the page saw the new numbering's close (1012)": 1012 in result.close_codes,
+        **_exactly_once(result),
+    }
+    return result
+
+
 SCENARIOS: dict[str, Callable[..., ClientResult]] = {  # in the order of results.CLIENT_SCENARIOS
     "server_killed": _server_killed,
     "server_drained": _server_drained,
@@ -319,6 +345,7 @@ SCENARIOS: dict[str, Callable[..., ClientResult]] = {  # in the order of results
     "replay_exceeded": _replay_exceeded,
     "half_open": _half_open,
     "instance_killed": _instance_killed,
+    "bus_restarted": _bus_restarted,
 }
 
 

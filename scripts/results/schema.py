@@ -101,8 +101,14 @@ CLIENT_SCENARIOS = (
     "replay_exceeded",
     "half_open",
     "instance_killed",
+    "bus_restarted",
 )
-CLIENT_VIEW = {"backend_crash": "server_killed", "network_partition": "half_open", "instance_killed": "instance_killed"}
+CLIENT_VIEW = {
+    "backend_crash": "server_killed",
+    "network_partition": "half_open",
+    "instance_killed": "instance_killed",
+    "bus_restarted": "bus_restarted",
+}
 CLIENT_FIGURES = {
     "outage_shown_seconds": ("seconds", "outage shown on the page after"),
     "live_again_seconds": ("seconds", "page live again after"),
