@@ -296,7 +296,7 @@ def _instance_killed(page_of: Callable[..., StatusPage], tmp: Path, quick: bool)
         poster.start()
         live.wait_for(lambda: len(poster.acked) >= 5, 10, "broadcasts before the fault")
         fault = time.monotonic()
-        with FAULTS["supervisor-gone"](Target(holding)):  # its server dies with it
+        with FAULTS["instance-killed"](Target(holding)):  # one-shot: dead from here on
             pass
         result.outage_shown_seconds = page.wait_state("reconnecting", 5, fault)
         result.live_again_seconds = page.wait_state("live", 30, fault)

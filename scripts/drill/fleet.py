@@ -58,7 +58,7 @@ def instance_killed(tmp: Path, quick: bool) -> DrillResult:
             before = _held(fleet.members)
             reconnects = len(parts.fleet.reconnects)
             killed = time.monotonic()
-            with FAULTS["supervisor-gone"](Target(fleet.members[1])):  # its server dies with it
+            with FAULTS["instance-killed"](Target(fleet.members[1])):  # one-shot: dead from here on
                 pass
             live.seconds_until(lambda: len(parts.fleet.reconnects) > reconnects, 10)
             first = parts.fleet.reconnects[reconnects] if len(parts.fleet.reconnects) > reconnects else None

@@ -5,7 +5,8 @@ Drills, client scenarios and game days are measurements *over* these faults: the
 by name (``FAULTS["server-killed"]``), give it its parameters, and measure what the backend and its
 clients did. Grouped by what they break::
 
-    process         server-killed, server-drained, hung-server, supervisor-gone, crash-loop, port-taken
+    process         server-killed, server-drained, hung-server, supervisor-gone, crash-loop, port-taken,
+                    instance-killed
     disk            cache-disk-full, cache-dir-deleted, data-disk-almost-full, data-volume-read-only
     database        db-write-lock, database-lost
     network         partition, connections-reset                      (through a Proxy)
@@ -34,6 +35,7 @@ FAULTS: dict[str, Fault] = {
         Fault("hung-server", "process", "server alive but silent (SIGSTOP)", process.server_hung),
         Fault("supervisor-gone", "process", "the process we started killed; nothing listens", process.supervisor_gone),
         Fault("crash-loop", "process", "server killed three times in a row", process.crash_loop),
+        Fault("instance-killed", "process", "supervisor and server SIGKILLed together", process.instance_killed),
         Fault(
             "port-taken",
             "process",

@@ -15,7 +15,15 @@ import psutil
 from scripts import live
 from scripts.faults.base import FaultUnavailable, Lift, Target, nothing_to_lift
 
-__all__ = ["crash_loop", "port_taken", "server_drained", "server_hung", "server_killed", "supervisor_gone"]
+__all__ = [
+    "crash_loop",
+    "instance_killed",
+    "port_taken",
+    "server_drained",
+    "server_hung",
+    "server_killed",
+    "supervisor_gone",
+]
 
 GIVE_UP_DEADLINE = 60.0  # five failed starts with backoff, each a second of imports, on a busy machine
 
@@ -60,6 +68,23 @@ def supervisor_gone(target: Target) -> Iterator[Lift]:
     backend = target.backend
     if not isinstance(backend, live.Live):
         raise FaultUnavailable("supervisor-gone kills a supervisor this harness started")
+    backend.proc.kill()
+    backend.proc.wait(10)
+    yield nothing_to_lift
+
+
+@contextlib.contextmanager
+def instance_killed(target: Target) -> Iterator[Lift]:
+    """The supervisor and its server SIGKILLed together (a host losing the unit, the OOM killer
+    taking both): every socket of the instance ends without a close frame, and nothing restarts it.
+    The supervisor is held still first, so it can neither restart the server nor, by dying first,
+    have it drain (its parent-death signal is SIGTERM)."""
+    backend = target.backend
+    if not isinstance(backend, live.Live):
+        raise FaultUnavailable("instance-killed kills a supervisor this harness started, with its server")
+    server = backend.server_pid()
+    os.kill(backend.proc.pid, signal.SIGSTOP)
+    os.kill(server, signal.SIGKILL)
     backend.proc.kill()
     backend.proc.wait(10)
     yield nothing_to_lift

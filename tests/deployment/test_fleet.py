@@ -36,7 +36,7 @@ def test_clients_ride_one_instance_dying_whole_with_nothing_missing(tmp_path: Pa
         held = [instance.metric("backend_ws_connections_active") for instance in instances]
         assert sum(held) == 30 and min(held) >= 5, f"least_conn should spread the clients: {held}"
         reconnects_before, acked_before = len(parts.fleet.reconnects), len(parts.publisher.acked)
-        with FAULTS["supervisor-gone"](Target(instances[1])):  # its server dies with it
+        with FAULTS["instance-killed"](Target(instances[1])):  # one-shot: dead from here on
             pass
         wait_for(
             lambda: len(parts.fleet.reconnects) - reconnects_before >= held[1] and all(parts.fleet.connected),
