@@ -25,9 +25,11 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 class Metrics:
     """Every metric the backend exports; attributes are the prometheus_client objects."""
 
-    def __init__(self) -> None:
+    def __init__(self, bus: bool = False) -> None:
         self.registry = CollectorRegistry()
         reg = self.registry
+        # An instance without a bus exports no bus gauges: a 0 there would read as "bus down" and page.
+        bus_reg = reg if bus else None
         ProcessCollector(registry=reg)
         self.http_requests = Counter(
             "backend_http_requests",
@@ -85,12 +87,12 @@ class Metrics:
         self.bus_up = Gauge(
             "backend_bus_up",
             "1 while this instance reads the message bus, 0 while it cannot (only with BACKEND_BUS_URL).",
-            registry=reg,
+            registry=bus_reg,
         )
         self.bus_lag = Gauge(
             "backend_bus_lag_broadcasts",
             "Broadcasts numbered on the bus that this instance has not offered to its clients yet.",
-            registry=reg,
+            registry=bus_reg,
         )
         self.cache_requests = Counter(
             "backend_cache_requests",

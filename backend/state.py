@@ -77,7 +77,7 @@ class Backend:
     def __init__(self, settings: Settings, restarts: Restarts | None = None) -> None:
         self.settings = settings
         self.started_at = time.time()
-        self.metrics = Metrics()
+        self.metrics = Metrics(bus=bool(settings.bus_url))
         self.db = Database(
             settings.data_dir / "backend.sqlite3",
             settings.db_busy_timeout,

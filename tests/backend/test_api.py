@@ -56,6 +56,7 @@ def test_metrics_exposes_every_documented_family(shared_backend: Live) -> None:
         "backend_data_disk_total_bytes",
     }
     assert expected <= names, f"missing: {sorted(expected - names)}"
+    assert not {n for n in names if n.startswith("backend_bus_")}, "an instance without a bus exports bus gauges"
     assert "backend_http_requests_total{" in text and "_created" not in text
     assert shared_backend.metric("backend_ws_connections_capacity") == 1000
 

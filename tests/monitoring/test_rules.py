@@ -16,7 +16,8 @@ from checks.routing import DEFAULT_SITE_URL
 from checks.thresholds import load as load_thresholds
 from docsite.markdown import front_matter
 from scripts.alert_rules import RULES, TESTS
-from scripts.live import Live
+from scripts.live import Live, running
+from scripts.redis_server import RedisServer
 from tests.support.tools import require
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,6 +104,26 @@ def test_every_runbook_url_resolves_to_a_built_page(tmp_path: Path) -> None:
         assert (tmp_path / "site" / relative / "index.html").is_file(), rule["alert"]
 
 
+@pytest.fixture(scope="module")
+def exposed(shared_backend: Live, tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """Every metric name a single instance exports, and one reading a bus (the bus gauges exist only there)."""
+    import httpx
+
+    root = tmp_path_factory.mktemp("bus-instance")
+    redis = RedisServer(root / "redis").start()
+    try:
+        with running(root, bus_url=redis.url) as on_bus:
+            texts = [httpx.get(f"{backend.url}/metrics").text for backend in (shared_backend, on_bus)]
+    finally:
+        redis.stop()
+    names: set[str] = set()
+    for text in texts:
+        families = set(re.findall(r"^# TYPE (\S+)", text, re.MULTILINE))  # labelled metrics with no samples yet too
+        names |= _metric_names(text) | families | {f"{name}_total" for name in families}
+    assert "backend_bus_up" in names, "the instance on a bus does not export backend_bus_up"
+    return names
+
+
 # not `backend_crash.ttr_seconds` (a drill key), nor the release wheel `backend_runbooks-0.1.0-...whl`
 _METRIC = re.compile(r"\b(?:backend|process)_[a-z_]+(?![.\w-])")
 _SUFFIXES = ("_bucket", "_count", "_sum")
@@ -122,13 +143,8 @@ def _metric_names(text: str) -> set[str]:
     [RULES, *sorted((REPO / "runbooks").glob("*.md")), *sorted((REPO / "docs").glob("*.md"))],
     ids=lambda p: str(Path(p).relative_to(REPO)),
 )
-def test_every_metric_named_in_rules_and_pages_exists(shared_backend: Live, source: Path) -> None:
-    """Assert each backend_*/process_* metric a rule or page uses is in the live backend's /metrics."""
-    import httpx
-
-    text = httpx.get(f"{shared_backend.url}/metrics").text
-    families = set(re.findall(r"^# TYPE (\S+)", text, re.MULTILINE))  # labelled metrics with no samples yet too
-    exposed = _metric_names(text) | families | {f"{name}_total" for name in families}
+def test_every_metric_named_in_rules_and_pages_exists(exposed: set[str], source: Path) -> None:
+    """Assert each backend_*/process_* metric a rule or page uses is in a live backend's /metrics."""
     text = source.read_text()
     if text.startswith("---\n"):  # front matter names drills (`drill: backend_crash`), not metrics
         text = text[text.index("\n---", 4) + 4 :]
