@@ -1,5 +1,6 @@
-"""Root conftest: Sybil runs every page's blocks against one live, supervised backend, and the run's
-per-page and per-fix results are written to ``results/test-runs.json`` for the site to show."""
+"""Root conftest: Sybil runs every page's blocks against one live, supervised backend (a fleet page's
+against an instance on a real message bus), and the run's per-page and per-fix results are written to
+``results/test-runs.json`` for the site to show."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import pytest
 
 from docsite.hardening import FIXES
 from scripts import live, results
-from tests.support.sybil_pages import page_sybil
+from scripts.redis_server import RedisServer
+from tests.support.sybil_pages import fleet_sybil, page_sybil
 
-pytest_collect_file = page_sybil().pytest()
+pytest_collect_file = (page_sybil() + fleet_sybil()).pytest()
 
 _MARKERS = {fix.marker for fix in FIXES}
 _pages: dict[str, dict[str, int]] = {}
@@ -40,6 +42,23 @@ def live_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[live.Live
     """The throwaway backend the pages run against: supervised, no fault routes, like production."""
     with live.running(tmp_path_factory.mktemp("pages"), "supervise", faults_token="") as backend:
         yield backend
+
+
+@pytest.fixture(scope="session")
+def message_bus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server, configured as the fleet guide's bus (no persistence), for the fleet's pages."""
+    bus = RedisServer(tmp_path_factory.mktemp("bus")).start()
+    try:
+        yield bus.url
+    finally:
+        bus.stop()
+
+
+@pytest.fixture(scope="session")
+def live_fleet_instance(tmp_path_factory: pytest.TempPathFactory, message_bus_url: str) -> Iterator[live.Live]:
+    """An instance of several, as the fleet's pages meet it: supervised, reading the message bus."""
+    with live.running(tmp_path_factory.mktemp("fleet"), "supervise", faults_token="", bus_url=message_bus_url) as one:
+        yield one
 
 
 def _count(table: dict[str, dict[str, int]], key: str, outcome: str) -> None:

@@ -114,6 +114,7 @@ class BusBroadcasts:
         self._hub.replay.restore([(e.seq, message_frame(e.seq, e.payload)) for e in entries])
         self._hub.replay.last_seq = position.seq
         self._metrics.ws_broadcast_seq.set(position.seq)
+        self._metrics.bus_up.set(1)  # read: not 0 until the reader's first blocking read returns
 
     async def publish(self, message: object) -> Published:
         position, entry = await self._bus.append(json.dumps(message))

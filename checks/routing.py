@@ -3,7 +3,7 @@
 Rows are ranked most severe first (error, fail, then warn: a warning limit crossed is not the page
 to open while a critical one is), and within a severity cause before symptom: a backend that is down
 or hung explains every other row; a crash loop explains a down backend; a full data disk explains
-database and cache errors; a locked database, a failing cache disk or memory pressure explain errors
+database and cache errors; a locked database, a failing cache disk, a message bus down or memory pressure explain errors
 and latency; WebSocket trouble comes next; API errors and latency are the symptoms most faults
 share, and a low cache hit ratio is last because it follows any restart."""
 
@@ -28,6 +28,7 @@ CAUSE_ORDER = (
     "data-disk-almost-full",
     "database-unavailable",
     "cache-disk-failure",
+    "message-bus-down",
     "memory-high",
     "websocket-connections-near-capacity",
     "network-partition",

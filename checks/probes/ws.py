@@ -231,19 +231,20 @@ def _round_trips(ctx: Context) -> list[Result]:
 def _refused_row(ctx: Context, response: Any) -> Result:
     """A broadcast answered 5xx is a symptom: name the cause (``overloaded``: the memory guard sheds;
     ``busy``: admission control refuses past the in-flight limit; ``bus_unavailable``: the message
-    bus of several instances is down, for which no page fits yet)."""
+    bus of several instances is down)."""
     try:
         body = response.json()
     except ValueError:
         body = {}
     error = body.get("error", "") if isinstance(body, dict) else ""
-    if error == "bus_unavailable":  # several instances: no runbook of its own yet, so no wrong one
+    if error == "bus_unavailable":
         return Result(
             "ws.connect",
             Status.FAIL,
             f"socket opened, but the probe's broadcast got {response.status_code} bus_unavailable: the message bus "
             "the instances share is down or unreachable (its Redis: `systemctl status redis-server`); every "
             "broadcast is refused until it is back",
+            runbook=ctx.limits["bus.up"].runbook,
         )
     causes = {"overloaded": ctx.limits["memory.shedding"].runbook, "busy": ctx.limits["http.shed_per_second"].runbook}
     cause = causes.get(error, "api-error-rate-high")

@@ -137,6 +137,6 @@ FAULTS: dict[str, Fault] = {
             injected.sockets_dropped,
             drill_routes=True,
         ),
-        Fault("bus-down", "bus", "the instances' Redis killed; the lift starts it again", bus.bus_down),
+        Fault("bus-down", "bus", "the instances' Redis killed; the lift starts it again", bus.bus_down, needs_bus=True),
     )
 }

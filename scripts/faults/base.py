@@ -84,6 +84,7 @@ class Fault:
     prepare: Callable[..., contextlib.AbstractContextManager[None]] | None = None
     needs_proxy: bool = False
     drill_routes: bool = False  # made through the backend's /_faults routes (they need its token)
+    needs_bus: bool = False  # acts on the message bus: the backend must read one (BACKEND_BUS_URL)
 
     def __call__(self, target: Target, **params: Any) -> contextlib.AbstractContextManager[Lift]:
         return self.make(target, **params)

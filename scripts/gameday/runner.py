@@ -31,6 +31,7 @@ from scripts import live
 from scripts.drill.traffic import Fleet, traffic
 from scripts.faults import Proxy, Target
 from scripts.gameday.scenarios import Scenario, StandIn
+from scripts.redis_server import RedisServer
 
 __all__ = ["Diagnosis", "GameDay", "Step", "blocks_of", "doctor", "run"]
 
@@ -160,12 +161,14 @@ class _Stage:
     scenario: Scenario
     lift: Callable[[], None] | None = None
     proxy_url: str = ""  # the clients' way in, when the scenario puts a proxy there
+    bus_url: str = ""  # the message bus the backend reads, when the scenario's fault acts on one
     stand_ins: list[StandIn] = dataclasses.field(default_factory=list)  # what is left of the scenario's
 
     def env(self) -> dict[str, str]:
         extra = self.scenario.env(self.backend) if self.scenario.env else {}
         public = {"PUBLIC_URL": self.proxy_url} if self.proxy_url else {}  # clients reach it through the proxy
-        return {**environment(self.backend.url, self.backend.data_dir), **public, **extra}
+        bus = {"BACKEND_BUS_URL": self.bus_url} if self.bus_url else {}  # the page reads it from the unit
+        return {**environment(self.backend.url, self.backend.data_dir), **public, **bus, **extra}
 
     def stand_in(self, block: Block, day: GameDay, say: Callable[[str], None]) -> None:
         """Do, in place of a step only production tooling can run, what the scenario declares for it."""
@@ -303,10 +306,14 @@ def run(
     def shows(block: Block) -> bool:
         return block.shows_fault(scenario.name)
 
+    bus = RedisServer(tmp / "bus").start() if fault.needs_bus else None
+    on_bus = {"bus_url": bus.url} if bus else {}
     with fault.prepared(data_dir):
-        backend = live.start(tmp, "supervise", data_dir=data_dir, **{**live.HARNESS_SETTINGS, **scenario.settings})
+        backend = live.start(
+            tmp, "supervise", data_dir=data_dir, **{**live.HARNESS_SETTINGS, **scenario.settings, **on_bus}
+        )
         proxy = Proxy(backend.port) if fault.needs_proxy else None
-        stage = _Stage(backend, scenario, stand_ins=list(scenario.stand_ins))
+        stage = _Stage(backend, scenario, stand_ins=list(scenario.stand_ins), bus_url=bus.url if bus else "")
         try:
             if proxy:
                 proxy.start()
@@ -314,7 +321,7 @@ def run(
             with traffic(
                 backend, proxy.url if proxy else None, fleet_size=scenario.clients, pause=TRAFFIC_PAUSE
             ) as parts:
-                with fault(Target(backend, proxy), **scenario.params) as lift:
+                with fault(Target(backend, proxy, bus), **scenario.params) as lift:
                     stage.lift = lift
                     say(f"{page} under {scenario.name}: {scenario.what}")
                     _detect(day, backend, detect_deadline, say)
@@ -337,6 +344,8 @@ def run(
                 proxy.close()
             stage.backend.stop()
             backend.stop()
+            if bus:
+                bus.stop()
     if stage.stand_ins:
         day.problems.append(f"declared stand-ins the page never needed: {[s.value for s in stage.stand_ins]}")
     say(

@@ -284,6 +284,18 @@ SCENARIOS: dict[str, Scenario] = {
             triage=(r"^(warn|fail) +ws\.disconnects .*the path between clients and server is broken",),
         ),
         Scenario(
+            "bus-down",
+            "message-bus-down",
+            stand_ins=LIFT,
+            stand_in_does="Redis is started again, empty (systemctl start redis-server)",
+            lingering={
+                "errors.ratio": f"the broadcasts refused with 503 bus_unavailable, {_WINDOW}",
+                "ws.disconnects": f"the 1012 closes of the new numbering, {_WINDOW}",
+            },
+            broken=("bus.up",),
+            triage=(r"^(warn|fail) +bus\.up .*cannot read the message bus",),
+        ),
+        Scenario(
             "capacity-too-low",
             "websocket-connections-near-capacity",
             params={"capacity": 3},  # below the game day's five clients

@@ -40,9 +40,9 @@ from scripts.rehearsal.alerts import Receiver, active_alerts, scraped
 from scripts.rehearsal.guide import ADDRESS, Published, copy_downloads, reader_env
 from scripts.rehearsal.host import Host
 from scripts.rehearsal.reader import SNIPPETS, Ran, paired, run_block, source_of
-from scripts.rehearsal.service import ENV_FILE, HostBackend
+from scripts.rehearsal.service import ENV_FILE, HostBackend, HostBus
 
-__all__ = ["ALERT_DEADLINE", "Rehearsal", "delivered", "rehearse"]
+__all__ = ["ALERT_DEADLINE", "Rehearsal", "delivered", "from_alert", "rehearse"]
 
 ALERT_DEADLINE = 150.0  # the guide's 15 s scrape and evaluation, a 1-minute rate window, and room
 HEALTHY_DEADLINE = 60.0
@@ -116,9 +116,10 @@ def _open(url: str) -> str:
     return response.text
 
 
-def _doctor(host: Host) -> dict[str, str]:
-    """Doctor on the host, in the reader's shell: the rows that are not ok (or why it could not run)."""
-    code, out = host.run("checks doctor --json", timeout=60)
+def _doctor(host: Host, backend: HostBackend) -> dict[str, str]:
+    """Doctor on the host, in the reader's shell, on ``backend``: the rows that are not ok (or why it
+    could not run)."""
+    code, out = host.run(f"BACKEND_URL={backend.url} BACKEND_WS_URL={backend.ws_url} checks doctor --json", timeout=60)
     if code == 2:
         return {"doctor": out.strip()[-300:]}
     try:
@@ -141,7 +142,27 @@ def _healthy(host: Host, backend: HostBackend, scenario: Scenario) -> dict[str, 
     except httpx.HTTPError as exc:
         return {"/ready": str(exc)}
     lingering = {**scenario.lingering, **_HOST_LINGERING.get(scenario.name, {})}
-    return {k: v for k, v in _doctor(host).items() if k not in lingering}
+    return {k: v for k, v in _doctor(host, backend).items() if k not in lingering}
+
+
+def _before_you_start(block: Block) -> bool:
+    return block.path.parent == SNIPPETS or block.section == "Before you start"
+
+
+def from_alert(rendered: Rendered, runbook_url: str) -> Rendered:
+    """A "Before you start" block as the page opened from the alert shows it, and its copy button
+    gives it: ``docs/assets/alert-context.js`` fills BACKEND_URL and BACKEND_WS_URL in for the
+    instance the link names (on a fleet, the instance that fired: 8080 is served by none)."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(runbook_url).query)
+    instance = query.get("instance", [""])[0]
+    if not _INSTANCE.fullmatch(instance):
+        return rendered
+    text = re.sub(r"\bBACKEND_URL=\S+", f"BACKEND_URL=http://{instance}", rendered.text)
+    text = re.sub(r"\bBACKEND_WS_URL=\S+", f"BACKEND_WS_URL=ws://{instance}/ws", text)
+    return Rendered(rendered.language, text)
+
+
+_INSTANCE = re.compile(r"[A-Za-z0-9.-]+:[0-9]{1,5}")  # the shape alert-context.js accepts (IPv6 aside)
 
 
 def _phase(
@@ -176,7 +197,8 @@ def rehearse(
     (settings file restored, service restarted when the game day changed it)."""
     slug = scenario.runbook
     day = Rehearsal(f"runbooks/{slug}.md", scenario.name)
-    backend = HostBackend.on(host)
+    fleet = scenario.fault.needs_bus  # met on the fleet the fleet page made: its first instance, its Redis
+    backend = HostBackend.instance(host) if fleet else HostBackend.on(host)
     # the clients come through the guide's nginx for a fault of their path
     path = ClientsPath(host, published.download("deployment/nginx.conf")) if scenario.fault.needs_proxy else None
     env_file = host.path(ENV_FILE)
@@ -193,7 +215,7 @@ def rehearse(
         with traffic(backend, path.url if path else None, fleet_size=scenario.clients, pause=0.1) as parts:
             started, wall = time.monotonic(), time.time()
             day.started = started
-            with scenario.fault(Target(backend, path), **scenario.params) as lift:
+            with scenario.fault(Target(backend, path, HostBus(host) if fleet else None), **scenario.params) as lift:
                 say(f"{day.page} under {scenario.name} on the rehearsal host: {scenario.what}")
                 _paged(host, day, wall)
                 sender = f"{day.alert} {day.alert_state}" if day.alert else day.alert_state
@@ -204,7 +226,8 @@ def rehearse(
                 host.new_shell()  # the engineer paged now opens a terminal of their own
                 pairs, _ = paired(html, source_of(urllib.parse.urlsplit(day.runbook_url).path))
                 copy_downloads(host, published, f"runbooks/{slug}/", html)
-                _run(host, day, [(r, b) for r, b in pairs if b.path.parent == SNIPPETS], env, lift, say)
+                before = [(from_alert(r, day.runbook_url), b) for r, b in pairs if _before_you_start(b)]
+                _run(host, day, before, env, lift, say)
                 _run(host, day, _phase(pairs, "Diagnose", shows), env, lift, say)
                 _triage(host, day, env, say)
                 mitigating = time.monotonic()

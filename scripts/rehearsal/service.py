@@ -1,5 +1,6 @@
 """The backend the deployment guide installs on the rehearsal host, as the fault library reaches it:
-``backend.service`` under systemd, on the guide's port and data directory, its log in the journal.
+``backend.service`` under systemd, on the guide's port and data directory, its log in the journal; or,
+once the fleet page has run, one of its instances (``backend@PORT``) and the Redis they share.
 
 The host's processes are numbered in its own PID namespace; the faults signal them with this
 machine's numbers (:meth:`Host.host_pid`), while the reader on the host sees the host's own.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import signal
 from pathlib import Path
 
 import httpx
@@ -16,9 +18,10 @@ import httpx
 from scripts import live
 from scripts.rehearsal.host import Host
 
-__all__ = ["DATA_DIR", "ENV_FILE", "LIMITS_DROP_IN", "PORT", "HostBackend"]
+__all__ = ["DATA_DIR", "ENV_FILE", "FLEET_PORTS", "LIMITS_DROP_IN", "PORT", "HostBackend", "HostBus"]
 
 PORT = 8080  # the unit's BACKEND_PORT
+FLEET_PORTS = (8081, 8082, 8083)  # the fleet page's instances
 DATA_DIR = "/var/lib/backend"  # the unit's BACKEND_DATA_DIR
 ENV_FILE = "/etc/backend/env"  # the unit's EnvironmentFile
 LIMITS_DROP_IN = "/etc/systemd/system/backend.service.d/limits.conf"  # what a configuration push adds
@@ -26,20 +29,26 @@ LIMITS_DROP_IN = "/etc/systemd/system/backend.service.d/limits.conf"  # what a c
 
 @dataclasses.dataclass
 class HostBackend(live.Reachable):
-    """``backend.service`` on the rehearsal host."""
+    """``backend.service`` on the rehearsal host, or one instance of the fleet."""
 
     machine: Host = dataclasses.field(kw_only=True)
+    unit: str = dataclasses.field(default="backend", kw_only=True)
 
     @classmethod
     def on(cls, host: Host) -> HostBackend:
         return cls("127.0.0.1", PORT, host.path(DATA_DIR), machine=host)
+
+    @classmethod
+    def instance(cls, host: Host, port: int = FLEET_PORTS[0]) -> HostBackend:
+        """``backend@PORT``: its database is the shared one in the guide's data directory."""
+        return cls("127.0.0.1", port, host.path(DATA_DIR), machine=host, unit=f"backend@{port}")
 
     def server_pid(self) -> int:
         return self.machine.host_pid(super().server_pid())
 
     def log(self) -> str:
         """The unit's journal since the host booted."""
-        _, out = self.machine.run("journalctl -u backend --no-pager -o cat", timeout=30)
+        _, out = self.machine.run(f"journalctl -u {self.unit} --no-pager -o cat", timeout=30)
         return out
 
     def server_seen_ready(self, pid: int) -> bool:
@@ -48,7 +57,7 @@ class HostBackend(live.Reachable):
 
     def supervisor_pid(self) -> int:
         """The unit's main process: the supervisor systemd started."""
-        return self.machine.host_pid(int(self.machine.must("systemctl show -p MainPID --value backend").strip()))
+        return self.machine.host_pid(int(self.machine.must(f"systemctl show -p MainPID --value {self.unit}").strip()))
 
     def runner(self) -> list[str]:
         return self.machine.enter()
@@ -82,9 +91,25 @@ class HostBackend(live.Reachable):
         self.restart()
 
     def restart(self) -> None:
-        """`systemctl restart backend`, then wait for /ready 200."""
-        self.machine.must("systemctl restart backend", timeout=60)
-        live.wait_for(lambda: _answers(self.url), 45, "the restarted backend.service to answer /ready 200")
+        """`systemctl restart UNIT`, then wait for /ready 200."""
+        self.machine.must(f"systemctl restart {self.unit}", timeout=60)
+        live.wait_for(lambda: _answers(self.url), 45, f"the restarted {self.unit} to answer /ready 200")
+
+
+@dataclasses.dataclass
+class HostBus:
+    """The fleet's Redis on the rehearsal host, Debian's ``redis-server.service``. Its unit restarts
+    a killed Redis at once (``Restart=always``), so on the host the bus stays down only when stopped:
+    ``systemctl stop``, whatever signal the laboratory's own Redis would get."""
+
+    machine: Host
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        self.machine.must("systemctl stop redis-server", timeout=60)
+
+    def start(self) -> HostBus:
+        self.machine.must("systemctl start redis-server && redis-cli ping", timeout=60)
+        return self
 
 
 def _inside_pid(pid: int) -> int | None:

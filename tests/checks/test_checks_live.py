@@ -44,6 +44,7 @@ def test_doctor_on_a_healthy_backend_is_all_ok(start_backend, capsys: pytest.Cap
         "errors",
         "latency",
         "ws",
+        "bus",
         "cache",
         "db",
         "process",
@@ -153,21 +154,33 @@ def test_a_hub_that_filled_after_the_scrape_is_not_called_ok(
     assert rows["ws.capacity"]["detail"].startswith("0 of 2 connections in use when scraped; full when probed")
 
 
-def test_a_bus_down_is_named_and_sends_to_no_wrong_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Assert that on an instance whose message bus is down, the broadcast probe's 503 names the bus,
-    and doctor opens no runbook (it opened "API error rate high" before: the bus has no page yet)."""
+def test_a_bus_down_fails_bus_up_and_opens_its_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Assert that on an instance whose message bus is down, bus.up fails and the broadcast probe's 503
+    names the bus, and doctor opens "Message bus down" first (it opened "API error rate high" once)."""
     redis = RedisServer(tmp_path / "redis").start()
     try:
         with live.running(tmp_path, bus_url=redis.url) as backend:
+            code, rows = run(capsys, "bus", "--url", backend.url)
+            assert code == 0 and rows["bus.up"]["status"] == "ok", rows
             redis.stop(signal.SIGKILL)
             wait_for(lambda: backend.metric("backend_bus_up") == 0, 10, "the instance to lose its bus")
-            code, rows = run(capsys, "doctor", "--url", backend.url)
+            code = main(["doctor", "--url", backend.url, "--json"])
+            report = json.loads(capsys.readouterr().out)
     finally:
         redis.stop()
+    rows = {row["check"]: row for row in report["results"]}
+    assert code == 1 and report["first_runbook"] == "message-bus-down", report
+    assert rows["bus.up"]["status"] == "fail" and rows["bus.up"]["runbook"] == "message-bus-down", rows
     row = rows["ws.connect"]
-    assert code == 1 and row["status"] == "fail" and not row["runbook"], row
+    assert row["status"] == "fail" and row["runbook"] == "message-bus-down", row
     assert "503 bus_unavailable: the message bus" in row["detail"]
-    assert all(not r["runbook"] for r in rows.values() if r["status"] in ("warn", "fail")), rows
+
+
+def test_an_instance_without_a_bus_is_not_called_a_bus_down(shared_backend: live.Live, capsys) -> None:
+    """Assert one instance (no BACKEND_BUS_URL) is not called a bus down: the row says there is no bus."""
+    code, rows = run(capsys, "bus", "--url", shared_backend.url)
+    assert code == 0 and rows["bus.up"]["status"] == "ok", rows
+    assert "BACKEND_BUS_URL is not set" in rows["bus.up"]["detail"]
 
 
 def test_cache_misses_and_disk_failure_fail_cache_checks(start_backend, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,7 @@ from checks.cli import main
 from scripts.live import free_port
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-COMMANDS = ["doctor", "http", "errors", "latency", "ws", "cache", "db", "process", "host", "thresholds", "bogus"]
+COMMANDS = ["doctor", "http", "errors", "latency", "ws", "bus", "cache", "db", "process", "host", "thresholds", "bogus"]
 DEAD_PORT = free_port()  # nothing listens: a well-formed URL is refused at once, on loopback
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from pages import Rendered
+from scripts.rehearsal.gamedays import from_alert
 from tests.support import REPO
 from tests.support.browser import launch
 from tests.support.fakes import serving
@@ -240,10 +242,14 @@ def test_a_runbook_opened_from_an_alert_fills_in_its_backend(site: str) -> None:
         copied = page.evaluate("navigator.clipboard.readText()")
         assert "export BACKEND_URL=http://backend-3.example:8080 " in copied, copied
         page.get_by_text("Use the page's defaults instead").click()
-        assert "export BACKEND_URL=http://127.0.0.1:8080 " in code.inner_text()
+        defaults = code.inner_text()
+        assert "export BACKEND_URL=http://127.0.0.1:8080 " in defaults
         assert page.locator(".alert-context").count() == 0 and "instance=" not in page.url
         browser.close()
     assert errors == [], errors
+    # the rehearsal's reader copies the block as this script fills it in
+    link = f"{site}/runbooks/backend-down/?alertname=BackendDown&instance=backend-3.example%3A8080"
+    assert from_alert(Rendered("console", defaults), link).text == text
 
 
 HOSTILE = [

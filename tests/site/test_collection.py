@@ -10,7 +10,7 @@ from sybil import Document
 
 from pages import RUNNABLE, parse_file
 from tests.support import REPO
-from tests.support.sybil_pages import page_sybil, parse_page
+from tests.support.sybil_pages import fleet_pages, fleet_sybil, page_sybil, parse_page
 
 PAGES = sorted([*REPO.glob("docs/*.md"), *REPO.glob("runbooks/*.md")])
 _RUNNABLE_WORD = re.compile(r"(?i)(?<![\w-])(" + "|".join(sorted(RUNNABLE)) + r")(?![\w-])")
@@ -41,9 +41,10 @@ def test_every_runnable_block_of_every_page_is_collected(page: Path) -> None:
 
 def test_the_suite_collects_every_page() -> None:
     """Assert Sybil's file patterns take every docs/ and runbooks/ page, and nothing else."""
-    sybil = page_sybil()
-    assert [p for p in PAGES if not sybil.should_parse(p)] == []
-    assert not sybil.should_parse(REPO / "README.md")
+    sybils = (page_sybil(), fleet_sybil())
+    assert [p for p in PAGES if [s.should_parse(p) for s in sybils].count(True) != 1] == []
+    assert not any(s.should_parse(REPO / "README.md") for s in sybils)
+    assert fleet_pages(), "no page of the fleet: its Sybil collects nothing"
     assert len(PAGES) >= 19
 
 

@@ -21,18 +21,32 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sybil import Document, Example, Region, Sybil
 from sybil.parsers.markdown import ClearNamespaceParser
 
-from pages import CONSOLE, DEFAULT_TIMEOUT, PYTHONS, SHELLS, Block, Step, environment, parse, run_bash, run_step
+from pages import (
+    CONSOLE,
+    DEFAULT_TIMEOUT,
+    PYTHONS,
+    SHELLS,
+    Block,
+    Step,
+    environment,
+    parse,
+    read_page,
+    run_bash,
+    run_step,
+)
 from tests.support import REPO
 
-__all__ = ["page_sybil", "runnable_blocks"]
+__all__ = ["fleet_pages", "fleet_sybil", "page_sybil", "runnable_blocks"]
 
 FIXTURE = "live_backend"
+# A page of several instances (front matter ``component: fleet``) runs against an instance that reads a
+# real message bus, whose address its blocks take from BACKEND_BUS_URL
+FLEET_FIXTURE, BUS_FIXTURE = "live_fleet_instance", "message_bus_url"
 
 
 def runnable_blocks(path: Path) -> list[Block]:
@@ -41,8 +55,10 @@ def runnable_blocks(path: Path) -> list[Block]:
 
 
 def _env(example: Example) -> dict[str, str]:
-    live = example.namespace[FIXTURE]
-    return environment(live.url, live.data_dir)
+    fleet = FLEET_FIXTURE in example.namespace
+    live = example.namespace[FLEET_FIXTURE if fleet else FIXTURE]
+    bus = {"BACKEND_BUS_URL": example.namespace[BUS_FIXTURE]} if fleet else {}
+    return {**environment(live.url, live.data_dir), **bus}
 
 
 def _skip_if_directed(block: Block) -> None:
@@ -144,12 +160,33 @@ def parse_page(document: Document) -> Iterator[Region]:
             )
 
 
-def page_sybil(**kwargs: Any) -> Sybil:
-    """The Sybil that collects docs/ and runbooks/ pages with the live backend fixture."""
+def fleet_pages() -> list[str]:
+    """The runbooks of several instances (``component: fleet``), relative to the checkout."""
+    return sorted(
+        str(p.relative_to(REPO))
+        for p in (REPO / "runbooks").glob("*.md")
+        if read_page(p).meta.get("component") == "fleet"
+    )
+
+
+def page_sybil() -> Sybil:
+    """The Sybil that collects docs/ and runbooks/ pages with the live backend fixture, but the fleet's."""
     return Sybil(
         parsers=[parse_page, ClearNamespaceParser()],
         patterns=["docs/*.md", "docs/*/*.md", "runbooks/*.md", "runbooks/*/*.md"],
+        excludes=fleet_pages(),
         fixtures=[FIXTURE],
         path=str(REPO),
-        **kwargs,
+        name="pages",
+    )
+
+
+def fleet_sybil() -> Sybil:
+    """The Sybil of the fleet's runbooks: an instance that reads a real message bus, and the bus's address."""
+    return Sybil(
+        parsers=[parse_page, ClearNamespaceParser()],
+        patterns=fleet_pages(),
+        fixtures=[FLEET_FIXTURE, BUS_FIXTURE],
+        path=str(REPO),
+        name="fleet",
     )
