@@ -19,11 +19,13 @@ import collections
 import dataclasses
 import json
 import logging
+import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from backend.backoff import Backoff
-from backend.bus import Bus, BusDown, Entry, Position
+from backend.bus import Bus, BusDown, Entry, Position, Reading
 from backend.db import Database, DatabaseError
 from backend.error_log import ErrorLog
 from backend.hub import Hub, message_frame
@@ -34,7 +36,9 @@ __all__ = ["Broadcasts", "BusBroadcasts", "LocalBroadcasts", "Published"]
 log = logging.getLogger(__name__)
 
 READ_BLOCK_MS = 1000  # one blocking read: also how soon a new epoch is noticed on an idle stream
-DELIVER_TIMEOUT = 5.0  # the publisher's wait for this instance's reader to reach its broadcast
+REPORT_INTERVAL = 1.0  # seconds between two reports of this instance's place on the bus
+REPORT_TTL = 600  # seconds a report is kept: an instance gone longer drops out of `checks fleet`
+DELIVER_TIMEOUT = 1.0  # the publisher's wait for this instance's reader to reach its broadcast (within the probes' 5 s)
 COUNTS_KEPT = 1024  # offers remembered for publishers that ask after the reader was there
 
 
@@ -89,9 +93,12 @@ class LocalBroadcasts:
 class BusBroadcasts:
     """Several instances: numbered by the bus, offered by this instance's reader of the stream."""
 
-    def __init__(self, bus: Bus, hub: Hub, metrics: Metrics, errors: ErrorLog, keep: int) -> None:
+    def __init__(self, bus: Bus, hub: Hub, metrics: Metrics, errors: ErrorLog, keep: int, instance: str) -> None:
         self._bus, self._hub, self._metrics, self._errors, self._keep = bus, hub, metrics, errors, keep
+        self.instance = instance  # host:port, as the instances' reports on the bus name it
         self.epoch = ""
+        self._reading = asyncio.Event()  # cleared by a drill: the reader stalls, as a stuck one would
+        self._reading.set()
         self._offered: dict[int, asyncio.Future[tuple[int, int]]] = {}  # publishers waiting on the reader
         # what the reader's offers came to, for a publisher whose entry was offered before it asked
         self._counts: collections.OrderedDict[int, tuple[int, int]] = collections.OrderedDict()
@@ -141,6 +148,7 @@ class BusBroadcasts:
                 self._down(exc)
                 await asyncio.sleep(backoff.next_delay())
                 continue
+            await self._reading.wait()  # the drill's stuck reader: what it read is offered once released
             backoff.reset()
             self._metrics.bus_up.set(1)
             if position.epoch != self.epoch and position.epoch:
@@ -149,6 +157,34 @@ class BusBroadcasts:
             for entry in entries:
                 self._offer(entry)
             self._metrics.bus_lag.set(max(0, position.seq - self._hub.replay.last_seq))
+
+    async def report(self) -> None:
+        """Every second, this instance's lag, from the bus's own count (a reader that stalls cannot
+        say how far behind it is), into its gauge and onto the bus for `checks fleet`."""
+        while True:
+            seq = self._hub.replay.last_seq
+            try:
+                position = await self._bus.position()
+                lag = max(0, position.seq - seq) if position.epoch == self.epoch else 0
+                await self._bus.report(
+                    Reading(self.instance, seq, lag, self.epoch, time.time(), os.getpid()), REPORT_TTL
+                )
+            except BusDown:
+                pass  # the reader says so (backend_bus_up 0)
+            else:
+                self._metrics.bus_lag.set(lag)
+            await asyncio.sleep(REPORT_INTERVAL)
+
+    def stall(self, stalled: bool) -> None:
+        """The drill of a stuck reader (``PUT /_faults/bus``): it stops reading until released."""
+        if stalled:
+            self._reading.clear()
+        else:
+            self._reading.set()
+
+    @property
+    def stalled(self) -> bool:
+        return not self._reading.is_set()
 
     def _offer(self, entry: Entry) -> None:
         expected = self._hub.replay.last_seq + 1

@@ -22,12 +22,13 @@ same epoch, and numbers are reused. The deployment guide runs it without persist
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
-__all__ = ["Bus", "BusDown", "Entry", "Position"]
+__all__ = ["Bus", "BusDown", "Entry", "Position", "Reading"]
 
 CONNECTIONS = 16  # to Redis, per instance: appends take well under a millisecond each
 
@@ -61,6 +62,18 @@ class Position:
     seq: int
 
 
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """What an instance last said of itself on the bus (:meth:`Bus.report`)."""
+
+    instance: str  # host:port, as Prometheus names its target
+    seq: int  # the last broadcast it offered to its clients
+    lag: int  # how many the bus had numbered past it, at its previous report
+    epoch: str
+    at: float  # when it said so (Unix time)
+    pid: int
+
+
 def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
@@ -89,6 +102,7 @@ class Bus:
         self._redis = Redis.from_pool(pool)  # owns it: closing the client closes its connections
         self._append = self._redis.register_script(_APPEND)
         self.stream, self.numbering, self.keep = f"{name}:broadcasts", f"{name}:numbering", keep
+        self.readers = f"{name}:reader:"  # one key per instance: where it has read to
         self.url = url
 
     async def close(self) -> None:
@@ -137,6 +151,14 @@ class Bus:
         except (RedisError, OSError) as exc:
             raise BusDown(_why(exc)) from None
         return Position(_text(epoch or b""), int(seq or 0)), list(reversed(_entries(found)))
+
+    async def report(self, reading: Reading, ttl: int) -> None:
+        """Say where an instance has read to and how far behind it is, kept ``ttl`` seconds: an
+        instance that stops saying so drops out of `checks fleet`."""
+        try:
+            await self._redis.set(f"{self.readers}{reading.instance}", json.dumps(dataclasses.asdict(reading)), ex=ttl)
+        except (RedisError, OSError) as exc:
+            raise BusDown(_why(exc)) from None
 
     async def length(self) -> int:
         try:

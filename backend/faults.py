@@ -9,6 +9,7 @@ what cannot be made safely on a shared machine. Every call needs the token in ``
 ``PUT /_faults/latency``  body ``{"seconds": 0.5}``: delay added to every /api request
 ``PUT /_faults/errors``   body ``{"ratio": 0.5}``: that share of /api requests answer 500
 ``PUT /_faults/memory``   body ``{"megabytes": 200}``: hold that much touched memory
+``PUT /_faults/bus``     body ``{"reader_stalled": true}``: the message bus's reader stops reading (several instances)
 ``POST /_faults/ws-drop``  close every WebSocket at once (1012), as a server-side cut
 ``POST /_faults/tracemalloc``  start tracing allocations; now is the baseline (the soak, after warm-up)
 ``GET /_faults/tracemalloc``   the source lines whose live memory grew most since that baseline
@@ -25,6 +26,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 
 from backend import ws
+from backend.broadcasts import BusBroadcasts
 from backend.errors import ApiError
 from backend.state import Backend
 
@@ -53,6 +55,7 @@ def _state(backend: Backend) -> dict[str, Any]:
         "latency_seconds": backend.faults.latency_seconds,
         "error_ratio": backend.faults.error_ratio,
         "memory_megabytes": backend.faults.held_megabytes,
+        "bus_reader_stalled": isinstance(backend.broadcasts, BusBroadcasts) and backend.broadcasts.stalled,
     }
 
 
@@ -89,6 +92,15 @@ async def errors(request: Request, ratio: float = Body(embed=True, ge=0, le=1)) 
 async def memory(request: Request, megabytes: int = Body(embed=True, ge=0, le=MAX_HELD_MEGABYTES)) -> dict[str, Any]:
     _backend(request).faults.hold(megabytes)
     return _state(_backend(request))
+
+
+@router.put("/bus")
+async def bus_reader(request: Request, reader_stalled: bool = Body(embed=True)) -> dict[str, Any]:
+    backend = _backend(request)
+    if not isinstance(backend.broadcasts, BusBroadcasts):
+        raise ApiError(409, "no_bus", "this instance reads no message bus (BACKEND_BUS_URL is not set)")
+    backend.broadcasts.stall(reader_stalled)
+    return _state(backend)
 
 
 @router.post("/ws-drop")
@@ -146,5 +158,7 @@ async def clear(request: Request) -> dict[str, Any]:
     backend.faults.error_ratio = 0.0
     backend.faults.held = []
     backend.faults.allocations_baseline = None
+    if isinstance(backend.broadcasts, BusBroadcasts):
+        backend.broadcasts.stall(False)
     tracemalloc.stop()
     return _state(backend)

@@ -125,6 +125,7 @@ class Backend:
         await self.broadcasts.start()
         if isinstance(self.broadcasts, BusBroadcasts):
             self.tasks.start("bus-reader", self.broadcasts.follow)
+            self.tasks.start("bus-report", self.broadcasts.report)
         await self.cache.probe()
         # each loop is restarted if it dies (backend.tasks): a dead memory guard would mean no shedding
         self.tasks.start(
@@ -144,7 +145,8 @@ class Backend:
         keep = self.settings.ws_replay_buffer
         if not self.settings.bus_url:
             return LocalBroadcasts(self.hub, self.db, self.metrics, self.errors, keep)
-        bus = BusBroadcasts(Bus(self.settings.bus_url, keep=keep), self.hub, self.metrics, self.errors, keep)
+        instance = f"{self.settings.host}:{self.settings.port}"
+        bus = BusBroadcasts(Bus(self.settings.bus_url, keep=keep), self.hub, self.metrics, self.errors, keep, instance)
         bus.on_new_epoch = lambda: self.close_sockets(1012, "the message bus lost its history: resume")
         return bus
 

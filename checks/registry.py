@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from checks.context import Context
-from checks.probes import bus, cache, db, errors, host, http, latency, process, ws
+from checks.probes import bus, cache, db, errors, fleet, host, http, latency, process, ws
 from checks.result import Result
 
 __all__ = ["CHECKS", "Check"]
@@ -18,6 +18,7 @@ CHECKS: dict[str, Check] = {
     "latency": latency.check,
     "bus": bus.check,  # before ws: the bus down explains the ws probe's refused broadcast
     "ws": ws.check,
+    "fleet": fleet.check,
     "cache": cache.check,
     "db": db.check,
     "process": process.check,

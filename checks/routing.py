@@ -29,6 +29,7 @@ CAUSE_ORDER = (
     "database-unavailable",
     "cache-disk-failure",
     "message-bus-down",
+    "instance-lagging-bus",
     "memory-high",
     "websocket-connections-near-capacity",
     "network-partition",

@@ -1,4 +1,5 @@
-"""``bus``: whether this instance reads the message bus that several instances share (docs/fleet.md).
+"""``bus``: whether this instance reads the message bus that several instances share, and how far
+behind it is (docs/fleet.md).
 
 An instance without ``BACKEND_BUS_URL`` exports no bus gauge: it numbers its own broadcasts, and
 the row says so (ok: nothing is refused) rather than calling an absent bus down.
@@ -19,10 +20,11 @@ def check(ctx: Context) -> list[Result]:
     snapshot = ctx.latest()
     if not snapshot.has(UP):
         return [Result("bus.up", Status.OK, "one instance: no message bus to read (BACKEND_BUS_URL is not set)")]
-    up = snapshot.sum(UP)
-    state = (
-        f"reads the message bus; {snapshot.sum(LAG):.0f} broadcasts behind it"
-        if up
-        else "cannot read the message bus (its Redis): every broadcast is refused with 503 bus_unavailable"
-    )
-    return [judge("bus.up", up, ctx.limits["bus.up"], state)]
+    if not snapshot.sum(UP):
+        state = "cannot read the message bus (its Redis): every broadcast is refused with 503 bus_unavailable"
+        return [judge("bus.up", 0, ctx.limits["bus.up"], state)]
+    lag = snapshot.sum(LAG)
+    return [
+        judge("bus.up", 1, ctx.limits["bus.up"], "reads the message bus"),
+        judge("bus.lag", lag, ctx.limits["bus.lag_broadcasts"], f"{lag:.0f} broadcasts behind the bus"),
+    ]

@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
 from checks.context import Context
+from checks.errors import TargetError
 from checks.host_facts import server_environment
 from checks.promql import Labels, Window
 from checks.result import Result, Status, judge
@@ -28,6 +29,7 @@ CLOSED = "backend_ws_connections_closed_total"
 REQUESTS = "backend_http_requests_total"
 SLOW = "backend_ws_slow_consumers_dropped_total"
 REJECTED = "backend_ws_connections_rejected_total"
+BUS_LAG = "backend_bus_lag_broadcasts"
 
 
 def _until(conn: ClientConnection, deadline: float, match: Any) -> float:
@@ -206,14 +208,7 @@ def _round_trips(ctx: Context) -> list[Result]:
         reason = exc.rcvd.reason if exc.rcvd else "no close frame"
         return [Result("ws.connect", Status.FAIL, f"{url} closed the probe: code {code} {reason}", runbook=runbook)]
     except TimeoutError:
-        return [
-            Result(
-                "ws.connect",
-                Status.FAIL,
-                f"{url}: no answer within {ctx.target.timeout:g} s",
-                runbook="websocket-disconnect-storm",
-            )
-        ]
+        return [_no_answer(ctx, url)]
     except (OSError, InvalidHandshake, InvalidURI) as exc:
         return [Result("ws.connect", Status.ERROR, f"cannot open {url}: {exc}", runbook="backend-down")]
     return [
@@ -226,6 +221,30 @@ def _round_trips(ctx: Context) -> list[Result]:
             "POST /api/broadcast -> message on this socket",
         ),
     ]
+
+
+def _no_answer(ctx: Context, url: str) -> Result:
+    """The socket or the probe's broadcast never came. On an instance of several whose reader of the
+    message bus is behind, the broadcast was numbered but not yet sent: the reader, not the socket."""
+    try:
+        now = ctx.target.scrape()
+    except TargetError:
+        now = None
+    lag = now.sum(BUS_LAG) if now is not None and now.has(BUS_LAG) else 0.0
+    if lag > 0:
+        return Result(
+            "ws.connect",
+            Status.FAIL,
+            f"{url}: the probe's broadcast did not come within {ctx.target.timeout:g} s, and this instance is "
+            f"{lag:.0f} broadcasts behind the message bus: its reader is stuck or slow",
+            runbook=ctx.limits["bus.lag_broadcasts"].runbook,
+        )
+    return Result(
+        "ws.connect",
+        Status.FAIL,
+        f"{url}: no answer within {ctx.target.timeout:g} s",
+        runbook="websocket-disconnect-storm",
+    )
 
 
 def _refused_row(ctx: Context, response: Any) -> Result:

@@ -16,7 +16,7 @@ A fault of the clients' path acts on a :class:`Proxy` the harness starts, or on 
 (:class:`~scripts.faults.nginx_path.ClientsPath`, the rehearsal host's).
     load            overload, idle-connections, miss-storm, ws-drop-storm, slow-consumer-storm, near-capacity
     injected        memory-pressure, injected-latency, error-spike, sockets-dropped   (drill routes)
-    bus             bus-down                                           (several instances' Redis)
+    bus             bus-down, bus-reader-stalled (drill route)          (several instances' Redis)
 """
 
 from __future__ import annotations
@@ -138,5 +138,13 @@ FAULTS: dict[str, Fault] = {
             drill_routes=True,
         ),
         Fault("bus-down", "bus", "the instances' Redis killed; the lift starts it again", bus.bus_down, needs_bus=True),
+        Fault(
+            "bus-reader-stalled",
+            "bus",
+            "one instance's reader of the message bus stops reading",
+            injected.bus_reader_stalled,
+            drill_routes=True,
+            needs_bus=True,
+        ),
     )
 }

@@ -11,7 +11,7 @@ import httpx
 
 from scripts.faults.base import Lift, Target, nothing_to_lift
 
-__all__ = ["error_spike", "injected_latency", "memory_pressure", "sockets_dropped"]
+__all__ = ["bus_reader_stalled", "error_spike", "injected_latency", "memory_pressure", "sockets_dropped"]
 
 
 @contextlib.contextmanager
@@ -45,6 +45,13 @@ def injected_latency(target: Target, seconds: float = 1.5) -> contextlib.Abstrac
 def error_spike(target: Target, ratio: float = 0.5) -> contextlib.AbstractContextManager[Lift]:
     """A share ``ratio`` of the API requests answer 500 (a bad deploy)."""
     return _route(target, "errors", {"ratio": ratio}, {"ratio": 0})
+
+
+def bus_reader_stalled(target: Target) -> contextlib.AbstractContextManager[Lift]:
+    """The instance's reader of the message bus stops reading (stuck on something it waits for):
+    its clients get nothing new while the other instances' get everything. A restart (the page's
+    mitigation) starts a reader that catches up from the stream."""
+    return _route(target, "bus", {"reader_stalled": True}, {"reader_stalled": False})
 
 
 @contextlib.contextmanager

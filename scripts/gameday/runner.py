@@ -288,6 +288,12 @@ def _wait_healthy(backend: live.Live, scenario: Scenario, fleet: Fleet, deadline
         raise live.WaitTimeout(f"{str(exc).splitlines()[0]}; still: {sick}") from None
 
 
+def _companion(tmp: Path, data_dir: Path, on_bus: dict[str, Any]) -> live.Live:
+    """Another instance on the scenario's bus and database, with a directory of its own."""
+    tmp.mkdir(parents=True)
+    return live.start(tmp, "supervise", data_dir=data_dir, **{**live.HARNESS_SETTINGS, **on_bus, "instance_dir": tmp})
+
+
 def run(
     page: Path,
     scenario: Scenario,
@@ -307,20 +313,21 @@ def run(
         return block.shows_fault(scenario.name)
 
     bus = RedisServer(tmp / "bus").start() if fault.needs_bus else None
-    on_bus = {"bus_url": bus.url} if bus else {}
+    on_bus = {"bus_url": bus.url, "instance_dir": tmp / "instance"} if bus else {}
     with fault.prepared(data_dir):
         backend = live.start(
             tmp, "supervise", data_dir=data_dir, **{**live.HARNESS_SETTINGS, **scenario.settings, **on_bus}
         )
+        companions: list[live.Live] = []
         proxy = Proxy(backend.port) if fault.needs_proxy else None
         stage = _Stage(backend, scenario, stand_ins=list(scenario.stand_ins), bus_url=bus.url if bus else "")
         try:
+            companions += [_companion(tmp / f"companion-{n}", data_dir, on_bus) for n in range(scenario.companions)]
             if proxy:
                 proxy.start()
                 stage.proxy_url = proxy.url
-            with traffic(
-                backend, proxy.url if proxy else None, fleet_size=scenario.clients, pause=TRAFFIC_PAUSE
-            ) as parts:
+            way_in = companions[0].url if companions else proxy.url if proxy else None
+            with traffic(backend, way_in, fleet_size=scenario.clients, pause=TRAFFIC_PAUSE) as parts:
                 with fault(Target(backend, proxy, bus), **scenario.params) as lift:
                     stage.lift = lift
                     say(f"{page} under {scenario.name}: {scenario.what}")
@@ -344,6 +351,8 @@ def run(
                 proxy.close()
             stage.backend.stop()
             backend.stop()
+            for companion in companions:
+                companion.stop()
             if bus:
                 bus.stop()
     if stage.stand_ins:

@@ -55,6 +55,9 @@ class Scenario:
     # the WebSocket clients of the game day's traffic: a fault seen only in how many sockets end (a
     # partition) needs enough of them to pass the alert's rate, as a real host's clients would
     clients: int = 5
+    # other instances on the same bus and database: the traffic reaches the first of them, as nginx
+    # would send it elsewhere while this instance is the one at fault
+    companions: int = 0
 
     @property
     def fault(self) -> Fault:
@@ -294,6 +297,16 @@ SCENARIOS: dict[str, Scenario] = {
             },
             broken=("bus.up",),
             triage=(r"^(warn|fail) +bus\.up .*cannot read the message bus",),
+        ),
+        Scenario(
+            "bus-reader-stalled",
+            "instance-lagging-bus",
+            companions=1,
+            stand_ins=(StandIn.START_SERVICE,),
+            # the probe's own broadcast never comes; bus.lag judges the count against the alert's
+            # limit, which a stuck reader passes only some seconds later
+            broken=("ws.connect",),
+            triage=(r"^(warn|fail) +bus\.lag .*broadcasts behind the bus",),
         ),
         Scenario(
             "capacity-too-low",

@@ -40,7 +40,7 @@ from scripts.rehearsal.alerts import Receiver, active_alerts, scraped
 from scripts.rehearsal.guide import ADDRESS, Published, copy_downloads, reader_env
 from scripts.rehearsal.host import Host
 from scripts.rehearsal.reader import SNIPPETS, Ran, paired, run_block, source_of
-from scripts.rehearsal.service import ENV_FILE, HostBackend, HostBus
+from scripts.rehearsal.service import ENV_FILE, NGINX, HostBackend, HostBus
 
 __all__ = ["ALERT_DEADLINE", "Rehearsal", "delivered", "from_alert", "rehearse"]
 
@@ -212,7 +212,8 @@ def rehearse(
     shows: Callable[[Block], bool] = lambda b: b.shows_fault(scenario.name)  # noqa: E731 - read as a rule
     try:
         _settle(host, backend, scenario)
-        with traffic(backend, path.url if path else None, fleet_size=scenario.clients, pause=0.1) as parts:
+        way_in = NGINX if fleet else path.url if path else None  # a fleet's clients come through nginx
+        with traffic(backend, way_in, fleet_size=scenario.clients, pause=0.1) as parts:
             started, wall = time.monotonic(), time.time()
             day.started = started
             with scenario.fault(Target(backend, path, HostBus(host) if fleet else None), **scenario.params) as lift:

@@ -18,10 +18,11 @@ import httpx
 from scripts import live
 from scripts.rehearsal.host import Host
 
-__all__ = ["DATA_DIR", "ENV_FILE", "FLEET_PORTS", "LIMITS_DROP_IN", "PORT", "HostBackend", "HostBus"]
+__all__ = ["DATA_DIR", "ENV_FILE", "FLEET_PORTS", "LIMITS_DROP_IN", "NGINX", "PORT", "HostBackend", "HostBus"]
 
 PORT = 8080  # the unit's BACKEND_PORT
 FLEET_PORTS = (8081, 8082, 8083)  # the fleet page's instances
+NGINX = "http://127.0.0.1"  # the host's nginx, in front of them (least_conn)
 DATA_DIR = "/var/lib/backend"  # the unit's BACKEND_DATA_DIR
 ENV_FILE = "/etc/backend/env"  # the unit's EnvironmentFile
 LIMITS_DROP_IN = "/etc/systemd/system/backend.service.d/limits.conf"  # what a configuration push adds

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 from pathlib import Path
 
 import httpx
 import pytest
+from redis import Redis
 
 from backend.bus import Bus, BusDown
 from scripts.live import Live, free_port, running, wait_for
@@ -197,3 +199,30 @@ def test_an_instance_started_before_its_bus_serves_and_joins_it_when_it_comes(tm
             assert hello["epoch"] == sent["epoch"] and sent["seq"] == hello["seq"] + 1
         finally:
             redis.stop()
+
+
+def test_a_stalled_reader_is_counted_behind_by_the_bus_and_catches_up_when_released(
+    two_instances: list[Live], redis: RedisServer
+) -> None:
+    """Assert an instance whose reader stopped (the drill) is measured behind by the bus's own count,
+    not by the stopped reader: 25 broadcasts through B put A 25 behind, B at 0; A's report on the bus
+    says where it stands; released, A sends its client every one of them, in order."""
+    a, b = two_instances
+    with ws(a) as on_a:
+        start = recv_json(on_a)["seq"]
+        a.fault("bus", reader_stalled=True)
+        sent = [broadcast(b, f"s{i}").json()["seq"] for i in range(25)]
+        wait_for(lambda: a.metric("backend_bus_lag_broadcasts") == 25, 10, "A's lag to reach 25")
+        assert b.metric("backend_bus_lag_broadcasts") == 0
+        report = json.loads(wait_for(lambda: _report(redis, a, sent[-1]), 10, "A's report to count the 25"))
+        assert report["seq"] == start and report["pid"] == httpx.get(f"{a.url}/health").json()["pid"]
+        a.fault("bus", reader_stalled=False)
+        assert [recv_json(on_a)["seq"] for _ in sent] == sent
+    wait_for(lambda: a.metric("backend_bus_lag_broadcasts") == 0, 10, "A to catch up")
+
+
+def _report(redis: RedisServer, instance: Live, head: int) -> str | None:
+    """The instance's report on the bus once it counts itself behind ``head``'s broadcast."""
+    with Redis.from_url(redis.url) as r:
+        raw = r.get(f"backend:reader:127.0.0.1:{instance.port}")
+    return raw.decode() if raw and json.loads(raw)["lag"] == head - json.loads(raw)["seq"] else None

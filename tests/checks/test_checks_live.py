@@ -15,6 +15,7 @@ from websockets.sync.client import connect
 from checks.cli import main
 from checks.context import Context
 from checks.promql import Snapshot
+from checks.registry import CHECKS
 from checks.thresholds import load as load_thresholds
 from scripts import live
 from scripts.live import Live, wait_for
@@ -39,17 +40,7 @@ def test_doctor_on_a_healthy_backend_is_all_ok(start_backend, capsys: pytest.Cap
     code, rows = run(capsys, "doctor", "--url", backend.url, "--data-dir", str(backend.data_dir))
     not_ok = {name: (row["status"], row["detail"]) for name, row in rows.items() if row["status"] != "ok"}
     assert code == 0 and not not_ok, not_ok
-    assert {name.split(".")[0] for name in rows} == {
-        "http",
-        "errors",
-        "latency",
-        "ws",
-        "bus",
-        "cache",
-        "db",
-        "process",
-        "host",
-    }
+    assert {name.split(".")[0] for name in rows} == set(CHECKS)  # doctor runs every component
     assert all(row["runbook"] == "" for row in rows.values())
     assert rows["cache.hit_ratio"]["value"] == 1.0
 
@@ -282,3 +273,47 @@ def test_run_passes_a_correct_page_and_reports_a_wrong_one(
     out = capsys.readouterr().out
     assert '- 3 | {"status":"sick",...}' in out and '+   | {"status":"ok"' in out
     assert "1 of 2 steps passed" in out and "differed at line 2" in out
+
+
+def test_fleet_shows_every_instance_from_the_bus_and_names_the_one_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Assert `checks fleet` lists the bus and each instance that reads it; an instance whose reader
+    stalled is the one row not ok, sent to "Instance lagging the bus"; a killed one goes silent."""
+    redis = RedisServer(tmp_path / "redis").start()
+    monkeypatch.setenv("BACKEND_BUS_URL", redis.url)
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    try:
+        with contextlib.ExitStack() as stack:
+            a, b = (
+                stack.enter_context(
+                    live.running(
+                        tmp_path / n, "supervise", data_dir=tmp_path, instance_dir=tmp_path / n, bus_url=redis.url
+                    )
+                )
+                for n in ("a", "b")
+            )
+            a.fault("bus", reader_stalled=True)
+            for n in range(30):
+                httpx.post(f"{b.url}/api/broadcast", json={"message": n}, timeout=10).raise_for_status()
+            wait_for(lambda: a.metric("backend_bus_lag_broadcasts") == 30, 10, "A's report to count 30 behind")
+            code, rows = run(capsys, "fleet", "--url", b.url)
+            behind = rows[f"fleet.127.0.0.1:{a.port}"]
+            assert code == 1 and behind["status"] == "warn" and behind["runbook"] == "instance-lagging-bus", rows
+            assert behind["detail"].startswith("30 broadcasts behind the bus"), behind
+            assert rows[f"fleet.127.0.0.1:{b.port}"]["status"] == "ok" and rows["fleet.bus"]["status"] == "ok", rows
+            assert "2 instances report" in rows["fleet.bus"]["detail"]
+            a.stop()
+            wait_for(lambda: _silent(capsys, b, a.port), 15, "A to be reported silent")
+            redis.stop()
+            code, rows = run(capsys, "fleet", "--url", b.url)
+            assert rows["fleet.bus"]["status"] == "fail" and rows["fleet.bus"]["runbook"] == "message-bus-down", rows
+    finally:
+        redis.stop()
+
+
+def _silent(capsys: pytest.CaptureFixture[str], backend: live.Live, port: int) -> bool:
+    _, rows = run(capsys, "fleet", "--url", backend.url)
+    row = rows[f"fleet.127.0.0.1:{port}"]
+    return row["status"] == "fail" and row["detail"].startswith("silent: ")

@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from checks.cli import main
+from checks.registry import CHECKS
 from scripts.live import free_port
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-COMMANDS = ["doctor", "http", "errors", "latency", "ws", "bus", "cache", "db", "process", "host", "thresholds", "bogus"]
+COMMANDS = ["doctor", *CHECKS, "thresholds", "bogus"]
 DEAD_PORT = free_port()  # nothing listens: a well-formed URL is refused at once, on loopback
 
 

@@ -59,7 +59,7 @@ REHEARSED = (
     "partition",  # last: its 60 cut sockets can raise the storm page's alert for minutes after
 )
 # The faults met on the fleet the fleet page makes of the host, after the game days above
-ON_THE_FLEET = ("bus-down",)
+ON_THE_FLEET = ("bus-down", "bus-reader-stalled")
 # Runbook faults met in the laboratory only, and why the guide's host cannot have them as they are
 NOT_REHEARSED = {
     "supervisor-gone": "systemd is the supervisor's supervisor there: the guide's unit restarts a killed "
