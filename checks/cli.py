@@ -12,7 +12,7 @@ import concurrent.futures
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -22,6 +22,7 @@ from checks import render, thresholds
 from checks.context import Context
 from checks.errors import CheckError, NotABackend, TargetError, TargetTimeout, TargetUnreachable
 from checks.host_facts import open_files, port_owner
+from checks.probes import fleet
 from checks.registry import CHECKS
 from checks.result import Result, Status
 from checks.routing import DEFAULT_SITE_URL, instance_of, ranked, runbook_url, site_url
@@ -167,6 +168,17 @@ def _who_listens(target: Target, exc: Exception) -> str:
     return f"; port {target.port} is held by {owner}"
 
 
+def _one_of_several(why: str, target: Target, limits: Mapping[str, thresholds.Threshold]) -> tuple[str, str]:
+    """The page for a backend that does not answer: "Backend down", unless other instances still
+    read the same message bus (``$BACKEND_BUS_URL``): then one instance of several is down."""
+    fresh = limits["fleet.report_age_seconds"]
+    others = fleet.others_serving(instance_of(target.url), target.timeout, fresh.value)
+    if not others:
+        return why, BACKEND_DOWN
+    serving = f"{why}; one instance of several: {', '.join(others)} read the bus and serve its clients"
+    return serving, limits["fleet.instance_up"].runbook
+
+
 def _out_of_files(target: Target) -> str:
     """On the backend's host, whether what holds its port has used every descriptor its limit allows:
     then no connection gets an answer, closed at once or left waiting, whichever the moment gives,
@@ -218,10 +230,12 @@ def _main(argv: Sequence[str] | None) -> int:
                     f"run `checks host` on the backend's host"
                 )
             try:
-                target.identify()  # liveness first: a down or hung backend explains everything else
+                if args.command != "fleet":  # the fleet is read from the bus, whichever instance is down
+                    target.identify()  # liveness first: a down or hung backend explains everything else
             except (TargetUnreachable, TargetTimeout, NotABackend) as exc:
                 why = _out_of_files(target) or f"{exc}{_who_listens(target, exc)}"
-                raise CheckError(f"{why}; open {runbook_url(site, BACKEND_DOWN, instance_of(target.url))}") from None
+                why, slug = _one_of_several(why, target, limits)
+                raise CheckError(f"{why}; open {runbook_url(site, slug, instance_of(target.url))}") from None
             ctx = Context(target, limits, args.interval, args.samples, data_dir)
             names = list(CHECKS) if args.command == "doctor" else [args.command]
             show_progress = err.is_terminal and not args.json

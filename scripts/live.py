@@ -137,6 +137,11 @@ class Reachable:
         """What the backend has logged so far."""
         raise NotImplementedError
 
+    def stop_service(self) -> None:
+        """Stopped as its service manager stops it (SIGTERM: it drains), and left stopped;
+        :meth:`reconfigure` starts it again."""
+        raise NotImplementedError
+
     def runner(self) -> list[str]:
         """The argv prefix that runs a program beside the backend (on its host): nothing here."""
         return []
@@ -183,6 +188,9 @@ class Live(Reachable):
 
     def supervisor_pid(self) -> int:
         return self.proc.pid
+
+    def stop_service(self) -> None:
+        self.stop()
 
     def reconfigure(self, **settings: object) -> None:
         """Stopped, then started again on the same port and data directory, with the same mode and limit."""

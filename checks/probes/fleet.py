@@ -6,6 +6,8 @@ then one per instance: how many broadcasts it is behind, and how long since it l
 names are the backend's (``backend/bus.py``): a protocol, as the /metrics names are.
 
 The bus's address is ``$BACKEND_BUS_URL``, else the instance's own setting when it runs on this host.
+Each instance is also asked ``/health`` at the address it reports (its bind address: run this on the
+instances' host), so one that died a moment ago is named before its report goes stale.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ import dataclasses
 import json
 import os
 
+import httpx
 import redis
 from redis.exceptions import RedisError
 
 from checks.context import Context
+from checks.errors import CheckError
 from checks.host_facts import server_environment
 from checks.result import Result, Status, judge
 
-__all__ = ["check"]
+__all__ = ["check", "others_serving"]
 
 STREAM, NUMBERING, READERS = "backend:broadcasts", "backend:numbering", "backend:reader:"
 
@@ -39,8 +43,28 @@ def _bus_url(ctx: Context) -> str:
     given = os.environ.get("BACKEND_BUS_URL", "")
     if given or not ctx.target.is_local:
         return given
-    env = server_environment(int(ctx.target.identify()["pid"])) or {}
-    return env.get("BACKEND_BUS_URL", "")
+    try:
+        pid = int(ctx.target.identify()["pid"])
+    except CheckError:
+        return ""  # a dead instance has no settings to read: BACKEND_BUS_URL must be given
+    return (server_environment(pid) or {}).get("BACKEND_BUS_URL", "")
+
+
+def others_serving(instance: str, timeout: float, max_age: float) -> list[str]:
+    """The instances other than ``instance`` (``host:port``) that reported on the bus within
+    ``max_age`` seconds: empty without ``$BACKEND_BUS_URL``, or when the bus does not answer."""
+    url = os.environ.get("BACKEND_BUS_URL", "")
+    if not url:
+        return []
+    try:
+        bus = _read(url, timeout)
+    except (RedisError, OSError):
+        return []
+    return [
+        str(r["instance"])
+        for r in bus.readers
+        if r["instance"] != instance and bus.now - float(str(r["at"])) <= max_age
+    ]
 
 
 def _read(url: str, timeout: float) -> _Bus:
@@ -63,7 +87,7 @@ def _read(url: str, timeout: float) -> _Bus:
 def check(ctx: Context) -> list[Result]:
     url = _bus_url(ctx)
     if not url:
-        return [Result("fleet.bus", Status.OK, "one instance: no message bus (BACKEND_BUS_URL is not set)")]
+        return [Result("fleet.bus", Status.OK, "no message bus: one instance, or BACKEND_BUS_URL is not set")]
     try:
         bus = _read(url, ctx.target.timeout)
     except (RedisError, OSError) as exc:
@@ -79,10 +103,22 @@ def check(ctx: Context) -> list[Result]:
     return rows + [_instance(ctx, bus, reading) for reading in bus.readers]
 
 
+def _unanswered(instance: str, timeout: float) -> str:
+    """Why ``instance`` does not answer ``/health`` (empty when it does)."""
+    try:
+        httpx.get(f"http://{instance}/health", timeout=timeout, trust_env=False).raise_for_status()
+    except httpx.HTTPError as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return ""
+
+
 def _instance(ctx: Context, bus: _Bus, reading: dict[str, object]) -> Result:
     name = f"fleet.{reading['instance']}"
     age = bus.now - float(str(reading["at"]))
     said = f"read to {reading['seq']}, {age:.1f} s ago (pid {reading['pid']})"
+    if down := _unanswered(str(reading["instance"]), ctx.target.timeout):
+        detail = f"does not answer /health ({down}); last said: {said}"
+        return Result(name, Status.FAIL, detail, runbook=ctx.limits["fleet.instance_up"].runbook)
     if age > ctx.limits["fleet.report_age_seconds"].value:
         return judge(name, age, ctx.limits["fleet.report_age_seconds"], f"silent: {said}")
     if reading["epoch"] != bus.epoch:

@@ -6,7 +6,7 @@ by name (``FAULTS["server-killed"]``), give it its parameters, and measure what 
 clients did. Grouped by what they break::
 
     process         server-killed, server-drained, hung-server, supervisor-gone, crash-loop, port-taken,
-                    instance-killed
+                    instance-killed, instance-stopped
     disk            cache-disk-full, cache-dir-deleted, data-disk-almost-full, data-volume-read-only
     database        db-write-lock, database-lost
     network         partition, connections-reset                      (through a Proxy)
@@ -36,6 +36,12 @@ FAULTS: dict[str, Fault] = {
         Fault("supervisor-gone", "process", "the process we started killed; nothing listens", process.supervisor_gone),
         Fault("crash-loop", "process", "server killed three times in a row", process.crash_loop),
         Fault("instance-killed", "process", "supervisor and server SIGKILLed together", process.instance_killed),
+        Fault(
+            "instance-stopped",
+            "process",
+            "one instance of several stopped by its service manager, left stopped",
+            process.instance_stopped,
+        ),
         Fault(
             "port-taken",
             "process",

@@ -18,6 +18,7 @@ from scripts.faults.base import FaultUnavailable, Lift, Target, nothing_to_lift
 __all__ = [
     "crash_loop",
     "instance_killed",
+    "instance_stopped",
     "port_taken",
     "server_drained",
     "server_hung",
@@ -88,6 +89,34 @@ def instance_killed(target: Target) -> Iterator[Lift]:
     backend.proc.kill()
     backend.proc.wait(10)
     yield nothing_to_lift
+
+
+@contextlib.contextmanager
+def instance_stopped(target: Target) -> Iterator[Lift]:
+    """One instance of several stopped by its service manager and left so (maintenance never
+    undone, a `systemctl stop` of the wrong unit): it drains its sockets with 1001, nginx skips
+    it, and its unit does not start it again. The lift starts it."""
+    backend = target.backend
+    backend.stop_service()
+    stopped = True
+
+    def lift() -> None:
+        nonlocal stopped
+        if stopped and not _answers(backend.url):  # the page may have started it already
+            backend.reconfigure()
+        stopped = False
+
+    try:
+        yield lift
+    finally:
+        lift()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @contextlib.contextmanager

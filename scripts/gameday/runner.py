@@ -108,12 +108,14 @@ def blocks_of(path: Path, section: str, wanted: Callable[[Block], bool]) -> list
 
 
 def _doctor(backend: live.Live) -> subprocess.CompletedProcess[str]:
-    """`checks doctor --json` as the reader runs it on the backend's host (BACKEND_* set)."""
+    """`checks doctor --json` as the reader runs it on the backend's host (BACKEND_* set, and the
+    bus's address on an instance of several, as the fleet pages' "Before you start" sets it)."""
+    bus = {k: v for k, v in backend.env.items() if k == "BACKEND_BUS_URL"}
     return subprocess.run(
         [sys.executable, "-m", "checks", "doctor", "--json"],
         capture_output=True,
         text=True,
-        env=environment(backend.url, backend.data_dir),
+        env={**environment(backend.url, backend.data_dir), **bus},
         timeout=60,
         check=False,
     )
@@ -312,7 +314,7 @@ def run(
     def shows(block: Block) -> bool:
         return block.shows_fault(scenario.name)
 
-    bus = RedisServer(tmp / "bus").start() if fault.needs_bus else None
+    bus = RedisServer(tmp / "bus").start() if scenario.on_fleet else None
     on_bus = {"bus_url": bus.url, "instance_dir": tmp / "instance"} if bus else {}
     with fault.prepared(data_dir):
         backend = live.start(

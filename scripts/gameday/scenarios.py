@@ -67,6 +67,11 @@ class Scenario:
     def what(self) -> str:
         return self.fault.what
 
+    @property
+    def on_fleet(self) -> bool:
+        """Met on several instances sharing a message bus: its fault acts on the bus, or on one of them."""
+        return self.fault.needs_bus or self.companions > 0
+
 
 def _backup(backend: live.Reachable) -> dict[str, str]:
     return {"BACKEND_BACKUP": str(backup_of(backend.data_dir))}
@@ -285,6 +290,17 @@ SCENARIOS: dict[str, Scenario] = {
             stand_in_does="traffic is failed over to a healthy path (the proxy passes again)",
             broken=("ws.disconnects",),
             triage=(r"^(warn|fail) +ws\.disconnects .*the path between clients and server is broken",),
+        ),
+        # one instance of several: doctor reads the bus ($BACKEND_BUS_URL) to tell it from "Backend down"
+        *(
+            Scenario(
+                name,
+                "instance-down",
+                companions=1,
+                stand_ins=(StandIn.START_SERVICE,),
+                triage=(r"one instance of several: .* read the bus and serve its clients",),
+            )
+            for name in ("instance-killed", "instance-stopped")
         ),
         Scenario(
             "bus-down",

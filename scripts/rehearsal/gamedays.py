@@ -197,7 +197,7 @@ def rehearse(
     (settings file restored, service restarted when the game day changed it)."""
     slug = scenario.runbook
     day = Rehearsal(f"runbooks/{slug}.md", scenario.name)
-    fleet = scenario.fault.needs_bus  # met on the fleet the fleet page made: its first instance, its Redis
+    fleet = scenario.on_fleet  # met on the fleet the fleet page made: its first instance, its Redis
     backend = HostBackend.instance(host) if fleet else HostBackend.on(host)
     # the clients come through the guide's nginx for a fault of their path
     path = ClientsPath(host, published.download("deployment/nginx.conf")) if scenario.fault.needs_proxy else None

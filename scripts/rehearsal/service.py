@@ -91,6 +91,9 @@ class HostBackend(live.Reachable):
         self.machine.must("systemctl daemon-reload", timeout=60)
         self.restart()
 
+    def stop_service(self) -> None:
+        self.machine.must(f"systemctl stop {self.unit}", timeout=60)
+
     def restart(self) -> None:
         """`systemctl restart UNIT`, then wait for /ready 200."""
         self.machine.must(f"systemctl restart {self.unit}", timeout=60)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -279,7 +282,8 @@ def test_fleet_shows_every_instance_from_the_bus_and_names_the_one_behind(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Assert `checks fleet` lists the bus and each instance that reads it; an instance whose reader
-    stalled is the one row not ok, sent to "Instance lagging the bus"; a killed one goes silent."""
+    stalled is the one row not ok, sent to "Instance lagging the bus"; a stopped one fails, sent to
+    "One instance down", and doctor on it opens that page, not "Backend down", naming who serves."""
     redis = RedisServer(tmp_path / "redis").start()
     monkeypatch.setenv("BACKEND_BUS_URL", redis.url)
     for name in ("a", "b"):
@@ -305,15 +309,22 @@ def test_fleet_shows_every_instance_from_the_bus_and_names_the_one_behind(
             assert rows[f"fleet.127.0.0.1:{b.port}"]["status"] == "ok" and rows["fleet.bus"]["status"] == "ok", rows
             assert "2 instances report" in rows["fleet.bus"]["detail"]
             a.stop()
-            wait_for(lambda: _silent(capsys, b, a.port), 15, "A to be reported silent")
+            code, rows = run(capsys, "fleet", "--url", a.url)  # read from the bus: the dead instance's URL will do
+            gone = rows[f"fleet.127.0.0.1:{a.port}"]
+            assert gone["status"] == "fail" and gone["runbook"] == "instance-down", gone
+            assert gone["detail"].startswith("does not answer /health"), gone
+            doctor = subprocess.run(
+                [sys.executable, "-m", "checks", "doctor", "--url", a.url],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "BACKEND_BUS_URL": redis.url},
+                timeout=60,
+            )
+            assert doctor.returncode == 2, doctor.stderr
+            assert f"one instance of several: 127.0.0.1:{b.port} read the bus" in doctor.stderr, doctor.stderr
+            assert f"/runbooks/instance-down/?instance=127.0.0.1:{a.port}" in doctor.stderr, doctor.stderr
             redis.stop()
             code, rows = run(capsys, "fleet", "--url", b.url)
             assert rows["fleet.bus"]["status"] == "fail" and rows["fleet.bus"]["runbook"] == "message-bus-down", rows
     finally:
         redis.stop()
-
-
-def _silent(capsys: pytest.CaptureFixture[str], backend: live.Live, port: int) -> bool:
-    _, rows = run(capsys, "fleet", "--url", backend.url)
-    row = rows[f"fleet.127.0.0.1:{port}"]
-    return row["status"] == "fail" and row["detail"].startswith("silent: ")

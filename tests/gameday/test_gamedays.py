@@ -27,7 +27,8 @@ RUNBOOKS = sorted(p for p in (REPO / "runbooks").glob("*.md") if p.name != "inde
 # backend's 0.5 s /ready probe now and then (a "database error" after recovery); three do not.
 PARALLEL = 3
 
-pytestmark = [pytest.mark.slow, pytest.mark.gameday]
+# the first test's setup runs every selected game day (27, three at a time): minutes, not the default 180 s
+pytestmark = [pytest.mark.slow, pytest.mark.gameday, pytest.mark.timeout(900)]
 
 
 def _page_of(name: str) -> Path:

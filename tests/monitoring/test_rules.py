@@ -155,3 +155,30 @@ def test_every_metric_named_in_rules_and_pages_exists(exposed: set[str], source:
         if not (n.endswith("_") and any(e.startswith(n) for e in exposed))
     )
     assert not missing, f"{source.name} uses metrics the backend does not expose: {missing}"
+
+
+def test_one_instance_down_of_several_is_instance_down_and_all_down_is_backend_down(tmp_path: Path) -> None:
+    """Assert, through promtool on the generated rules, that BackendDown stays quiet while another
+    instance answers, and InstanceDown while none does: each page is opened for its own case."""
+    shutil.copy(RULES, tmp_path / RULES.name)
+
+    def case(b_up: int, alert: str) -> dict:
+        return {
+            "interval": "15s",
+            "input_series": [
+                {"series": 'up{instance="a:8081",job="backend"}', "values": "0x20"},
+                {"series": 'up{instance="b:8082",job="backend"}', "values": f"{b_up}x20"},
+            ],
+            "alert_rule_test": [{"eval_time": "4m", "alertname": alert, "exp_alerts": []}],
+        }
+
+    quiet = {"rule_files": [RULES.name], "evaluation_interval": "15s"}
+    (tmp_path / "quiet.yml").write_text(
+        yaml.safe_dump({**quiet, "tests": [case(1, "BackendDown"), case(0, "InstanceDown")]})
+    )
+    (tmp_path / "loud.yml").write_text(yaml.safe_dump({**quiet, "tests": [case(1, "InstanceDown")]}))
+    promtool = require("promtool", "prometheus")
+    done = subprocess.run([promtool, "test", "rules", "quiet.yml"], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = subprocess.run([promtool, "test", "rules", "loud.yml"], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 1 and "InstanceDown" in done.stdout + done.stderr, "InstanceDown never fired"

@@ -59,9 +59,11 @@ REHEARSED = (
     "partition",  # last: its 60 cut sockets can raise the storm page's alert for minutes after
 )
 # The faults met on the fleet the fleet page makes of the host, after the game days above
-ON_THE_FLEET = ("bus-down", "bus-reader-stalled")
+ON_THE_FLEET = ("instance-stopped", "bus-down", "bus-reader-stalled")
 # Runbook faults met in the laboratory only, and why the guide's host cannot have them as they are
 NOT_REHEARSED = {
+    "instance-killed": "systemd starts a killed instance again after RestartSec=30, racing the page "
+    "opened from the alert; the host's instance-down page is rehearsed under instance-stopped",
     "supervisor-gone": "systemd is the supervisor's supervisor there: the guide's unit restarts a killed "
     "one after RestartSec=30, racing the page's `systemctl start`; the host's backend-down page is "
     "rehearsed under hung-server, port-taken and open-file-limit-too-low",
