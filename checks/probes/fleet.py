@@ -52,13 +52,17 @@ def _bus_url(ctx: Context) -> str:
 
 def others_serving(instance: str, timeout: float, max_age: float) -> list[str]:
     """The instances other than ``instance`` (``host:port``) that reported on the bus within
-    ``max_age`` seconds: empty without ``$BACKEND_BUS_URL``, or when the bus does not answer."""
+    ``max_age`` seconds, when ``instance`` itself is one of the fleet (its report is still kept):
+    empty without ``$BACKEND_BUS_URL``, when the bus does not answer, or for an address that never
+    read the bus."""
     url = os.environ.get("BACKEND_BUS_URL", "")
     if not url:
         return []
     try:
         bus = _read(url, timeout)
     except (RedisError, OSError):
+        return []
+    if not any(r["instance"] == instance for r in bus.readers):
         return []
     return [
         str(r["instance"])

@@ -21,7 +21,7 @@ from checks.promql import Snapshot
 from checks.registry import CHECKS
 from checks.thresholds import load as load_thresholds
 from scripts import live
-from scripts.live import Live, wait_for
+from scripts.live import Live, free_port, wait_for
 from scripts.redis_server import RedisServer
 
 MiB = 1024 * 1024
@@ -323,6 +323,14 @@ def test_fleet_shows_every_instance_from_the_bus_and_names_the_one_behind(
             assert doctor.returncode == 2, doctor.stderr
             assert f"one instance of several: 127.0.0.1:{b.port} read the bus" in doctor.stderr, doctor.stderr
             assert f"/runbooks/instance-down/?instance=127.0.0.1:{a.port}" in doctor.stderr, doctor.stderr
+            elsewhere = subprocess.run(  # an address that never read this bus is not one of the fleet
+                [sys.executable, "-m", "checks", "doctor", "--url", f"http://127.0.0.1:{free_port()}"],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "BACKEND_BUS_URL": redis.url},
+                timeout=60,
+            )
+            assert "/runbooks/backend-down/" in elsewhere.stderr and "several" not in elsewhere.stderr, elsewhere.stderr
             redis.stop()
             code, rows = run(capsys, "fleet", "--url", b.url)
             assert rows["fleet.bus"]["status"] == "fail" and rows["fleet.bus"]["runbook"] == "message-bus-down", rows
