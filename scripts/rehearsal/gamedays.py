@@ -89,12 +89,15 @@ class Rehearsal:
         }
 
 
-def _page_alert(slug: str, since: float) -> dict[str, Any] | None:
-    """The first alert linking ``runbooks/slug/`` that became active after ``since`` (epoch seconds)."""
+def _page_alert(slug: str, since: float, instance: str) -> dict[str, Any] | None:
+    """The first alert linking ``runbooks/slug/`` for ``instance`` (the one the fault hit: on a fleet,
+    another instance's blip from the fleet page's own steps may still raise one) that became active
+    after ``since`` (epoch seconds)."""
     for alert in active_alerts():
         url = alert.get("annotations", {}).get("runbook_url", "")
         active_at = alert.get("activeAt", "")
-        if f"/runbooks/{slug}/" in url and _epoch(active_at) >= since - 1:
+        ours = alert.get("labels", {}).get("instance") == instance
+        if f"/runbooks/{slug}/" in url and ours and _epoch(active_at) >= since - 1:
             return alert
     return None
 
@@ -218,7 +221,7 @@ def rehearse(
             day.started = started
             with scenario.fault(Target(backend, path, HostBus(host) if fleet else None), **scenario.params) as lift:
                 say(f"{day.page} under {scenario.name} on the rehearsal host: {scenario.what}")
-                _paged(host, day, wall)
+                _paged(host, day, wall, f"{backend.host}:{backend.port}")
                 sender = f"{day.alert} {day.alert_state}" if day.alert else day.alert_state
                 say(f"  sent by  {sender} after {day.pending_seconds} s: {day.runbook_url}")
                 if not day.runbook_url.startswith(ADDRESS):
@@ -267,12 +270,14 @@ def rehearse(
     return day
 
 
-def _paged(host: Host, day: Rehearsal, wall: float) -> None:
+def _paged(host: Host, day: Rehearsal, wall: float, instance: str) -> None:
     """What sends the engineer to the page: the alert linking it, from the host's Prometheus; for a
     symptom page (no alert of its own: clients report it), doctor's ``open first:`` line on the host."""
     slug = day.page.removeprefix("runbooks/").removesuffix(".md")
     if read_page(live.REPO / day.page).meta.get("alerts"):
-        alert = live.wait_for(lambda: _page_alert(slug, wall), ALERT_DEADLINE, f"an alert linking {slug}", 1.0)
+        alert = live.wait_for(
+            lambda: _page_alert(slug, wall, instance), ALERT_DEADLINE, f"an alert linking {slug} for {instance}", 1.0
+        )
         day.alert = alert["labels"]["alertname"]
         day.runbook_url = alert["annotations"]["runbook_url"]
         day.alert_state = alert["state"]
