@@ -34,6 +34,7 @@ class Target:
         self.host = hostname
         self.port = parts.port or (443 if scheme == "https" else 80)
         self.timeout = timeout
+        self._identity: dict[str, Any] | None = None
         try:  # httpx is stricter than urlsplit: control characters, a port like ';'
             self._client = httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)
         except httpx.InvalidURL:
@@ -98,11 +99,15 @@ class Target:
         return response.status_code, body
 
     def identify(self) -> dict[str, Any]:
-        """GET /health and make sure it is the backend answering."""
-        status, body = self.json("/health")
-        if status != 200 or body.get("status") != "ok" or "pid" not in body:
-            raise NotABackend(f"{self.url}/health answered {status} {body!r:.80}, not the backend's liveness JSON")
-        return body
+        """GET /health and make sure it is the backend answering. The first good answer is kept: one
+        run of checks is one look at one process, and every probe that asks who it is (its pid, its
+        uptime) gets the answer the liveness check got, without asking again."""
+        if self._identity is None:
+            status, body = self.json("/health")
+            if status != 200 or body.get("status") != "ok" or "pid" not in body:
+                raise NotABackend(f"{self.url}/health answered {status} {body!r:.80}, not the backend's liveness JSON")
+            self._identity = body
+        return self._identity
 
     def scrape(self, ago: float | None = None) -> Snapshot | None:
         """/metrics now, or as the backend kept it ``ago`` seconds back (None when it keeps no history)."""
