@@ -5,7 +5,7 @@
 # node + npm (the Node tests in clients/: the reference client and process coordination), and
 # debootstrap + systemd-nspawn (the production rehearsal: a Debian host with real systemd) and
 # iptables (the rehearsal's network partition between the clients and that host) and redis-server
-# (the message bus of several instances).
+# with redis-benchmark (the message bus of several instances, and its ceiling in the benchmarks).
 # It never skips quietly: when something is missing and cannot be installed, it says so, and the
 # tests that need it fail with the same message.
 set -euo pipefail
@@ -13,7 +13,8 @@ set -euo pipefail
 declare -A PACKAGE=([chromium]=chromium [sqlite3]=sqlite3 [fuser]=psmisc [ss]=iproute2 [curl]=curl
                    [promtool]=prometheus [amtool]=prometheus-alertmanager [nginx]=nginx [wrk]=wrk
                    [node]=nodejs [npm]=npm [debootstrap]=debootstrap [systemd-nspawn]=systemd-container
-                   [nsenter]=util-linux [iptables]=iptables [redis-server]=redis-server)
+                   [nsenter]=util-linux [iptables]=iptables [redis-server]=redis-server
+                   [redis-benchmark]=redis-tools)
 missing=()
 for tool in "${!PACKAGE[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${PACKAGE[$tool]}")

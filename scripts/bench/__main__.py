@@ -8,8 +8,10 @@
 Suites, each against its own fresh supervised backend on loopback: the API at 1,000 req/s open
 loop, its capacity (highest rate with p99 under the target), per-endpoint throughput with wrk
 against the framework's hello-world, WebSocket hold / fan-out / echo / cycles, the Zipf cache,
-supervisor restarts, and the compressed memory soak. The load generators share the machine's
-cores with the server, which the stress report states beside the figures.
+supervisor restarts, the compressed memory soak; then the fleet (three instances on one host and
+their message bus, :mod:`scripts.bench.fleet`), each of its figures beside its one-instance anchor.
+The load generators share the machine's cores with the server, which the stress report states
+beside the figures.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 from scripts import live, results
 from scripts.bench import cache_trace
 from scripts.bench.cache_replay import read_cache
+from scripts.bench.fleet import fleet, ratios
 from scripts.bench.harness import exit_cleanly_on_sigterm, fresh_backend
 from scripts.bench.soak import PLANS, soak
 from scripts.bench.stats import compare
@@ -44,9 +47,16 @@ from scripts.bench.wrk import throughput
 from scripts.results import figure
 
 # Figures the run's size decides rather than the backend: the offered rates, the work counts, the
-# capacity (bench-quick's search stops at 1,500/s) and the soak, whose slope needs the full run's
+# capacities (bench-quick's searches stop at 1,500/s) and the soak, whose slope needs the full run's
 # warm-up to mean anything. bench-quick prints them but does not compare them.
-SIZE_BOUND = ("api.mixed.achieved_rps", "ws.echo.achieved_per_second", "api.capacity", "memory.soak.", "cache.trace.")
+SIZE_BOUND = (
+    "api.mixed.achieved_rps",
+    "ws.echo.achieved_per_second",
+    "api.capacity",
+    "fleet.capacity",
+    "memory.soak.",
+    "cache.trace.",
+)
 # wrk is closed loop: its 50 connections keep the server's loop saturated by design, which admission
 # by queue time (BACKEND_SHED_LOOP_LAG) would rightly answer with refusals; so is the broadcast
 # suite (each broadcast to 1,000 sockets starts when the last one arrived) and so are the cache
@@ -133,7 +143,9 @@ def run(size: str) -> tuple[Figures, Details]:
         (CLOSED_LOOP, lambda b: throughput(b, sizes["wrk_seconds"])),
         (
             {"ws_max_connections": max(sizes["hold"]) + 100, "ws_send_queue": 1024, **CLOSED_LOOP},
-            lambda b: websocket(b, sizes["hold"], sizes["fanout"], sizes["broadcasts"], sizes["cycles"]),
+            lambda b: websocket(
+                b, sizes["hold"], sizes["fanout"], sizes["broadcasts"], sizes["cycles"], sizes["wrk_seconds"]
+            ),
         ),
         ({}, lambda b: ws_echo(b, *sizes["echo"])),
         (
@@ -154,11 +166,19 @@ def run(size: str) -> tuple[Figures, Details]:
     for settings, suite in plans:
         with fresh_backend(**settings) as backend:
             found = suite(backend)
+        _report(found)
         figures.update(found)
-        for key, (value, unit, _) in found.items():
-            verdict = {True: "meets target", False: "MISSES target", None: ""}[figure(key).met(value)]
-            print(f"{key:<42} {value:>14.6g} {unit:<10} {verdict}", flush=True)
+    figures.update(fleet(sizes, p99_limit, details, _report))
+    found = ratios(figures, sizes["fanout"])
+    _report(found)
+    figures.update(found)
     return figures, details
+
+
+def _report(found: Figures) -> None:
+    for key, (value, unit, _) in found.items():
+        verdict = {True: "meets target", False: "MISSES target", None: ""}[figure(key).met(value)]
+        print(f"{key:<42} {value:>14.6g} {unit:<10} {verdict}", flush=True)
 
 
 def _version(package: str) -> str:

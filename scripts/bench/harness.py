@@ -16,7 +16,7 @@ from pathlib import Path
 
 from scripts import live
 
-__all__ = ["exit_cleanly_on_sigterm", "fresh_backend"]
+__all__ = ["exit_cleanly_on_sigterm", "fresh_backend", "many_open_files"]
 
 
 def exit_cleanly_on_sigterm() -> None:
@@ -26,15 +26,23 @@ def exit_cleanly_on_sigterm() -> None:
 
 
 @contextlib.contextmanager
-def fresh_backend(**settings: object) -> Iterator[live.Live]:
-    """``backend supervise`` on loopback with ``settings``; thousands of sockets allowed, here and in it."""
+def many_open_files() -> Iterator[None]:
+    """Thousands of sockets allowed in this process and in every backend started meanwhile (they
+    inherit the limit); the old limit back after."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the backend we start
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     try:
-        with (
-            tempfile.TemporaryDirectory(prefix="bench-") as tmp,
-            live.running(Path(tmp), "supervise", log_level="warning", **settings) as backend,
-        ):
-            yield backend
+        yield
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@contextlib.contextmanager
+def fresh_backend(**settings: object) -> Iterator[live.Live]:
+    """``backend supervise`` on loopback with ``settings``; thousands of sockets allowed, here and in it."""
+    with (
+        many_open_files(),
+        tempfile.TemporaryDirectory(prefix="bench-") as tmp,
+        live.running(Path(tmp), "supervise", log_level="warning", **settings) as backend,
+    ):
+        yield backend

@@ -22,7 +22,7 @@ from websockets.asyncio.client import connect
 
 from scripts import live
 from scripts.bench.stats import Latencies
-from scripts.bench.wrk import cpu_seconds
+from scripts.bench.wrk import cpu_seconds, run_wrk
 from scripts.faults import FAULTS, Target
 from scripts.pinning import pinned
 
@@ -32,8 +32,13 @@ __all__ = [
     "OpenLoopRun",
     "api_capacity",
     "api_open_loop",
+    "broadcast_delays",
+    "broadcast_figures",
+    "broadcast_rate",
+    "capacity_search",
     "cache_zipf",
     "connect_cycles",
+    "open_loop",
     "restarts",
     "websocket",
     "ws_echo",
@@ -68,7 +73,7 @@ class OpenLoopRun:
 
 
 async def _open_loop(
-    url: str, rate: float, seconds: float, connections: int, server: psutil.Process | None = None
+    urls: list[str], rate: float, seconds: float, connections: int, servers: list[psutil.Process] | None = None
 ) -> OpenLoopRun:
     """Open loop: request i is due at ``i / rate``; latency counts from when it was due.
 
@@ -76,24 +81,30 @@ async def _open_loop(
     are busy, due requests wait in the queue and that wait is part of their latency, so a slow
     server cannot hide its queueing (no coordinated omission). The client is aiohttp on uvloop
     with no task per request: httpx tops out near 700 req/s on one of these cores, aiohttp does not.
+    With several ``urls`` (instances of one fleet), worker k keeps to ``urls[k % len(urls)]``, as a
+    balancer spreads connections; each instance's own cache is seeded, the shared database once.
+    ``servers``: the processes whose CPU time the run reports.
     """
     rng = random.Random(7)
     total = int(rate * seconds)
     latencies, errors = Latencies(), 0
-    async with aiohttp.ClientSession(url) as seed:
-        for k in range(1000):
-            async with seed.put(f"/api/cache/k{k}", json={"v": k}):
-                pass
-        ids = []
+    for url in urls:
+        async with aiohttp.ClientSession(url) as seed:
+            for k in range(1000):
+                async with seed.put(f"/api/cache/k{k}", json={"v": k}):
+                    pass
+    ids = []
+    async with aiohttp.ClientSession(urls[0]) as seed:
         for n in range(100):
             async with seed.post("/api/items", json={"seed": n}) as response:
                 ids.append((await response.json())["id"])
     plan = [_request_mix(i, rng, ids) for i in range(total)]
     next_index = 0
-    cpu = cpu_seconds(server) if server else 0.0
+    servers = servers or []
+    cpu = sum(cpu_seconds(server) for server in servers)
     started = time.perf_counter()
 
-    async def worker() -> None:
+    async def worker(url: str) -> None:
         nonlocal next_index, errors
         connector = aiohttp.TCPConnector(limit=1)
         async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
@@ -113,15 +124,20 @@ async def _open_loop(
                     errors += 1
                 latencies.record(time.perf_counter() - due)
 
-    await asyncio.gather(*(worker() for _ in range(connections)))
+    await asyncio.gather(*(worker(urls[k % len(urls)]) for k in range(connections)))
     elapsed = time.perf_counter() - started
-    used = cpu_seconds(server) - cpu if server else 0.0
+    used = sum(cpu_seconds(server) for server in servers) - cpu
     return OpenLoopRun(latencies, errors, total, total / elapsed, used, elapsed)
+
+
+def open_loop(urls: list[str], rate: float, seconds: float, server_pids: list[int]) -> OpenLoopRun:
+    """The mixed scenario at ``rate`` over ``urls``, 64 connections, with the CPU of ``server_pids``."""
+    return uvloop.run(_open_loop(urls, rate, seconds, 64, [psutil.Process(pid) for pid in server_pids]))
 
 
 def api_open_loop(backend: live.Live, rate: float, seconds: float) -> Figures:
     """The mixed scenario at ``rate``; with the server's CPU per 1,000 requests and its share of a core."""
-    run = uvloop.run(_open_loop(backend.url, rate, seconds, 64, psutil.Process(backend.server_pid())))
+    run = open_loop([backend.url], rate, seconds, [backend.server_pid()])
     s = run.latencies.summary()
     n, total = run.latencies.count, run.total
     return {
@@ -139,19 +155,30 @@ def api_open_loop(backend: live.Live, rate: float, seconds: float) -> Figures:
 def api_capacity(
     backend: live.Live, rates: list[float], seconds: float, p99_limit: float, details: Details, pin: bool = False
 ) -> Figures:
-    """The highest offered rate (open loop, mixed scenario) at which p99 stays under ``p99_limit``.
-
-    Rates are tried in order; the search stops at the first that fails: p99 at or over the limit,
-    any error, or the server falling more than 5 % behind the offered rate. Every step's p99 goes
-    to ``details`` for the chart. With ``pin``, the server (all its threads) runs on CPU 0 and this
+    """The highest offered rate (open loop, mixed scenario) at which p99 stays under ``p99_limit``
+    (see :func:`capacity_search`). With ``pin``, the server (all its threads) runs on CPU 0 and this
     generator on CPU 1, so neither takes the other's core: the fair figure; without, both share both.
     """
     name = "api.capacity_pinned" if pin else "api.capacity"
-    placement = {backend.server_pid(): {0}, os.getpid(): {1}} if pin else {}
+    best, best_p99, steps = capacity_search(
+        [backend.url], [backend.server_pid()] if pin else [], rates, seconds, p99_limit, name
+    )
+    details[f"{name}.steps"] = steps
+    return {f"{name}_rps": (best, "per_second", len(steps)), f"{name}.p99_seconds": (best_p99, "seconds", len(steps))}
+
+
+def capacity_search(
+    urls: list[str], pinned_pids: list[int], rates: list[float], seconds: float, p99_limit: float, name: str
+) -> tuple[float, float, list[list[float]]]:
+    """Rates are tried in order; the search stops at the first that fails: p99 at or over the limit,
+    any error, or the servers falling more than 5 % behind the offered rate. Returns the best rate,
+    its p99, and every step (rate, p99, achieved, errors) for the chart. ``pinned_pids`` (every
+    thread) share CPU 0 and this generator has CPU 1; none given: all share both."""
+    placement = {pid: {0} for pid in pinned_pids} | ({os.getpid(): {1}} if pinned_pids else {})
     best, best_p99, steps = 0.0, 0.0, []
     with pinned(placement):
         for rate in rates:
-            run = uvloop.run(_open_loop(backend.url, rate, seconds, connections=64))
+            run = uvloop.run(_open_loop(urls, rate, seconds, connections=64))
             p99 = run.latencies.percentile(99)
             steps.append([rate, p99, run.achieved, run.errors])
             print(
@@ -162,8 +189,7 @@ def api_capacity(
             if p99 >= p99_limit or run.errors or run.achieved < 0.95 * rate:
                 break
             best, best_p99 = rate, p99
-    details[f"{name}.steps" if pin else "api.capacity.steps"] = steps
-    return {f"{name}_rps": (best, "per_second", len(steps)), f"{name}.p99_seconds": (best_p99, "seconds", len(steps))}
+    return best, best_p99, steps
 
 
 def _connect(ws_url: str) -> Any:
@@ -226,21 +252,14 @@ async def connect_cycles(ws_url: str, cycles: int, concurrency: int = 50) -> flo
     return cycles / (time.perf_counter() - started)
 
 
-async def _ws_suite(backend: live.Live, hold: list[int], fanout: int, broadcasts: int, cycles: int) -> Figures:
-    figures: Figures = {}
-    server = psutil.Process(backend.server_pid())
-    ws_url = backend.ws_url
-    for n in hold:
-        before = server.memory_info().rss
-        sockets = await asyncio.gather(*(_connect(ws_url) for _ in range(n)))
-        for sock in sockets:
-            await sock.recv()
-        per_connection = (server.memory_info().rss - before) / n
-        figures[f"ws.hold_{n}.rss_per_connection_bytes"] = (per_connection, "bytes", n)
-        await asyncio.gather(*(sock.close() for sock in sockets))
-    figures["ws.rss_per_connection_bytes"] = figures[f"ws.hold_{max(hold)}.rss_per_connection_bytes"]
-
-    clients = await asyncio.gather(*(_connect(ws_url) for _ in range(fanout)))
+async def broadcast_delays(
+    ws_urls: list[str], http_urls: list[str], fanout: int, broadcasts: int, servers: list[psutil.Process]
+) -> tuple[Latencies, float]:
+    """``fanout`` clients, client k on ``ws_urls[k % len]``; ``broadcasts`` sent one after another,
+    each when the last one has reached every client, broadcast b to ``http_urls[b % len]``. Returns
+    each broadcast's delay from its POST to its arrival at the last client, and the CPU time
+    ``servers`` used over the broadcasts."""
+    clients = await asyncio.gather(*(_connect(ws_urls[k % len(ws_urls)]) for k in range(fanout)))
     for sock in clients:
         await sock.recv()
     arrivals: dict[int, int] = {}
@@ -258,29 +277,70 @@ async def _ws_suite(backend: live.Live, hold: list[int], fanout: int, broadcasts
 
     readers = [asyncio.create_task(reader(sock)) for sock in clients]
     delays = Latencies()
-    async with httpx.AsyncClient(base_url=backend.url, timeout=30) as http:
+    cpu = sum(cpu_seconds(server) for server in servers)
+    publishers = [httpx.AsyncClient(base_url=url, timeout=30) for url in http_urls]
+    try:
         for b in range(broadcasts):
             sent = time.perf_counter()
-            seq = (await http.post("/api/broadcast", json={"message": {"bench": b}})).json()["seq"]
+            answer = await publishers[b % len(publishers)].post("/api/broadcast", json={"message": {"bench": b}})
+            seq = answer.raise_for_status().json()["seq"]
             await asyncio.wait_for(complete.setdefault(seq, asyncio.Event()).wait(), 30)
             delays.record(last_arrival[seq] - sent)
-    s = delays.summary()
-    figures.update(
-        {
-            f"ws.broadcast_{fanout}.p50_seconds": (s["p50"], "seconds", broadcasts),
-            f"ws.broadcast_{fanout}.p99_seconds": (s["p99"], "seconds", broadcasts),
-            f"ws.broadcast_{fanout}.max_seconds": (s["max"], "seconds", broadcasts),
-        }
-    )
-    await asyncio.gather(*(sock.close() for sock in clients))
-    await asyncio.gather(*readers, return_exceptions=True)
+    finally:
+        used = sum(cpu_seconds(server) for server in servers) - cpu
+        await asyncio.gather(*(publisher.aclose() for publisher in publishers))
+        await asyncio.gather(*(sock.close() for sock in clients))
+        await asyncio.gather(*readers, return_exceptions=True)
+    return delays, used
 
+
+def broadcast_figures(prefix: str, fanout: int, delays: Latencies, cpu: float) -> Figures:
+    """The delay percentiles of :func:`broadcast_delays`, and the servers' CPU per broadcast."""
+    s, n = delays.summary(), delays.count
+    return {
+        f"{prefix}.broadcast_{fanout}.p50_seconds": (s["p50"], "seconds", n),
+        f"{prefix}.broadcast_{fanout}.p99_seconds": (s["p99"], "seconds", n),
+        f"{prefix}.broadcast_{fanout}.max_seconds": (s["max"], "seconds", n),
+        f"{prefix}.broadcast_{fanout}.cpu_seconds": (cpu / n, "seconds", n),
+    }
+
+
+def broadcast_rate(url: str, seconds: float) -> tuple[float, int]:
+    """Broadcasts per second published to ``url`` under wrk (50 connections, closed loop: each sends
+    its next when the last is answered, numbered and handed to the sockets), no client listening:
+    what publishing itself costs. Returns the rate and how many were sent."""
+    run = run_wrk(url + "/api/broadcast", seconds, "POST", body='{"message":{"bench":true}}')
+    if run.errors:
+        raise run.failure("POST /api/broadcast under wrk")
+    return run.rps, run.requests
+
+
+async def _ws_suite(backend: live.Live, hold: list[int], fanout: int, broadcasts: int, cycles: int) -> Figures:
+    figures: Figures = {}
+    server = psutil.Process(backend.server_pid())
+    ws_url = backend.ws_url
+    for n in hold:
+        before = server.memory_info().rss
+        sockets = await asyncio.gather(*(_connect(ws_url) for _ in range(n)))
+        for sock in sockets:
+            await sock.recv()
+        per_connection = (server.memory_info().rss - before) / n
+        figures[f"ws.hold_{n}.rss_per_connection_bytes"] = (per_connection, "bytes", n)
+        await asyncio.gather(*(sock.close() for sock in sockets))
+    figures["ws.rss_per_connection_bytes"] = figures[f"ws.hold_{max(hold)}.rss_per_connection_bytes"]
+
+    delays, cpu = await broadcast_delays([ws_url], [backend.url], fanout, broadcasts, [server])
+    figures.update(broadcast_figures("ws", fanout, delays, cpu))
     figures["ws.cycles_per_second"] = (await connect_cycles(ws_url, cycles), "per_second", cycles)
     return figures
 
 
-def websocket(backend: live.Live, hold: list[int], fanout: int, broadcasts: int, cycles: int) -> Figures:
+def websocket(
+    backend: live.Live, hold: list[int], fanout: int, broadcasts: int, cycles: int, rate_seconds: float
+) -> Figures:
     figures = uvloop.run(_ws_suite(backend, hold, fanout, broadcasts, cycles))
+    rate, sent = broadcast_rate(backend.url, rate_seconds)
+    figures["ws.broadcasts_per_second"] = (rate, "per_second", sent)
     live.wait_for(lambda: backend.metric("backend_ws_connections_active") == 0, 30, "the registry back to zero")
     figures["ws.registry_after_cycles"] = (backend.metric("backend_ws_connections_active"), "count", cycles)
     return figures

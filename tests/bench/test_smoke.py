@@ -12,8 +12,8 @@ from scripts.results import REPO
 
 @pytest.mark.slow
 def test_bench_suite_runs_at_tiny_sizes() -> None:
-    """Assert every suite produces its figures and the invariants hold: registry empty, one child, one port,
-    fds back after the soak."""
+    """Assert every suite produces its figures, the fleet's with their ratios to one instance, and the
+    invariants hold: registry empty, one child, one port, fds back after the soak."""
     done = subprocess.run(
         [sys.executable, "-m", "scripts.bench", "--smoke"], cwd=REPO, capture_output=True, text=True, timeout=240
     )
@@ -38,11 +38,23 @@ def test_bench_suite_runs_at_tiny_sizes() -> None:
         "cache.trace.live_hit_ratio",
         "cache.trace.belady_hit_ratio",
         "cache.trace.tinylfu_lookup_seconds",
+        "ws.broadcast_5.cpu_seconds",
+        "ws.broadcasts_per_second",
+        "bus.broadcast_5.p99_seconds",
+        "fleet.broadcast_5.p99_seconds",
+        "fleet.broadcast_5.p99_ratio",
+        "fleet.broadcast_5.cpu_ratio",
+        "bus.broadcasts_per_second",
+        "bus.xadd_per_second",
+        "bus.broadcasts_share_of_xadd",
+        "fleet.cpu.mixed_ratio",
+        "fleet.throughput.counter_read_ratio",
+        "fleet.throughput.counter_increment_per_fsync",
     ):
         assert float(figures[key]) > 0, key
     # the capacity searches ran and reported one of their offered rates; at smoke sizes (a second per
     # rate) one scheduling hiccup of a shared core decides p99, so the figure is make bench's to give
-    for search in ("api.capacity", "api.capacity_pinned"):
+    for search in ("api.capacity", "api.capacity_pinned", "fleet.capacity_pinned"):
         assert float(figures[f"{search}_rps"]) in (0, 50, 100), search
     # the optimum is an upper bound of the policy the live cache follows
     assert float(figures["cache.trace.belady_hit_ratio"]) >= float(figures["cache.trace.lru_hit_ratio"])
@@ -54,3 +66,6 @@ def test_bench_suite_runs_at_tiny_sizes() -> None:
     assert float(figures["process.restart.children_after"]) == 1
     assert float(figures["process.restart.listeners_after"]) == 1
     assert float(figures["api.mixed.error_ratio"]) == 0
+    assert float(figures["fleet.mixed.error_ratio"]) == 0
+    # a broadcast through the bus is Redis's append and more: it cannot outrun Redis's bare append
+    assert float(figures["bus.broadcasts_share_of_xadd"]) < 1
