@@ -76,8 +76,8 @@ class ChartMacros(MacroSource):
         return svg.bars("requests per second under wrk, by endpoint", rows)
 
     def capacity_chart(self) -> str:
-        """Open-loop p99 at each offered rate of both capacity searches (sharing the cores, and the
-        server and generator each on its own), with the 25 ms line."""
+        """Open-loop p99 at each offered rate of the capacity searches (sharing the cores; the server
+        and the generator each on its own; two instances sharing the server's), with the 25 ms line."""
         if self.data.baselines is None:
             return not_measured("make bench")
         series = {
@@ -85,6 +85,7 @@ class ChartMacros(MacroSource):
             for label, key in (
                 ("p99, generator and server sharing both cores", "api.capacity.steps"),
                 ("p99, server on CPU 0, generator on CPU 1", "api.capacity_pinned.steps"),
+                ("p99, two instances of a fleet on CPU 0, generator on CPU 1", "fleet.capacity_pinned.steps"),
             )
         }
         limit = float(self._metrics()["api.mixed.p99_seconds"]["target"])  # the run judged steps by it

@@ -65,6 +65,7 @@ def test_chart_macros_draw_from_the_results(tmp_path: Path) -> None:
         details={
             "api.capacity.steps": [[1000, 0.004, 1000, 0], [1500, 0.03, 1490, 0]],
             "api.capacity_pinned.steps": [[1000, 0.003, 1000, 0], [2500, 0.05, 2400, 3]],
+            "fleet.capacity_pinned.steps": [[1000, 0.004, 1000, 0], [2750, 0.06, 2600, 0]],
             "memory.soak.rss": [[100, 60e6], [200, 60.1e6]],
             "memory.soak.top_growth": ["x.py:1: +64 B"],
         },
@@ -75,8 +76,9 @@ def test_chart_macros_draw_from_the_results(tmp_path: Path) -> None:
     m = macros(baselines=result_file(tmp_path, "b.json", data))
     assert "cache read" in m.throughput_chart() and "4,500 req/s (45%)" in m.throughput_chart()
     capacity = m.capacity_chart()
-    assert "25 ms target" in capacity and "2,500/s" in capacity  # the x axis spans both searches
+    assert "25 ms target" in capacity and "2,750/s" in capacity  # the x axis spans every search
     assert "sharing both cores" in capacity and "server on CPU 0, generator on CPU 1" in capacity
+    assert "two instances of a fleet on CPU 0" in capacity
     assert "60.2 MiB" in m.soak_chart()  # the y axis tops out 5 % over the highest sample, 60.1e6 bytes
     assert m.soak_growth() == "- `x.py:1: +64 B`"
     history = m.history_chart("api.mixed.p99_seconds")
