@@ -32,11 +32,10 @@ from scripts.bench.suites import (
     Figures,
     broadcast_delays,
     broadcast_figures,
-    broadcast_rate,
     capacity_search,
     open_loop,
 )
-from scripts.bench.wrk import ENDPOINTS, run_wrk
+from scripts.bench.wrk import ENDPOINTS, broadcast_rate, run_wrk
 
 __all__ = ["XADD", "anchors", "fleet", "ratios", "xadd_per_second"]
 

@@ -22,7 +22,7 @@ from websockets.asyncio.client import connect
 
 from scripts import live
 from scripts.bench.stats import Latencies
-from scripts.bench.wrk import cpu_seconds, run_wrk
+from scripts.bench.wrk import broadcast_rate, cpu_seconds
 from scripts.faults import FAULTS, Target
 from scripts.pinning import pinned
 
@@ -34,7 +34,6 @@ __all__ = [
     "api_open_loop",
     "broadcast_delays",
     "broadcast_figures",
-    "broadcast_rate",
     "capacity_search",
     "cache_zipf",
     "connect_cycles",
@@ -303,16 +302,6 @@ def broadcast_figures(prefix: str, fanout: int, delays: Latencies, cpu: float) -
         f"{prefix}.broadcast_{fanout}.max_seconds": (s["max"], "seconds", n),
         f"{prefix}.broadcast_{fanout}.cpu_seconds": (cpu / n, "seconds", n),
     }
-
-
-def broadcast_rate(url: str, seconds: float) -> tuple[float, int]:
-    """Broadcasts per second published to ``url`` under wrk (50 connections, closed loop: each sends
-    its next when the last is answered, numbered and handed to the sockets), no client listening:
-    what publishing itself costs. Returns the rate and how many were sent."""
-    run = run_wrk(url + "/api/broadcast", seconds, "POST", body='{"message":{"bench":true}}')
-    if run.errors:
-        raise run.failure("POST /api/broadcast under wrk")
-    return run.rps, run.requests
 
 
 async def _ws_suite(backend: live.Live, hold: list[int], fanout: int, broadcasts: int, cycles: int) -> Figures:

@@ -26,7 +26,17 @@ from scripts import live
 from scripts.bench.disk import fsyncs_per_second
 from scripts.results import REPO
 
-__all__ = ["ENDPOINTS", "WrkError", "WrkRun", "cpu_seconds", "hello_server", "parse", "run_wrk", "throughput"]
+__all__ = [
+    "ENDPOINTS",
+    "WrkError",
+    "WrkRun",
+    "broadcast_rate",
+    "cpu_seconds",
+    "hello_server",
+    "parse",
+    "run_wrk",
+    "throughput",
+]
 
 Figures = dict[str, tuple[float, str, int]]
 
@@ -108,6 +118,16 @@ def run_wrk(
     if done.returncode != 0:
         raise WrkError(f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()}")
     return parse(done.stdout)
+
+
+def broadcast_rate(url: str, seconds: float) -> tuple[float, int]:
+    """Broadcasts per second published to ``url`` under wrk (50 connections, closed loop: each sends
+    its next when the last is answered, numbered and handed to the sockets), no client listening:
+    what publishing itself costs. Returns the rate and how many were sent."""
+    run = run_wrk(url + "/api/broadcast", seconds, "POST", body='{"message":{"bench":true}}')
+    if run.errors:
+        raise run.failure("POST /api/broadcast under wrk")
+    return run.rps, run.requests
 
 
 def cpu_seconds(process: psutil.Process) -> float:

@@ -12,6 +12,7 @@ import dataclasses
 import fnmatch
 
 from checks.thresholds import COMPARISONS
+from scripts.results.fleet_figures import FLEET_FIGURES
 
 __all__ = [
     "CLIENT_FIGURES",
@@ -254,89 +255,8 @@ FIGURES: tuple[Figure, ...] = (
     ),
     _bench("ws.echo.max_seconds", "seconds", "WebSocket echo round trip at 1,000 msg/s, max", LOWER),
     _bench("ws.echo.achieved_per_second", "per_second", "echo rate the generator achieved"),
-    # the fleet: three instances on one host and their message bus (scripts/bench/fleet.py), each
-    # figure beside its one-instance anchor from the same run
-    _bench(
-        "fleet.broadcast_1000.p99_seconds",
-        "seconds",
-        "broadcast delay to the last of 1,000 clients spread over three instances on the bus, p99",
-        LOWER,
-        ("<", 0.060, "ours: < 60 ms to the last of 1,000, as one instance"),
-    ),
-    _bench("fleet.broadcast_*.cpu_seconds", "seconds", "three instances' CPU per broadcast, clients spread", LOWER),
-    _bench("fleet.broadcast_*_ratio", "ratio", "clients spread over three instances / one instance, same run", LOWER),
-    _bench("fleet.broadcast_*_seconds", "seconds", "broadcast delay to the last client, spread over three", LOWER),
-    _bench("bus.broadcast_*.cpu_seconds", "seconds", "three instances' CPU per broadcast, every client on one", LOWER),
-    _bench("bus.broadcast_*_ratio", "ratio", "every client on one instance of a bus / one alone, same run", LOWER),
-    _bench("bus.broadcast_*_seconds", "seconds", "broadcast delay to the last client, all on one of three", LOWER),
-    _bench(
-        "bus.broadcasts_per_second",
-        "per_second",
-        "broadcasts per second through the bus under wrk, 50 connections",
-        HIGHER,
-    ),
-    _bench("bus.xadd_per_second", "per_second", "redis-benchmark XADD on the bus's Redis, 50 connections", HIGHER),
-    _bench("bus.broadcasts_ratio", "ratio", "broadcasts per second through the bus / one instance alone", HIGHER),
-    _bench(
-        "bus.broadcasts_share_of_xadd", "ratio", "broadcasts per second through the bus / Redis's XADD rate", HIGHER
-    ),
-    _bench(
-        "fleet.cpu.mixed_seconds_per_kreq",
-        "seconds",
-        "server CPU per 1,000 requests, mixed at 1,000 req/s, an instance on the bus",
-        LOWER,
-    ),
-    _bench("fleet.cpu.mixed_ratio", "ratio", "CPU per request on the bus / one instance alone, same run", LOWER),
-    _bench(
-        "fleet.mixed.error_ratio",
-        "ratio",
-        "API error ratio, mixed at 1,000 req/s, an instance on the bus",
-        LOWER,
-        ("<", 0.001, "ours: under 0.1 % errors"),
-    ),
-    _bench(
-        "fleet.capacity_pinned_rps",
-        "per_second",
-        "highest rate with p99 under 25 ms, two instances sharing CPU 0, generator on CPU 1",
-        HIGHER,
-    ),
-    _bench("fleet.capacity_pinned.p99_seconds", "seconds", "p99 at the two instances' highest rate that met it"),
-    _bench(
-        "fleet.capacity_pinned_ratio",
-        "ratio",
-        "two instances' pinned capacity / one instance's, same core, same run",
-        HIGHER,
-    ),
-    _bench(
-        "fleet.throughput.counter_read_rps",
-        "per_second",
-        "counter read under wrk on an instance of the fleet (no read-through cache)",
-        HIGHER,
-    ),
-    _bench(
-        "fleet.throughput.counter_read_ratio",
-        "ratio",
-        "counter read without the read-through cache / with it (one instance), same run",
-        HIGHER,
-    ),
-    _bench(
-        "fleet.throughput.counter_increment_rps",
-        "per_second",
-        "counter increments under wrk on two instances at once (one database), summed",
-        HIGHER,
-    ),
-    _bench(
-        "fleet.throughput.counter_increment_ratio",
-        "ratio",
-        "increments on two instances at once / on one instance, same run",
-        HIGHER,
-    ),
-    _bench(
-        "fleet.throughput.counter_increment_per_fsync",
-        "ratio",
-        "increments per second on two instances / this disk's fsyncs per second",
-        HIGHER,
-    ),
+    # the fleet (scripts/results/fleet_figures.py)
+    *(_bench(*row) for row in FLEET_FIGURES),
     # cache
     _bench(
         "cache.zipf.hit_ratio",
