@@ -14,7 +14,7 @@ Choices, and why:
   lock, which SQLite refuses at once with SQLITE_BUSY, ignoring the busy timeout.
 * Broadcasts are saved (the last ``BACKEND_WS_REPLAY_BUFFER`` of them) before they are delivered,
   so a client reconnecting with ``since=N`` after a crash still gets what it missed. That write has
-  its own thread and a 0.25 s lock timeout: with the database down, broadcasts still go out live.
+  its own thread and a 1 s lock timeout: with the database down, broadcasts still go out live.
 * **Group commit** (:mod:`backend.group_commit`): writes queue to one writer thread, which commits
   whatever is waiting as one transaction, still ``synchronous=FULL``; each request is answered once
   its batch is durable; a batch's increments become one upsert per counter and its items one
@@ -27,7 +27,7 @@ Choices, and why:
   blocking the loop, and the read is retried on the read threads, which wait the busy timeout. The
   executor hop this saves was most of a read's cost (the baselines page measures both).
 * Other work has its own threads: the ``/ready`` probe (short timeout, answers even while the
-  others wait on a lock), broadcast persistence (0.25 s timeout), and the fallback reads.
+  others wait on a lock), broadcast persistence (1 s timeout), and the fallback reads.
 * Every thread and its connection is opened at start-up: the process holds the same file
   descriptors from its first request to its last, and a file that cannot be opened fails the
   start instead of a request.
@@ -69,7 +69,10 @@ CREATE TABLE IF NOT EXISTS readiness (id INTEGER PRIMARY KEY CHECK (id = 1), pro
 """
 READ_ONLY_TTL = 1.0  # seconds an answer of _on_read_only_filesystem is kept
 EXISTS_TTL = 0.05  # seconds a positive "the file exists" is trusted; see Database._check_usable
-REPLAY_WRITE_TIMEOUT = 0.25  # a broadcast never waits long on a locked database: it goes out live anyway
+# a broadcast never waits long on a locked database: it goes out live anyway. 1 s, not less: a commit's
+# fsync on a busy disk took over 0.25 s (a 200 MB file written beside the database; a CI machine's
+# first minutes), and each save lost to it costs a resuming client a gap notice
+REPLAY_WRITE_TIMEOUT = 1.0
 
 
 class DatabaseError(Exception):
