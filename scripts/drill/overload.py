@@ -4,9 +4,13 @@ and, in the same run, without it (``BACKEND_MAX_IN_FLIGHT=0``), so the differenc
 Each request is due at a fixed time (``i / rate``). The server runs on CPU 0 and the generator
 (:mod:`scripts.load_client`, lean enough to offer the rate from one core) on CPU 1, so neither takes
 the other's core; the yardstick is the capacity ``make bench`` measured the same way
-(``api.capacity_pinned_rps``). Two latencies are kept: the server's (from sending to the answer,
-what the targets judge) and the schedule's lag (from due to sent, the generator's own limit), and
-the rate it really sent is reported beside the one offered. A quarter of the requests are writes
+(``api.capacity_pinned_rps``). Three latencies are kept: the server's (from sending to the answer,
+what the targets judge), the schedule's lag (from due to sent: every connection still waiting on
+an answer, or the generator's own limit), and their sum for a served request (from due to the
+answer, what a client on the schedule waited), and the rate it really sent is reported beside the
+one offered. The comparison with and without admission control is made on that sum: a server that
+holds every connection makes the generator send less, which shortens the latency measured from
+sending (coordinated omission) while the clients wait longer. A quarter of the requests are writes
 (``POST /api/items``) whose acknowledged ids are read back afterwards: none may be lost. The
 server's RSS is sampled throughout; after the load, a light probe stream measures how long until
 latency is back to what it was before."""
@@ -42,11 +46,12 @@ class OverloadResult(Judged):
     mode: str  # admission | no_admission
     offered_rps: float = 0.0
     sent_rps: float = 0.0
-    lag_p99_seconds: float = 0.0  # how far behind its schedule the generator sent (its limit, not the server's)
+    lag_p99_seconds: float = 0.0  # how far behind its schedule it sent: every connection waiting, or its own limit
     admitted: int = 0
     refused: int = 0
     failed: int = 0  # neither an answer nor a refusal: timeouts, resets, 5xx other than the refusal
     admitted_p99_seconds: float = 0.0
+    admitted_from_due_p99_seconds: float = 0.0  # the served request's wait counted from when it was due
     refused_p99_seconds: float = 0.0
     normal_p99_seconds: float = 0.0
     recovered_seconds: float | None = None
@@ -68,7 +73,7 @@ def capacity() -> float:
 async def _offer(url: str, rate: float, seconds: float, result: OverloadResult) -> dict[int, str]:
     """The open-loop load; returns the acknowledged writes (id -> the marker written)."""
     total = int(rate * seconds)
-    admitted, refused, lag = Latencies(), Latencies(), Latencies()
+    admitted, refused, lag, from_due = Latencies(), Latencies(), Latencies(), Latencies()
     acked: dict[int, str] = {}
     next_index = 0
     host, port = url.removeprefix("http://").rsplit(":", 1)
@@ -101,6 +106,7 @@ async def _offer(url: str, rate: float, seconds: float, result: OverloadResult) 
                 refused.record(elapsed)
             elif status < 500:
                 admitted.record(elapsed)
+                from_due.record(time.perf_counter() - due)
                 if write and status == 201:
                     acked[int(json.loads(body)["id"])] = marker
             else:
@@ -111,6 +117,7 @@ async def _offer(url: str, rate: float, seconds: float, result: OverloadResult) 
     result.sent_rps = next_index / (time.perf_counter() - started)
     result.admitted, result.refused = admitted.count, refused.count
     result.admitted_p99_seconds = admitted.percentile(99) if admitted.count else 0.0
+    result.admitted_from_due_p99_seconds = from_due.percentile(99) if from_due.count else 0.0
     result.refused_p99_seconds = refused.percentile(99) if refused.count else 0.0
     result.lag_p99_seconds = lag.percentile(99)
     return acked

@@ -17,7 +17,9 @@ from scripts.drill import overload
 @pytest.mark.timeout(300)
 def test_admission_control_refuses_the_excess_and_keeps_what_it_admits_faster(tmp_path: Path) -> None:
     """Assert with admission control: up, memory bounded, normal again within 5 s, no acknowledged
-    write lost, the excess refused; and that it serves faster and falls behind less than without it."""
+    write lost, the excess refused; and that the clients it serves wait less, counted from when each
+    request was due, and it falls behind less than without it. (Counted from sending, the run without
+    can look faster: its held connections send less.)"""
     with_it, without = overload.run(tmp_path, quick=True)
     for target in (
         "the process stays up",
@@ -27,6 +29,9 @@ def test_admission_control_refuses_the_excess_and_keeps_what_it_admits_faster(tm
     ):
         assert with_it.targets[target], f"{target}: {with_it.to_json()}"
     assert with_it.refused > 0 and without.refused == 0, (with_it.to_json(), without.to_json())
-    assert with_it.admitted_p99_seconds < without.admitted_p99_seconds, (with_it.to_json(), without.to_json())
+    assert with_it.admitted_from_due_p99_seconds < without.admitted_from_due_p99_seconds, (
+        with_it.to_json(),
+        without.to_json(),
+    )
     assert with_it.lag_p99_seconds < without.lag_p99_seconds, (with_it.to_json(), without.to_json())
     assert without.writes_lost == 0 and without.alive
