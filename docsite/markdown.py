@@ -8,10 +8,9 @@ unknown safety word is a :class:`~pages.PageError` with the page and line.
 from __future__ import annotations
 
 import html
-import re
 from pathlib import Path
 
-from pages import Block, PageError, Safety, front_matter, parse
+from pages import INCLUDE, Block, PageError, Safety, front_matter, parse
 
 __all__ = ["LABELS", "front_matter", "include_snippets", "prepare", "title"]
 
@@ -63,18 +62,13 @@ def prepare(markdown: str, path: Path, first_line: int = 1) -> str:
     return "\n".join(lines)
 
 
-# Material's include syntax for a shared Markdown snippet (a config file in a fence is left to
-# pymdownx.snippets, which runs later, inside the Markdown conversion).
-_INCLUDE = re.compile(r'^(?P<indent>[ \t]*)--8<-- "(?P<name>[^"]+\.md)"\s*$')
-
-
 def include_snippets(markdown: str, path: Path, docs_dir: Path) -> str:
     """Each ``--8<-- "x.md"`` line of ``markdown`` replaced by ``docs_dir/x.md``, itself made ready
     by :func:`prepare` (so its blocks get their labels and stay out of Jinja's way): one "Before you
     start" for every runbook, labelled like any block. A missing snippet is a :class:`PageError`."""
     out = []
     for number, line in enumerate(markdown.split("\n"), 1):
-        match = _INCLUDE.match(line)
+        match = INCLUDE.match(line)
         if not match:
             out.append(line)
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pages.blocks import CONSOLE, PYTHONS, RUNNABLE, SHELLS, Block, Step
 from pages.directives import DEFAULT_TIMEOUT, Directive, Safety, State
-from pages.document import Document, front_matter, page_of, parse, parse_file, read_page
+from pages.document import INCLUDE, Document, as_published, front_matter, page_of, parse, parse_file, read_page
 from pages.errors import PageError
 from pages.expect import matches
 from pages.rendered import Rendered, leaks, rendered_blocks
@@ -19,6 +19,7 @@ from pages.shell import environment, run_bash, run_step, ws_url_of
 __all__ = [
     "CONSOLE",
     "DEFAULT_TIMEOUT",
+    "INCLUDE",
     "PYTHONS",
     "RUNNABLE",
     "SHELLS",
@@ -31,6 +32,7 @@ __all__ = [
     "Safety",
     "State",
     "Step",
+    "as_published",
     "environment",
     "front_matter",
     "leaks",

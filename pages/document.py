@@ -19,11 +19,14 @@ from pages.blocks import CONSOLE, Block
 from pages.directives import Directive, read_directive
 from pages.errors import PageError
 
-__all__ = ["Document", "front_matter", "page_of", "parse", "parse_file", "read_page"]
+__all__ = ["INCLUDE", "Document", "as_published", "front_matter", "page_of", "parse", "parse_file", "read_page"]
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _H2 = re.compile(r"^## (?P<title>.+?)\s*$")
 _SQUASHED_COMMAND = re.compile(r"^\$[^\s$]")
+# Material's include line for a shared Markdown snippet, its name relative to the docs directory (a
+# config file in a fence is left to pymdownx.snippets, which runs later, inside the conversion)
+INCLUDE = re.compile(r'^(?P<indent>[ \t]*)--8<-- "(?P<name>[^"]+\.md)"\s*$')
 # libyaml's safe loader where PyYAML was built with it (the pure-Python one is several times slower)
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -71,6 +74,20 @@ def page_of(text: str, path: Path, first_line: int = 1) -> Document:
     """``text`` (the page ``path``, or its body from line ``first_line`` on) as a document."""
     blocks, sections = _scan(text, path, first_line)
     return Document(path, front_matter(text), sections, blocks)
+
+
+def as_published(page: Path, docs_dir: Path) -> list[Block]:
+    """The blocks of ``page`` and of the snippets it includes, in the order the published page shows
+    them; an included block belongs to the section it is included under (a runbook's "Before you
+    start", a Mitigate step taken from another page), and keeps its own file and lines."""
+    document = read_page(page)
+    placed = [(b.start, 0, b) for b in document.blocks]
+    for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+        if found := INCLUDE.match(line):
+            section = next((t for t, (first, last) in document.sections.items() if first <= number <= last), "")
+            snippet = read_page(docs_dir / found["name"]).blocks
+            placed += [(number, i + 1, dataclasses.replace(b, section=section)) for i, b in enumerate(snippet)]
+    return [block for _, _, block in sorted(placed, key=lambda p: p[:2])]
 
 
 def parse_file(path: Path) -> list[Block]:

@@ -110,7 +110,7 @@ FAULTS: dict[str, Fault] = {
         Fault(
             "overload",
             "load",
-            "clients keep asking a slowed instance for more than it serves",
+            "clients keep asking for more than the instances serve, every request slowed",
             load.overload,
             drill_routes=True,
         ),

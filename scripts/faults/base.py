@@ -47,6 +47,11 @@ class ClientPath(Protocol):
 class MessageBus(Protocol):
     """The Redis that several instances share (:class:`~scripts.redis_server.RedisServer`)."""
 
+    @property
+    def url(self) -> str:
+        """``redis://``: where the instances read it, and report on it."""
+        ...
+
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None: ...
 
     def start(self) -> object: ...
@@ -54,11 +59,13 @@ class MessageBus(Protocol):
 
 @dataclasses.dataclass
 class Target:
-    """What a fault acts on: a backend, the path its clients go through and the bus (if any)."""
+    """What a fault acts on: a backend, the path its clients go through, the bus (if any), and where
+    the clients of several instances come in (nginx in front of them; none: the backend itself)."""
 
     backend: live.Reachable
     proxy: ClientPath | None = None
     bus: MessageBus | None = None
+    way_in: str | None = None
 
     def need_proxy(self, fault: str) -> ClientPath:
         if self.proxy is None:

@@ -8,10 +8,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import redis
 
+from scripts import live
+from scripts.background import repeating
 from scripts.faults.base import Lift, Target, nothing_to_lift
 
-__all__ = ["bus_reader_stalled", "error_spike", "injected_latency", "memory_pressure", "sockets_dropped"]
+__all__ = [
+    "bus_reader_stalled",
+    "error_spike",
+    "injected_latency",
+    "latency_everywhere",
+    "memory_pressure",
+    "sockets_dropped",
+]
+
+READERS = "backend:reader:"  # each instance's report on the bus, named by its address (docs/fleet.md)
 
 
 @contextlib.contextmanager
@@ -40,6 +52,53 @@ def memory_pressure(target: Target, megabytes: int = 160) -> contextlib.Abstract
 def injected_latency(target: Target, seconds: float = 1.5) -> contextlib.AbstractContextManager[Lift]:
     """Every API request takes ``seconds`` longer (a slow dependency)."""
     return _route(target, "latency", {"seconds": seconds}, {"seconds": 0})
+
+
+def _instances(bus_url: str) -> list[str]:
+    """The addresses (``host:port``) of the instances that report on the bus: those running, and for
+    ten minutes those that stopped."""
+    with redis.Redis.from_url(bus_url, socket_timeout=2) as bus:
+        return sorted(key.decode().removeprefix(READERS) for key in bus.scan_iter(match=f"{READERS}*"))
+
+
+@contextlib.contextmanager
+def latency_everywhere(target: Target, seconds: float) -> Iterator[Lift]:
+    """:func:`injected_latency` on the backend and, when it reads a bus, on every instance that
+    reports there, those that start during the fault too (looked for every 0.5 s): a slow dependency
+    is every instance's, the one added to cope with it as well."""
+    if target.bus is None:
+        with injected_latency(target, seconds) as lift:
+            yield lift
+        return
+    bus_url, slowed = target.bus.url, set[str]()
+
+    def on(address: str, wanted: float) -> None:
+        host, port = address.rsplit(":", 1)  # the fleet shares its data directory: the target's
+        live.Reachable(host, int(port), target.backend.data_dir).fault("latency", seconds=wanted)
+
+    def slow_new() -> None:
+        try:
+            found = _instances(bus_url)
+        except redis.RedisError:
+            return  # the bus is the fault's only way to find them: the next look
+        for address in (a for a in found if a not in slowed):
+            with contextlib.suppress(httpx.HTTPError):  # stopped, or not serving yet: the next look
+                on(address, seconds)
+                slowed.add(address)
+
+    slow_new()
+    with repeating(slow_new, 0.5) as stop:
+
+        def lift() -> None:
+            stop()
+            for address in slowed:
+                with contextlib.suppress(httpx.HTTPError):
+                    on(address, 0)
+
+        try:
+            yield lift
+        finally:
+            lift()
 
 
 def error_spike(target: Target, ratio: float = 0.5) -> contextlib.AbstractContextManager[Lift]:

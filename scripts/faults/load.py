@@ -18,7 +18,7 @@ from websockets.sync.client import ClientConnection, connect
 from scripts import live
 from scripts.background import repeating
 from scripts.faults.base import Lift, Target
-from scripts.faults.injected import injected_latency
+from scripts.faults.injected import latency_everywhere
 
 __all__ = [
     "idle_connections",
@@ -44,11 +44,13 @@ def _ws(backend: live.Reachable, open_timeout: float = 5, ping_interval: float |
 
 @contextlib.contextmanager
 def overload(target: Target, clients: int = 32, slowed: float = 0.2) -> Iterator[Lift]:
-    """More work than the instance serves: its dependency slowed (``slowed`` s a request) while
-    ``clients`` keep asking, each retrying 0.2 s after a refusal. Admission control refuses the excess."""
+    """More work than the instances serve: each request costs ``slowed`` s on every instance (their
+    dependency) while ``clients`` keep asking where clients come in (nginx in front of several
+    instances, or the one instance), each retrying 0.2 s after a refusal. Admission control refuses
+    the excess; an instance added takes its share, and is as slow."""
     with (
-        injected_latency(target, seconds=slowed) as unslow,
-        httpx.Client(base_url=target.backend.url, timeout=10) as http,
+        latency_everywhere(target, slowed) as unslow,
+        httpx.Client(base_url=target.way_in or target.backend.url, timeout=10) as http,
     ):
 
         def ask() -> float:

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from pages import DEFAULT_TIMEOUT, Block, Outcome, environment, read_page, run_step
+from pages import CONSOLE, DEFAULT_TIMEOUT, Block, Outcome, as_published, environment, read_page, run_step
 from scripts import live
 from scripts.drill.traffic import Fleet, traffic
 from scripts.faults import Proxy, Target
@@ -103,8 +103,10 @@ class GameDay:
 
 
 def blocks_of(path: Path, section: str, wanted: Callable[[Block], bool]) -> list[Block]:
-    """The console blocks of ``section`` in the page at ``path`` that ``wanted`` keeps."""
-    return [b for b in read_page(path).console(section) if wanted(b)]
+    """The console blocks of ``section`` in the page at ``path`` that ``wanted`` keeps, those of the
+    snippets it includes there too."""
+    shown = as_published(path, live.REPO / "docs")
+    return [b for b in shown if b.section == section and b.language == CONSOLE and wanted(b)]
 
 
 def _doctor(backend: live.Live) -> subprocess.CompletedProcess[str]:

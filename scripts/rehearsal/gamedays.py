@@ -39,7 +39,7 @@ from scripts.gameday.scenarios import Scenario
 from scripts.rehearsal.alerts import Receiver, active_alerts, scraped
 from scripts.rehearsal.guide import ADDRESS, Published, copy_downloads, reader_env
 from scripts.rehearsal.host import Host
-from scripts.rehearsal.reader import SNIPPETS, Ran, paired, run_block, source_of
+from scripts.rehearsal.reader import Ran, paired, run_block, source_of
 from scripts.rehearsal.service import ENV_FILE, NGINX, HostBackend, HostBus
 
 __all__ = ["ALERT_DEADLINE", "Rehearsal", "delivered", "from_alert", "rehearse"]
@@ -152,7 +152,7 @@ def _healthy(host: Host, backend: HostBackend, scenario: Scenario) -> dict[str, 
 
 
 def _before_you_start(block: Block) -> bool:
-    return block.path.parent == SNIPPETS or block.section == "Before you start"
+    return block.section == "Before you start"
 
 
 def from_alert(rendered: Rendered, runbook_url: str) -> Rendered:
@@ -174,7 +174,7 @@ _INSTANCE = re.compile(r"[A-Za-z0-9.-]+:[0-9]{1,5}")  # the shape alert-context.
 def _phase(
     pairs: list[tuple[Rendered, Block]], section: str, wanted: Callable[[Block], bool]
 ) -> list[tuple[Rendered, Block]]:
-    return [(r, b) for r, b in pairs if b.section == section and b.path.parent != SNIPPETS and wanted(b)]
+    return [(r, b) for r, b in pairs if b.section == section and wanted(b)]
 
 
 def _run(
@@ -212,7 +212,7 @@ def rehearse(
     settings = {**scenario.settings, **_drill_routes(scenario)}
     if settings:
         backend.settings(settings)
-        backend.restart()
+        backend.restart_readers()
     extra = {k: backend.seen_there(Path(v)) for k, v in (scenario.env(backend) if scenario.env else {}).items()}
     env = {**reader_env(published), **extra}  # PUBLIC_URL: the page reads it from the host's settings file
     shows: Callable[[Block], bool] = lambda b: b.shows_fault(scenario.name)  # noqa: E731 - read as a rule
@@ -222,7 +222,8 @@ def rehearse(
         with traffic(backend, way_in, fleet_size=scenario.clients, pause=0.1) as parts:
             started, wall = time.monotonic(), time.time()
             day.started = started
-            with scenario.fault(Target(backend, path, HostBus(host) if fleet else None), **scenario.params) as lift:
+            target = Target(backend, path, HostBus(host), NGINX) if fleet else Target(backend, path)
+            with scenario.fault(target, **scenario.params) as lift:
                 say(f"{day.page} under {scenario.name} on the rehearsal host: {scenario.what}")
                 _paged(host, day, wall, f"{backend.host}:{backend.port}")
                 sender = f"{day.alert} {day.alert_state}" if day.alert else day.alert_state
@@ -268,7 +269,7 @@ def rehearse(
     finally:
         if env_file.read_text() != settings_before:
             env_file.write_text(settings_before)
-            backend.restart()
+            backend.restart_readers()
     say(f"  result   {'PASS' if day.passed else 'FAIL'}" + "".join(f"\n  problem  {p}" for p in day.problems))
     return day
 
@@ -314,7 +315,7 @@ def _triage(host: Host, day: Rehearsal, env: dict[str, str], say: Callable[[str]
     pairs, _ = paired(_open(f"{ADDRESS}triage/"), source_of("/triage/"))
     printed = []
     for rendered, block in pairs:
-        if block.path.parent == SNIPPETS or block.safety is Safety.SKIP:
+        if block.section == "Before you start" or block.safety is Safety.SKIP:
             continue
         for ran in run_block(host, rendered, block, env, lambda line: None):
             printed.append(f"$ {ran.command}\n{ran.output}")

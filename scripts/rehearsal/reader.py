@@ -15,12 +15,21 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from pages import RUNNABLE, Block, Outcome, Rendered, Safety, Step, read_page, rendered_blocks, run_step
+from pages import RUNNABLE, Block, Outcome, Rendered, Safety, Step, as_published, rendered_blocks, run_step
 from pages.blocks import steps_of
 from scripts import live
 from scripts.rehearsal.host import Host
 
-__all__ = ["SNIPPETS", "Ran", "downloads", "on_build_machine", "paired", "run_block", "runs_on_host", "source_of"]
+__all__ = [
+    "SNIPPETS",
+    "Ran",
+    "downloads",
+    "on_build_machine",
+    "paired",
+    "run_block",
+    "runs_on_host",
+    "source_of",
+]
 
 SNIPPETS = live.REPO / "docs" / "snippets"  # included into pages: their blocks are the pages' blocks too
 _DOWNLOAD = re.compile(r'href="([^"#?]+\.(?:service|conf|yml))"')
@@ -46,8 +55,7 @@ def source_of(url_path: str) -> Path:
 
 
 def _sources(page: Path) -> list[Block]:
-    blocks = [b for b in read_page(page).blocks if b.runnable]
-    return blocks + [b for s in sorted(SNIPPETS.glob("*.md")) for b in read_page(s).blocks if b.runnable]
+    return [b for b in as_published(page, SNIPPETS.parent) if b.runnable]
 
 
 def _same(rendered: Rendered, block: Block) -> bool:

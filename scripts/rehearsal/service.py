@@ -9,6 +9,7 @@ machine's numbers (:meth:`Host.host_pid`), while the reader on the host sees the
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import signal
 from pathlib import Path
@@ -99,6 +100,19 @@ class HostBackend(live.Reachable):
         self.machine.must(f"systemctl restart {self.unit}", timeout=60)
         live.wait_for(lambda: _answers(self.url), 45, f"the restarted {self.unit} to answer /ready 200")
 
+    def restart_readers(self) -> None:
+        """What a change of the settings file needs: every unit that reads it restarted (each running
+        instance of a fleet, or the one service), each waited for until /ready answers 200."""
+        if not self.unit.startswith("backend@"):
+            self.restart()
+            return
+        listed = self.machine.must("systemctl list-units 'backend@*' --state=active --plain --no-legend", timeout=30)
+        ports = re.findall(r"^backend@(\d+)\.service", listed, re.MULTILINE)
+        self.machine.must(f"systemctl restart {' '.join(f'backend@{p}' for p in ports)}", timeout=120)
+        for port in ports:
+            ready = functools.partial(_answers, f"http://{self.host}:{port}")
+            live.wait_for(ready, 45, f"the restarted backend@{port} to answer /ready 200")
+
 
 @dataclasses.dataclass
 class HostBus:
@@ -107,6 +121,7 @@ class HostBus:
     ``systemctl stop``, whatever signal the laboratory's own Redis would get."""
 
     machine: Host
+    url: str = "redis://127.0.0.1:6379/0"  # the fleet page's BACKEND_BUS_URL (the host shares this machine's network)
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         self.machine.must("systemctl stop redis-server", timeout=60)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pages import read_page
+from pages import CONSOLE, as_published, read_page
 from scripts.faults import FAULTS, FaultUnavailable
 from scripts.gameday.runner import GameDay, run
 from scripts.gameday.scenarios import SCENARIOS
@@ -206,8 +206,9 @@ def test_each_scenario_is_a_fault_of_the_library_with_a_stand_in_per_skipped_ste
     for each Mitigate step its page skips under that fault, so no stand-in is chosen by page text."""
     scenario = SCENARIOS[name]
     assert name in FAULTS, f"{name} is not a fault of scripts/faults; known: {sorted(FAULTS)}"
-    page = read_page(REPO / "runbooks" / f"{scenario.runbook}.md")
-    skipped = [b for b in page.console("Mitigate") if b.shows_fault(name) and b.skipped_here]
+    page = as_published(REPO / "runbooks" / f"{scenario.runbook}.md", REPO / "docs")
+    mitigate = [b for b in page if b.section == "Mitigate" and b.language == CONSOLE]
+    skipped = [b for b in mitigate if b.shows_fault(name) and b.skipped_here]
     assert len(skipped) == len(scenario.stand_ins), (
         f"{scenario.runbook}.md skips {[b.where for b in skipped]} under {name}; "
         f"the scenario declares {[s.value for s in scenario.stand_ins]}"

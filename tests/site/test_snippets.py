@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from docsite.markdown import include_snippets
-from pages import PageError
+from pages import PageError, as_published
 from tests.support import REPO
 
 
@@ -40,3 +40,18 @@ def test_every_runbook_sets_up_the_reader_from_the_one_snippet() -> None:
     guide = (REPO / "docs" / "deployment.md").read_text()
     assert 'export PATH="/srv/backend/.venv/bin:$PATH"' in snippet
     assert "sudo ln -sfn /srv/backend/releases/1/.venv /srv/backend/.venv" in guide
+
+
+def test_a_snippet_block_is_a_step_of_the_section_that_includes_it() -> None:
+    """Assert the rehearsal reads an included block as a step of the section it is included under:
+    the fleet's "add an instance" is the Overloaded page's Mitigate step under its fault, and the
+    shared "Before you start" is that section's on every runbook."""
+    page = as_published(REPO / "runbooks" / "overloaded.md", REPO / "docs")
+    mitigate = [b for b in page if b.section == "Mitigate"]
+    assert [b.path.name for b in mitigate] == ["add-an-instance.md"]
+    assert mitigate[0].shows_fault("overload") and "systemctl enable --now" in mitigate[0].text
+    assert [b.section for b in page] == sorted([b.section for b in page], key=[b.section for b in page].index)
+    for runbook in sorted((REPO / "runbooks").glob("*.md")):
+        if runbook.name != "index.md":
+            before = {b.path.name for b in as_published(runbook, REPO / "docs") if b.section == "Before you start"}
+            assert "before-you-start.md" in before, runbook.name
