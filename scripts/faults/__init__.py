@@ -14,7 +14,8 @@ clients did. Grouped by what they break::
 
 A fault of the clients' path acts on a :class:`Proxy` the harness starts, or on a host's own nginx
 (:class:`~scripts.faults.nginx_path.ClientsPath`, the rehearsal host's).
-    load            overload, idle-connections, miss-storm, ws-drop-storm, slow-consumer-storm, near-capacity
+    load            overload, idle-connections, miss-storm, ws-drop-storm, slow-consumer-storm, near-capacity,
+                    clients-growing
     injected        memory-pressure, injected-latency, error-spike, sockets-dropped   (drill routes)
     bus             bus-down, bus-reader-stalled (drill route)          (several instances' Redis)
 """
@@ -125,6 +126,12 @@ FAULTS: dict[str, Fault] = {
         ),
         Fault("slow-consumer-storm", "load", "clients stop reading under a broadcast flood", load.slow_consumer_storm),
         Fault("near-capacity", "load", "idle clients hold most of the hub's places", load.near_capacity),
+        Fault(
+            "clients-growing",
+            "load",
+            "clients that come and go take most of every instance's places",
+            load.clients_growing,
+        ),
         Fault(
             "memory-pressure",
             "injected",

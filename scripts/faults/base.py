@@ -16,11 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import redis
+
 from scripts import live
 
 __all__ = ["ClientPath", "Fault", "FaultUnavailable", "Lift", "MessageBus", "Target", "nothing_to_lift"]
 
 Lift = Callable[[], None]
+READERS = "backend:reader:"  # each instance's report on the bus, named by its address (docs/fleet.md)
 
 
 class FaultUnavailable(RuntimeError):
@@ -71,6 +74,15 @@ class Target:
         if self.proxy is None:
             raise FaultUnavailable(f"the fault {fault} acts on the clients' path: start the backend behind a Proxy")
         return self.proxy
+
+    def members(self) -> list[live.Reachable]:
+        """Every instance that reports on the bus (those running, and for ten minutes those that
+        stopped), sharing the backend's data directory; the backend alone when there is no bus."""
+        if self.bus is None:
+            return [self.backend]
+        with redis.Redis.from_url(self.bus.url, socket_timeout=2) as bus:
+            found = sorted(key.decode().removeprefix(READERS) for key in bus.scan_iter(match=f"{READERS}*"))
+        return [live.Reachable(a.rsplit(":", 1)[0], int(a.rsplit(":", 1)[1]), self.backend.data_dir) for a in found]
 
     def need_bus(self, fault: str) -> MessageBus:
         if self.bus is None:

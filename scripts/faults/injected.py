@@ -23,8 +23,6 @@ __all__ = [
     "sockets_dropped",
 ]
 
-READERS = "backend:reader:"  # each instance's report on the bus, named by its address (docs/fleet.md)
-
 
 @contextlib.contextmanager
 def _route(target: Target, name: str, on: dict[str, Any], off: dict[str, Any]) -> Iterator[Lift]:
@@ -54,13 +52,6 @@ def injected_latency(target: Target, seconds: float = 1.5) -> contextlib.Abstrac
     return _route(target, "latency", {"seconds": seconds}, {"seconds": 0})
 
 
-def _instances(bus_url: str) -> list[str]:
-    """The addresses (``host:port``) of the instances that report on the bus: those running, and for
-    ten minutes those that stopped."""
-    with redis.Redis.from_url(bus_url, socket_timeout=2) as bus:
-        return sorted(key.decode().removeprefix(READERS) for key in bus.scan_iter(match=f"{READERS}*"))
-
-
 @contextlib.contextmanager
 def latency_everywhere(target: Target, seconds: float) -> Iterator[Lift]:
     """:func:`injected_latency` on the backend and, when it reads a bus, on every instance that
@@ -70,30 +61,26 @@ def latency_everywhere(target: Target, seconds: float) -> Iterator[Lift]:
         with injected_latency(target, seconds) as lift:
             yield lift
         return
-    bus_url, slowed = target.bus.url, set[str]()
-
-    def on(address: str, wanted: float) -> None:
-        host, port = address.rsplit(":", 1)  # the fleet shares its data directory: the target's
-        live.Reachable(host, int(port), target.backend.data_dir).fault("latency", seconds=wanted)
+    slowed: dict[tuple[str, int], live.Reachable] = {}
 
     def slow_new() -> None:
         try:
-            found = _instances(bus_url)
+            found = target.members()
         except redis.RedisError:
             return  # the bus is the fault's only way to find them: the next look
-        for address in (a for a in found if a not in slowed):
+        for member in (m for m in found if (m.host, m.port) not in slowed):
             with contextlib.suppress(httpx.HTTPError):  # stopped, or not serving yet: the next look
-                on(address, seconds)
-                slowed.add(address)
+                member.fault("latency", seconds=seconds)
+                slowed[member.host, member.port] = member
 
     slow_new()
     with repeating(slow_new, 0.5) as stop:
 
         def lift() -> None:
             stop()
-            for address in slowed:
+            for member in slowed.values():
                 with contextlib.suppress(httpx.HTTPError):
-                    on(address, 0)
+                    member.fault("latency", seconds=0)
 
         try:
             yield lift

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import itertools
 import math
 import os
+import random
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
@@ -21,6 +25,7 @@ from scripts.faults.base import Lift, Target
 from scripts.faults.injected import latency_everywhere
 
 __all__ = [
+    "clients_growing",
     "idle_connections",
     "miss_storm",
     "near_capacity",
@@ -205,3 +210,70 @@ def near_capacity(target: Target, share: float = 0.93) -> Iterator[Lift]:
             sock = stack.enter_context(_ws(backend))
             sock.recv(timeout=5)  # the hello: registered
         yield stack.close
+
+
+class _ComingAndGoing(threading.Thread):
+    """``size`` clients on one asyncio loop, each holding its socket ``hold`` seconds, closing it
+    normally (1000) and connecting again; halted, each closes its socket normally. One thread each
+    answered the server's pings late (21 sockets closed 1011 in a laboratory game day of 38)."""
+
+    def __init__(self, url: str, size: int, hold: tuple[float, float]) -> None:
+        super().__init__(daemon=True)
+        self.url, self.size, self.hold = url, size, hold
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        leaving = asyncio.Event()
+        clients = [asyncio.create_task(self._client(leaving)) for _ in range(self.size)]
+        while not self.halt.is_set():
+            await asyncio.sleep(0.05)
+        leaving.set()
+        await asyncio.wait(clients, timeout=10)
+
+    async def _client(self, leaving: asyncio.Event) -> None:
+        while not leaving.is_set():
+            pause = 0.5  # after a refusal or a failed connection
+            try:
+                async with connect_async(self.url, compression=None, proxy=None, open_timeout=5, close_timeout=1) as ws:
+                    await ws.recv()  # the hello: registered
+                    pause = random.uniform(*self.hold)  # then it stays, until it goes or is let go
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(leaving.wait(), pause)
+                    pause = 0.0
+            except (TimeoutError, OSError, WebSocketException):
+                pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(leaving.wait(), pause)
+
+
+@contextlib.contextmanager
+def clients_growing(target: Target, share: float = 1.1, hold: tuple[float, float] = (4.0, 12.0)) -> Iterator[Lift]:
+    """Real growth: clients that come and go, as phones on the move do (each holds its socket for
+    ``hold`` seconds, closes it and connects again), ``share`` times as many as the places of the
+    instances they reach: every instance on the bus, through nginx (``target.way_in``), or the one
+    backend. More than there are places: one that finds none is refused (1013) and tries again half
+    a second later, taking the place the next one to go leaves. With 94 % of them, a busy machine
+    had fewer than 90 % in use at times; with all of them, one instance of three held 36 of 40.
+    Each reconnection goes where nginx sends it, so an instance added takes them until it holds as
+    many as the others: adding one ends this fault, where it cannot move an idle crowd."""
+    reached = target.members() if target.way_in else [target.backend]
+    places = used = 0.0
+    for member in reached:
+        with contextlib.suppress(httpx.HTTPError):  # a stopped instance's report outlives it
+            places += member.metric("backend_ws_connections_capacity")
+            used += member.metric("backend_ws_connections_active")
+    url = f"{target.way_in.replace('http', 'ws', 1)}/ws" if target.way_in else target.backend.ws_url
+    crowd = _ComingAndGoing(url, math.ceil(round(places * share, 6)) - int(used), hold)
+    crowd.start()
+
+    def let_go() -> None:
+        crowd.halt.set()
+        crowd.join(15)
+
+    try:
+        yield let_go
+    finally:
+        let_go()

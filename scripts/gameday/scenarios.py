@@ -341,6 +341,19 @@ SCENARIOS: dict[str, Scenario] = {
             broken=("ws.handshakes", "ws.capacity"),
             triage=(r"settings given: .*BACKEND_WS_MAX_CONNECTIONS=3\b", r"^websocket: capacity .*refused with 1013"),
         ),
+        # on a fleet: three instances of 40 places, 132 clients through nginx, each holding its socket
+        # 4 to 12 s; the page's mitigation adds a fourth (33 each, under the alert's 36)
+        Scenario(
+            "clients-growing",
+            "websocket-connections-near-capacity",
+            {"ws_max_connections": 40},
+            stand_ins=LIFT,
+            stand_in_does="an instance is added (the clients leave)",
+            lingering={"ws.handshakes": f"clients refused with 1013 while every place was taken, {_WINDOW}"},
+            broken=("ws.capacity",),
+            triage=(r"^(warn|fail) +ws\.capacity .*connections in use",),
+            companions=1,
+        ),
         Scenario(
             "near-capacity",
             "websocket-connections-near-capacity",

@@ -37,10 +37,10 @@ from scripts.faults import Target
 from scripts.faults.nginx_path import ClientsPath
 from scripts.gameday.scenarios import Scenario
 from scripts.rehearsal.alerts import Receiver, active_alerts, scraped
-from scripts.rehearsal.guide import ADDRESS, Published, copy_downloads, reader_env
+from scripts.rehearsal.guide import ADDRESS, Published, copy_downloads, reader_env, remove_added
 from scripts.rehearsal.host import Host
 from scripts.rehearsal.reader import Ran, paired, run_block, source_of
-from scripts.rehearsal.service import ENV_FILE, NGINX, HostBackend, HostBus
+from scripts.rehearsal.service import ENV_FILE, NGINX, HostBackend, HostBus, running_instances
 
 __all__ = ["ALERT_DEADLINE", "Rehearsal", "delivered", "from_alert", "rehearse"]
 
@@ -204,6 +204,7 @@ def rehearse(
     slug = scenario.runbook
     day = Rehearsal(f"runbooks/{slug}.md", scenario.name)
     fleet = scenario.on_fleet  # met on the fleet the fleet page made: its first instance, its Redis
+    instances = running_instances(host) if fleet else []  # a page may add one: it goes again after
     backend = HostBackend.instance(host) if fleet else HostBackend.on(host)
     # the clients come through the guide's nginx for a fault of their path
     path = ClientsPath(host, published.download("deployment/nginx.conf")) if scenario.fault.needs_proxy else None
@@ -270,6 +271,9 @@ def rehearse(
         if env_file.read_text() != settings_before:
             env_file.write_text(settings_before)
             backend.restart_readers()
+        if fleet and set(running_instances(host)) > set(instances):
+            removed = remove_added(host, published, say)
+            day.problems += [f"putting the fleet back: {r.report}" for r in removed if not r.passed]
     say(f"  result   {'PASS' if day.passed else 'FAIL'}" + "".join(f"\n  problem  {p}" for p in day.problems))
     return day
 
@@ -334,16 +338,26 @@ def _drill_routes(scenario: Scenario) -> dict[str, object]:
 def _settle(host: Host, backend: HostBackend, scenario: Scenario) -> None:
     """Wait until no alert links the page and doctor on the host is clean: the windows of the game day
     before (an error rate over a minute) must not stand in for this fault's."""
+    still: dict[str, object] = {}
 
     def quiet() -> bool:
-        linked = any(
-            f"/runbooks/{scenario.runbook}/" in a["annotations"].get("runbook_url", "") for a in active_alerts()
-        )
+        still.clear()
+        linked = [
+            f"{a['labels'].get('alertname')} on {a['labels'].get('instance')}"
+            for a in active_alerts()
+            if f"/runbooks/{scenario.runbook}/" in a["annotations"].get("runbook_url", "")
+        ]
         # two good scrapes in the last minute: a counter's rise is seen only from a sample before it
         seen = scraped('sum(count_over_time(up{job="backend"}[1m]) * up{job="backend"})') >= 2
-        return seen and not linked and not _healthy(host, backend, scenario)
+        still.update({"alerts": linked, "doctor": _healthy(host, backend, scenario), "scraped": seen})
+        return seen and not linked and not still["doctor"]
 
-    live.wait_for(quiet, SETTLE_DEADLINE, f"no alert linking {scenario.runbook} and doctor clean before the fault", 2.0)
+    try:
+        live.wait_for(
+            quiet, SETTLE_DEADLINE, f"no alert linking {scenario.runbook} and doctor clean before the fault", 2.0
+        )
+    except live.WaitTimeout as exc:
+        raise live.WaitTimeout(f"{str(exc).splitlines()[0]}; still: {still}") from None
 
 
 def delivered(day: Rehearsal, receiver: Receiver) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "host_blocks",
     "publish",
     "reader_env",
+    "remove_added",
     "scale_out",
 ]
 
@@ -144,8 +145,17 @@ def scale_out(host: Host, published: Published, say: Callable[[str], None]) -> l
     return follow(host, published, (FLEET,), say)
 
 
-def follow(host: Host, published: Published, guides: tuple[str, ...], say: Callable[[str], None]) -> list[Ran]:
-    """Run the host blocks of ``guides`` as published, in a fresh reader's shell, in page order."""
+def remove_added(host: Host, published: Published, say: Callable[[str], None]) -> list[Ran]:
+    """Put the fleet back to its three instances after a page added one, by the fleet page's own
+    "Remove an instance for good"."""
+    return follow(host, published, (FLEET,), say, section="Remove an instance for good")
+
+
+def follow(
+    host: Host, published: Published, guides: tuple[str, ...], say: Callable[[str], None], section: str = ""
+) -> list[Ran]:
+    """Run the host blocks of ``guides`` as published (when ``section`` is given, what the page sets up
+    before its first section and that section's), in a fresh reader's shell, in page order."""
     env = {
         **reader_env(published),
         "DATA_DISK": host.disk,  # the empty disk the reader formats for the data
@@ -163,6 +173,8 @@ def follow(host: Host, published: Published, guides: tuple[str, ...], say: Calla
         say(f"{guide}: {len(pairs)} blocks on the published page")
         for i in host_blocks(list(pairs), page):
             rendered, block = pairs[i]
+            if section and block.section not in (section, ""):  # "": what the page sets up first
+                continue
             if on_build_machine(block):
                 shown = rendered.copy
                 ok = shown in published.commands

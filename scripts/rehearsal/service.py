@@ -19,7 +19,17 @@ import httpx
 from scripts import live
 from scripts.rehearsal.host import Host
 
-__all__ = ["DATA_DIR", "ENV_FILE", "FLEET_PORTS", "LIMITS_DROP_IN", "NGINX", "PORT", "HostBackend", "HostBus"]
+__all__ = [
+    "DATA_DIR",
+    "ENV_FILE",
+    "FLEET_PORTS",
+    "LIMITS_DROP_IN",
+    "NGINX",
+    "PORT",
+    "HostBackend",
+    "HostBus",
+    "running_instances",
+]
 
 PORT = 8080  # the unit's BACKEND_PORT
 FLEET_PORTS = (8081, 8082, 8083)  # the fleet page's instances
@@ -106,12 +116,17 @@ class HostBackend(live.Reachable):
         if not self.unit.startswith("backend@"):
             self.restart()
             return
-        listed = self.machine.must("systemctl list-units 'backend@*' --state=active --plain --no-legend", timeout=30)
-        ports = re.findall(r"^backend@(\d+)\.service", listed, re.MULTILINE)
+        ports = running_instances(self.machine)
         self.machine.must(f"systemctl restart {' '.join(f'backend@{p}' for p in ports)}", timeout=120)
         for port in ports:
             ready = functools.partial(_answers, f"http://{self.host}:{port}")
             live.wait_for(ready, 45, f"the restarted backend@{port} to answer /ready 200")
+
+
+def running_instances(machine: Host) -> list[int]:
+    """The ports of the fleet's instances systemd runs now (``backend@PORT``)."""
+    listed = machine.must("systemctl list-units 'backend@*' --state=active --plain --no-legend", timeout=30)
+    return sorted(int(port) for port in re.findall(r"^backend@(\d+)\.service", listed, re.MULTILINE))
 
 
 @dataclasses.dataclass

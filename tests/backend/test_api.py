@@ -255,7 +255,7 @@ def test_concurrent_ready_calls_under_a_held_write_lock_all_say_locked(start_bac
 
 
 def test_admission_control_refuses_past_the_in_flight_limit_fast_and_never_the_probes(start_backend) -> None:
-    """Assert with 4 slow requests in progress (a 1 s injected latency) the next API requests are refused
+    """Assert with 4 slow requests in progress (a 5 s injected latency) the next API requests are refused
     at once with 503, the envelope and Retry-After, counted by reason, while /health, /ready and
     /metrics answer 200; with the limit off (0) the same request waits its turn and is served."""
     import threading
@@ -272,7 +272,9 @@ def test_admission_control_refuses_past_the_in_flight_limit_fast_and_never_the_p
         return threads
 
     limited = start_backend(max_in_flight=4)
-    limited.fault("latency", seconds=1.0)
+    # long enough to outlast the checks below on a busy machine (1 s did not: a held request ended and
+    # the next one was served, CI)
+    limited.fault("latency", seconds=5.0)
     held = hold(limited, 4)
     with limited.client() as client:
         client.get("/health")  # a warm connection: what is timed below is the server's answer
