@@ -6,7 +6,8 @@ what cannot be made safely on a shared machine. Every call needs the token in ``
 ====================  ==============================================================
 ``PUT /_faults/db``     body ``{"unavailable": true}``: database routes answer 503
 ``PUT /_faults/cache``  body ``{"disk_failing": true}``: disk tier raises I/O errors
-``PUT /_faults/latency``  body ``{"seconds": 0.5}``: delay added to every /api request
+``PUT /_faults/latency``  body ``{"seconds": 0.5}``: delay added to every /api request; with
+                          ``"request_megabytes": 12`` each holds a buffer that large meanwhile
 ``PUT /_faults/errors``   body ``{"ratio": 0.5}``: that share of /api requests answer 500
 ``PUT /_faults/memory``   body ``{"megabytes": 200}``: hold that much touched memory
 ``PUT /_faults/bus``     body ``{"reader_stalled": true}``: the message bus's reader stops reading (several instances)
@@ -53,6 +54,8 @@ def _state(backend: Backend) -> dict[str, Any]:
         "db_unavailable": backend.db.fault_unavailable,
         "cache_disk_failing": backend.cache.disk.fault_failing,
         "latency_seconds": backend.faults.latency_seconds,
+        "request_megabytes": backend.faults.buffers.megabytes,
+        "requests_holding_buffers": backend.faults.buffers.lent_count,
         "error_ratio": backend.faults.error_ratio,
         "memory_megabytes": backend.faults.held_megabytes,
         "bus_reader_stalled": isinstance(backend.broadcasts, BusBroadcasts) and backend.broadcasts.stalled,
@@ -77,8 +80,14 @@ async def cache_disk(request: Request, disk_failing: bool = Body(embed=True)) ->
 
 
 @router.put("/latency")
-async def latency(request: Request, seconds: float = Body(embed=True, ge=0, le=60)) -> dict[str, Any]:
-    _backend(request).faults.latency_seconds = seconds
+async def latency(
+    request: Request,
+    seconds: float = Body(embed=True, ge=0, le=60),
+    request_megabytes: int = Body(default=0, embed=True, ge=0, le=MAX_HELD_MEGABYTES // 16),
+) -> dict[str, Any]:
+    faults = _backend(request).faults
+    faults.latency_seconds = seconds
+    faults.buffers.resize(request_megabytes)
     return _state(_backend(request))
 
 
@@ -155,6 +164,7 @@ async def clear(request: Request) -> dict[str, Any]:
     backend.db.fault_unavailable = False
     backend.cache.disk.fault_failing = False
     backend.faults.latency_seconds = 0.0
+    backend.faults.buffers.resize(0)
     backend.faults.error_ratio = 0.0
     backend.faults.held = []
     backend.faults.allocations_baseline = None

@@ -115,7 +115,8 @@ class Gateway:
                 return
             injected = self.backend.faults
             if injected.latency_seconds and scope["path"].startswith("/api/"):
-                await asyncio.sleep(injected.latency_seconds)
+                async with injected.buffers.lent():
+                    await asyncio.sleep(injected.latency_seconds)
             if injected.error_ratio and scope["path"].startswith("/api/") and _ids.random() < injected.error_ratio:
                 await error_response(500, "injected", "error injected by a drill (/_faults/errors)", rid)(
                     scope, receive, send_with_id

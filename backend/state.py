@@ -17,6 +17,7 @@ from prometheus_client import generate_latest
 from starlette.websockets import WebSocket
 
 from backend.broadcasts import Broadcasts, BusBroadcasts, LocalBroadcasts
+from backend.buffers import BufferPool
 from backend.bus import Bus
 from backend.cache import DiskTier, TieredCache
 from backend.db import Database
@@ -58,6 +59,8 @@ class InjectedFaults:
     """What the drill routes (:mod:`backend.faults`) currently inject. ``held`` keeps the ballast alive."""
 
     latency_seconds: float = 0.0
+    # lent to each /api request while it waits out latency_seconds: a slow dependency's large answers
+    buffers: BufferPool = dataclasses.field(default_factory=BufferPool)
     error_ratio: float = 0.0  # share of /api requests answered 500, as a bad deploy would
     held: list[bytearray] = dataclasses.field(default_factory=list)
     allocations_baseline: tracemalloc.Snapshot | None = None

@@ -9,10 +9,22 @@ from collections.abc import Callable, Iterator
 import httpx
 from websockets.exceptions import WebSocketException
 
-__all__ = ["EXPECTED", "repeating"]
+__all__ = ["EXPECTED", "Halting", "repeating"]
 
 # What a cycle may meet while the backend restarts, sheds or is cut off: the next cycle's problem.
 EXPECTED: tuple[type[BaseException], ...] = (OSError, WebSocketException, httpx.HTTPError)
+
+
+class Halting(threading.Thread):
+    """A daemon thread whose ``run`` ends soon after ``halt`` is set; ``stop`` sets it and joins."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.halt = threading.Event()
+
+    def stop(self, timeout: float = 30) -> None:
+        self.halt.set()
+        self.join(timeout)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,6 @@ import contextlib
 import dataclasses
 import json
 import random
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,21 +29,17 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from scripts import live
+from scripts.background import Halting
 
 __all__ = ["Fleet", "Prober", "Publisher", "Traffic", "Writer", "traffic"]
 
 
-class _Loop(threading.Thread):
-    """A daemon thread running ``step`` until stopped; subclasses define ``step``."""
+class _Loop(Halting):
+    """A client of the traffic, counting its errors by kind."""
 
     def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.halt = threading.Event()
+        super().__init__()
         self.errors: collections.Counter[str] = collections.Counter()
-
-    def stop(self) -> None:
-        self.halt.set()
-        self.join(30)
 
     def error(self, kind: str) -> None:
         self.errors[kind] += 1

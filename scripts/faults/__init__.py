@@ -15,7 +15,7 @@ clients did. Grouped by what they break::
 A fault of the clients' path acts on a :class:`Proxy` the harness starts, or on a host's own nginx
 (:class:`~scripts.faults.nginx_path.ClientsPath`, the rehearsal host's).
     load            overload, idle-connections, miss-storm, ws-drop-storm, slow-consumer-storm, near-capacity,
-                    clients-growing
+                    clients-growing, memory-from-load (drill route)
     injected        memory-pressure, injected-latency, error-spike, sockets-dropped   (drill routes)
     bus             bus-down, bus-reader-stalled (drill route)          (several instances' Redis)
 """
@@ -113,6 +113,13 @@ FAULTS: dict[str, Fault] = {
             "load",
             "clients keep asking for more than the instances serve, every request slowed",
             load.overload,
+            drill_routes=True,
+        ),
+        Fault(
+            "memory-from-load",
+            "load",
+            "requests in progress on every instance each hold a large buffer: RSS follows the load",
+            load.memory_from_load,
             drill_routes=True,
         ),
         Fault("idle-connections", "load", "clients open connections and send nothing", load.idle_connections),

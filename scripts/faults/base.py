@@ -18,12 +18,12 @@ from typing import Any, Protocol
 
 import redis
 
+from checks.probes.fleet import READERS
 from scripts import live
 
 __all__ = ["ClientPath", "Fault", "FaultUnavailable", "Lift", "MessageBus", "Target", "nothing_to_lift"]
 
 Lift = Callable[[], None]
-READERS = "backend:reader:"  # each instance's report on the bus, named by its address (docs/fleet.md)
 
 
 class FaultUnavailable(RuntimeError):
@@ -82,7 +82,8 @@ class Target:
             return [self.backend]
         with redis.Redis.from_url(self.bus.url, socket_timeout=2) as bus:
             found = sorted(key.decode().removeprefix(READERS) for key in bus.scan_iter(match=f"{READERS}*"))
-        return [live.Reachable(a.rsplit(":", 1)[0], int(a.rsplit(":", 1)[1]), self.backend.data_dir) for a in found]
+        addresses = (a.rpartition(":") for a in found)  # host:port, as each instance names itself
+        return [live.Reachable(host, int(port), self.backend.data_dir) for host, _, port in addresses]
 
     def need_bus(self, fault: str) -> MessageBus:
         if self.bus is None:

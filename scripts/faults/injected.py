@@ -47,18 +47,22 @@ def memory_pressure(target: Target, megabytes: int = 160) -> contextlib.Abstract
     return _route(target, "memory", {"megabytes": megabytes}, {"megabytes": 0})
 
 
-def injected_latency(target: Target, seconds: float = 1.5) -> contextlib.AbstractContextManager[Lift]:
-    """Every API request takes ``seconds`` longer (a slow dependency)."""
-    return _route(target, "latency", {"seconds": seconds}, {"seconds": 0})
+def injected_latency(
+    target: Target, seconds: float = 1.5, request_megabytes: int = 0
+) -> contextlib.AbstractContextManager[Lift]:
+    """Every API request takes ``seconds`` longer (a slow dependency), holding a buffer of
+    ``request_megabytes`` meanwhile (its large answer)."""
+    on = {"seconds": seconds, "request_megabytes": request_megabytes}
+    return _route(target, "latency", on, {"seconds": 0, "request_megabytes": 0})
 
 
 @contextlib.contextmanager
-def latency_everywhere(target: Target, seconds: float) -> Iterator[Lift]:
+def latency_everywhere(target: Target, seconds: float, request_megabytes: int = 0) -> Iterator[Lift]:
     """:func:`injected_latency` on the backend and, when it reads a bus, on every instance that
     reports there, those that start during the fault too (looked for every 0.5 s): a slow dependency
     is every instance's, the one added to cope with it as well."""
     if target.bus is None:
-        with injected_latency(target, seconds) as lift:
+        with injected_latency(target, seconds, request_megabytes) as lift:
             yield lift
         return
     slowed: dict[tuple[str, int], live.Reachable] = {}
@@ -70,7 +74,7 @@ def latency_everywhere(target: Target, seconds: float) -> Iterator[Lift]:
             return  # the bus is the fault's only way to find them: the next look
         for member in (m for m in found if (m.host, m.port) not in slowed):
             with contextlib.suppress(httpx.HTTPError):  # stopped, or not serving yet: the next look
-                member.fault("latency", seconds=seconds)
+                member.fault("latency", seconds=seconds, request_megabytes=request_megabytes)
                 slowed[member.host, member.port] = member
 
     slow_new()
@@ -80,7 +84,7 @@ def latency_everywhere(target: Target, seconds: float) -> Iterator[Lift]:
             stop()
             for member in slowed.values():
                 with contextlib.suppress(httpx.HTTPError):
-                    member.fault("latency", seconds=0)
+                    member.fault("latency", seconds=0, request_megabytes=0)
 
         try:
             yield lift

@@ -20,13 +20,14 @@ from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
 from scripts import live
-from scripts.background import repeating
+from scripts.background import Halting, repeating
 from scripts.faults.base import Lift, Target
 from scripts.faults.injected import latency_everywhere
 
 __all__ = [
     "clients_growing",
     "idle_connections",
+    "memory_from_load",
     "miss_storm",
     "near_capacity",
     "overload",
@@ -48,26 +49,80 @@ def _ws(backend: live.Reachable, open_timeout: float = 5, ping_interval: float |
 
 
 @contextlib.contextmanager
-def overload(target: Target, clients: int = 32, slowed: float = 0.2) -> Iterator[Lift]:
-    """More work than the instances serve: each request costs ``slowed`` s on every instance (their
-    dependency) while ``clients`` keep asking where clients come in (nginx in front of several
-    instances, or the one instance), each retrying 0.2 s after a refusal. Admission control refuses
-    the excess; an instance added takes its share, and is as slow."""
+def _asked_while_slow(
+    target: Target, clients: int, ask: Callable[[httpx.Client], Callable[[], float]], seconds: float, megabytes: int = 0
+) -> Iterator[Lift]:
+    """``clients`` threads asking where clients come in (nginx in front of several instances, or the
+    one instance), each cycle ``ask(http)``, while every instance's requests take ``seconds`` longer
+    and hold ``megabytes`` meanwhile (their dependency: :func:`latency_everywhere`)."""
     with (
-        latency_everywhere(target, slowed) as unslow,
-        httpx.Client(base_url=target.way_in or target.backend.url, timeout=10) as http,
+        latency_everywhere(target, seconds, megabytes) as unslow,
+        httpx.Client(
+            base_url=target.way_in or target.backend.url, timeout=10, limits=httpx.Limits(max_connections=clients)
+        ) as http,
+        repeating(ask(http), workers=clients) as stop,
     ):
 
+        def lift() -> None:
+            stop()
+            unslow()
+
+        yield lift
+
+
+def overload(target: Target, clients: int = 32, slowed: float = 0.2) -> contextlib.AbstractContextManager[Lift]:
+    """More work than the instances serve: each request costs ``slowed`` s on every instance (their
+    dependency) while ``clients`` keep asking, each retrying 0.2 s after a refusal. Admission control
+    refuses the excess; an instance added takes its share, and is as slow."""
+
+    def asking(http: httpx.Client) -> Callable[[], float]:
+        return lambda: 0.2 if http.get("/api/counters/overload").status_code == 503 else 0.0
+
+    return _asked_while_slow(target, clients, asking, slowed)
+
+
+def _reached(target: Target) -> list[live.Reachable]:
+    """The instances the clients reach: every one on the bus that answers, through nginx
+    (``target.way_in``), or the one backend."""
+    if not target.way_in:
+        return [target.backend]
+    answering = []
+    for member in target.members():
+        with contextlib.suppress(httpx.HTTPError):  # a stopped instance's report outlives it
+            member.metric("backend_memory_watermark_bytes")
+            answering.append(member)
+    return answering
+
+
+def memory_from_load(
+    target: Target, share: float = 0.9, clients_each: int = 30, seconds: float = 1.0
+) -> contextlib.AbstractContextManager[Lift]:
+    """Growth from load: memory held by the requests in progress, so RSS follows the load. A slow
+    dependency (``seconds`` a request, on every instance, new ones too) answers with large buffers;
+    ``clients_each`` clients per instance reached each keep one request in progress, through nginx
+    or at the one backend. The buffer is sized from the instances' RSS and watermark before the load,
+    so that each sits near ``share`` of its watermark: past the MemoryHigh line (0.8), short of
+    shedding (1.0). An instance added takes a quarter of the requests, and each instance's share
+    of the load memory falls by as much (3 x 30 clients at 0.9: about 0.7 with a fourth)."""
+    reached = _reached(target)
+    rss = max(m.metric("process_resident_memory_bytes") for m in reached)
+    watermark = min(m.metric("backend_memory_watermark_bytes") for m in reached)
+    megabytes = max(1, int((share * watermark - rss) / clients_each / 2**20))
+    arrived = itertools.count()
+    client = threading.local()
+
+    def asking(http: httpx.Client) -> Callable[[], float]:
+        http.post("/api/counters/memory-from-load/increment")
+
         def ask() -> float:
-            return 0.2 if http.get("/api/counters/overload").status_code == 503 else 0.0
+            if not hasattr(client, "arrived"):  # one after another: a buffer made for each at once
+                client.arrived = True  # held the loop long enough to be refused as late
+                return next(arrived) * 0.05
+            return 0.0 if http.get("/api/counters/memory-from-load").status_code == 200 else 0.5
 
-        with repeating(ask, workers=clients) as stop:
+        return ask
 
-            def lift() -> None:
-                stop()
-                unslow()
-
-            yield lift
+    return _asked_while_slow(target, clients_each * len(reached), asking, seconds, megabytes)
 
 
 @contextlib.contextmanager
@@ -212,15 +267,14 @@ def near_capacity(target: Target, share: float = 0.93) -> Iterator[Lift]:
         yield stack.close
 
 
-class _ComingAndGoing(threading.Thread):
+class _ComingAndGoing(Halting):
     """``size`` clients on one asyncio loop, each holding its socket ``hold`` seconds, closing it
     normally (1000) and connecting again; halted, each closes its socket normally. One thread each
     answered the server's pings late (21 sockets closed 1011 in a laboratory game day of 38)."""
 
     def __init__(self, url: str, size: int, hold: tuple[float, float]) -> None:
-        super().__init__(daemon=True)
+        super().__init__()
         self.url, self.size, self.hold = url, size, hold
-        self.halt = threading.Event()
 
     def run(self) -> None:
         asyncio.run(self._main())
@@ -268,12 +322,7 @@ def clients_growing(target: Target, share: float = 1.1, hold: tuple[float, float
     url = f"{target.way_in.replace('http', 'ws', 1)}/ws" if target.way_in else target.backend.ws_url
     crowd = _ComingAndGoing(url, math.ceil(round(places * share, 6)) - int(used), hold)
     crowd.start()
-
-    def let_go() -> None:
-        crowd.halt.set()
-        crowd.join(15)
-
     try:
-        yield let_go
+        yield crowd.stop
     finally:
-        let_go()
+        crowd.stop()

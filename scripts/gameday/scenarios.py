@@ -230,6 +230,21 @@ SCENARIOS: dict[str, Scenario] = {
             broken=("process.shedding",),
             triage=(r"^memory: shedding .*over the .* watermark",),
         ),
+        # on a fleet: 3 x 30 clients through nginx, each request holding its buffer for 1 s; RSS at
+        # 0.9 of the watermark on each; the page's mitigation adds a fourth (about 0.7 each)
+        Scenario(
+            "memory-from-load",
+            "memory-high",
+            stand_ins=LIFT,
+            stand_in_does="an instance is added (the load spreads)",
+            lingering={
+                "latency.p95": "each request still waits the slow dependency's 1 s, on the new instance too",
+                "ws.broadcast_rtt": "the probe's broadcast is an API request, as slow",
+            },
+            companions=1,
+            broken=("process.rss",),
+            triage=(r"^warn +process\.rss .*MiB of a .*MiB watermark",),
+        ),
         Scenario(
             "ws-drop-storm",
             "websocket-disconnect-storm",

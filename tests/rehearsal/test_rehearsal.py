@@ -58,8 +58,15 @@ REHEARSED = (
     "partition",  # last: its 60 cut sockets can raise the storm page's alert for minutes after
 )
 # The faults met on the fleet the fleet page makes of the host, after the game days above; under the
-# last two the page adds an instance, which the fleet page's own removal takes away after each
-ON_THE_FLEET = ("instance-stopped", "bus-down", "bus-reader-stalled", "overload", "clients-growing")
+# last three the page adds an instance, which the fleet page's own removal takes away after each
+ON_THE_FLEET = (
+    "instance-stopped",
+    "bus-down",
+    "bus-reader-stalled",
+    "overload",
+    "clients-growing",
+    "memory-from-load",
+)
 # Runbook faults met in the laboratory only, and why the guide's host cannot have them as they are
 NOT_REHEARSED = {
     "instance-killed": "systemd starts a killed instance again after RestartSec=30, racing the page "
