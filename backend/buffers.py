@@ -25,7 +25,7 @@ MiB = 1024 * 1024
 
 
 class BufferPool:
-    """Buffers of ``megabytes`` each (0: none lent), lent for the length of a ``with`` block."""
+    """Buffers of ``megabytes`` each (0: none lent), each lent for the length of an ``async with``."""
 
     def __init__(self, idle_seconds: float = 1.0) -> None:
         self.idle_seconds = idle_seconds
