@@ -315,12 +315,9 @@ def clients_growing(target: Target, share: float = 1.1, hold: tuple[float, float
     had fewer than 90 % in use at times; with all of them, one instance of three held 36 of 40.
     Each reconnection goes where nginx sends it, so an instance added takes them until it holds as
     many as the others: adding one ends this fault, where it cannot move an idle crowd."""
-    reached = target.members() if target.way_in else [target.backend]
-    places = used = 0.0
-    for member in reached:
-        with contextlib.suppress(httpx.HTTPError):  # a stopped instance's report outlives it
-            places += member.metric("backend_ws_connections_capacity")
-            used += member.metric("backend_ws_connections_active")
+    reached = _reached(target)
+    places = sum(m.metric("backend_ws_connections_capacity") for m in reached)
+    used = sum(m.metric("backend_ws_connections_active") for m in reached)
     url = f"{target.way_in.replace('http', 'ws', 1)}/ws" if target.way_in else target.backend.ws_url
     crowd = _ComingAndGoing(url, math.ceil(round(places * share, 6)) - int(used), hold)
     crowd.start()
